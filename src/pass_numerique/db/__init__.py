@@ -1,0 +1,1 @@
+"""Persistence: the Piccolo engine, tables and the write-transaction helper."""

@@ -1,0 +1,277 @@
+"""The database tables.
+
+States are enums whose values are stored as text; uniqueness that protects the
+money (one live redemption per voucher, one serial per booklet) is enforced by
+the database itself, see the initial migration.
+Foreign keys restrict deletion: nothing that was paid for disappears by cascade.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+def _fk(table: type[Table] | str, *, null: bool = True, **kwargs: object) -> ForeignKey:
+    return ForeignKey(references=table, null=null, on_delete=OnDelete.restrict, **kwargs)
+
+
+class Role(str, Enum):
+    admin = "admin"
+    coordinator = "coordinator"
+    issuer = "issuer"
+    site_agent = "site_agent"
+    viewer = "viewer"
+
+
+class AccreditationStatus(str, Enum):
+    pending = "pending"
+    accredited = "accredited"
+    suspended = "suspended"
+
+
+class BookletStatus(str, Enum):
+    printed = "printed"
+    allocated = "allocated"
+    issued = "issued"
+    cancelled = "cancelled"
+
+
+class VoucherStatus(str, Enum):
+    available = "available"
+    redeemed = "redeemed"
+    cancelled = "cancelled"
+
+
+class Territory(Table):
+    """A territoire d'action sociale (MDS, TAS…) of the département."""
+
+    code = Varchar(length=20, unique=True, help_text="Short code, e.g. TAS-NORD")
+    name = Varchar(length=200)
+
+
+class Programme(Table):
+    """A funding line: how many vouchers a booklet holds, their value and lifetime."""
+
+    name = Varchar(length=200, unique=True)
+    funders = JSON(default="[]", help_text="List of funder names")
+    vouchers_per_booklet = SmallInt(default=10)
+    face_value_cents = Integer(default=1000)
+    validity_months = SmallInt(default=12)
+    themes = JSON(default="[]", help_text="Allowed atelier themes (national thematique codes)")
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class PartnerSite(Table, tablename="partner_site"):
+    """A lieu de médiation numérique accredited to redeem vouchers."""
+
+    name = Varchar(length=200)
+    address = Varchar(length=300, default="")
+    postal_code = Varchar(length=5, default="")
+    commune_insee = Varchar(length=5, default="")
+    commune_name = Varchar(length=120, default="")
+    territory = _fk(Territory, null=False, index=True)
+    accreditation_status = Varchar(
+        length=20, choices=AccreditationStatus, default=AccreditationStatus.pending
+    )
+    accredited_from = Date(null=True, default=None)
+    accredited_until = Date(null=True, default=None)
+    contact_email = Varchar(length=200, default="")
+    contact_phone = Varchar(length=40, default="")
+    opening_hours = Text(default="")
+    siret = Varchar(length=14, null=True, default=None)
+    external_id = Varchar(length=120, null=True, default=None, unique=True)
+    created_at = Timestamptz()
+
+
+class DistributingStructure(Table, tablename="distributing_structure"):
+    """A prescripteur (MDS, CCAS, CAF, association…) holding booklets to hand out."""
+
+    name = Varchar(length=200)
+    kind = Varchar(length=40, default="other")
+    territory = _fk(Territory, null=False, index=True)
+    siret = Varchar(length=14, null=True, default=None)
+    created_at = Timestamptz()
+
+
+class StaffUser(Table, tablename="staff_user"):
+    """A person working in the scheme; never a beneficiary."""
+
+    email = Varchar(length=254, unique=True)
+    display_name = Varchar(length=200)
+    role = Varchar(length=20, choices=Role)
+    password_hash = Varchar(length=200)
+    active = Boolean(default=True)
+    site = _fk(PartnerSite, help_text="For site agents")
+    structure = _fk(DistributingStructure, help_text="For issuers")
+    created_at = Timestamptz()
+    last_login_at = Timestamptz(null=True, default=None)
+
+
+class CoordinatorTerritory(Table, tablename="coordinator_territory"):
+    """The territories a coordinator manages (unique pair, see migration)."""
+
+    staff_user = _fk(StaffUser, null=False, index=True)
+    territory = _fk(Territory, null=False)
+
+
+class ApiToken(Table, tablename="api_token"):
+    """A bearer token: shown once, stored as a SHA-256 hash, revocable."""
+
+    staff_user = _fk(StaffUser, null=False, index=True)
+    label = Varchar(length=100)
+    token_hash = Varchar(length=64, unique=True)
+    prefix = Varchar(length=16)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(null=True, default=None)
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class Beneficiary(Table):
+    """A pseudonymous allocataire: no name, address or phone."""
+
+    public_id = Varchar(length=16, unique=True, help_text="Random pseudonymous id")
+    territory = _fk(Territory, null=False, index=True)
+    commune_insee = Varchar(length=5, default="")
+    external_ref_hash = Varchar(
+        length=64, null=True, default=None, unique=True, help_text="Keyed hash, for de-duplication"
+    )
+    age_band = Varchar(length=40, default="non_communique")
+    gender = Varchar(length=40, default="non_communique")
+    social_status = Varchar(length=40, default="non_communique")
+    rsa = Boolean(default=False, help_text="RSA recipient")
+    needs = JSON(default="[]")
+    created_at = Timestamptz()
+    created_by = _fk(StaffUser)
+    erased_at = Timestamptz(null=True, default=None)
+
+
+class PrintRun(Table, tablename="print_run"):
+    """A batch of booklets created in ``printed`` state for one territory and programme."""
+
+    territory = _fk(Territory, null=False, index=True)
+    programme = _fk(Programme, null=False)
+    quantity = Integer()
+    first_serial = Varchar(length=32)
+    last_serial = Varchar(length=32)
+    valid_from = Date()
+    valid_until = Date()
+    created_by = _fk(StaffUser)
+    created_at = Timestamptz()
+
+
+class Booklet(Table):
+    """A carnet of vouchers, from print to issuance (or cancellation)."""
+
+    serial = Varchar(length=32, unique=True)
+    programme = _fk(Programme, null=False, index=True)
+    territory = _fk(Territory, null=False, index=True)
+    print_run = _fk(PrintRun, index=True)
+    structure = _fk(DistributingStructure, index=True)
+    status = Varchar(length=20, choices=BookletStatus, index=True)
+    beneficiary = _fk(Beneficiary, index=True)
+    voucher_count = SmallInt()
+    valid_from = Date()
+    valid_until = Date(help_text="Effective end of validity; may be extended")
+    codes_valid_until = Date(help_text="End of validity signed into the printed codes")
+    allocated_at = Timestamptz(null=True, default=None)
+    issued_at = Timestamptz(null=True, default=None)
+    issued_by = _fk(StaffUser)
+    cancelled_at = Timestamptz(null=True, default=None)
+    cancel_reason = Varchar(length=200, default="")
+    replaced_by = _fk("self")
+    created_at = Timestamptz()
+
+
+class Voucher(Table):
+    """One chèque of a booklet. Expiry is derived from the booklet's dates."""
+
+    booklet = _fk(Booklet, null=False, index=True)
+    number = SmallInt(help_text="1..N within the booklet")
+    face_value_cents = Integer()
+    status = Varchar(length=20, choices=VoucherStatus, default=VoucherStatus.available)
+    key_id = SmallInt(help_text="Signing key the codes were made with")
+    code_nonce = SmallInt(default=0, help_text="Bumped on the rare short-code collision")
+    short_code_hash = Varchar(length=64, unique=True)
+
+
+class ReimbursementPeriod(Table, tablename="reimbursement_period"):
+    """A month of redemptions; once closed, its statements are frozen."""
+
+    month = Varchar(length=7, unique=True, help_text="YYYY-MM")
+    closed_at = Timestamptz(null=True, default=None)
+    closed_by = _fk(StaffUser)
+
+
+class Redemption(Table):
+    """A voucher used for an atelier at a partner site (at most one live per voucher)."""
+
+    voucher = _fk(Voucher, null=False, index=True)
+    site = _fk(PartnerSite, null=False, index=True)
+    agent = _fk(StaffUser, null=False)
+    redeemed_at = Timestamptz(index=True)
+    recorded_at = Timestamptz()
+    theme = Varchar(length=60)
+    request_id = Varchar(length=64)
+    period = Varchar(length=7, index=True, help_text="Reimbursement period YYYY-MM")
+    late = Boolean(default=False, help_text="Uploaded after the fact (offline queue)")
+    undone_at = Timestamptz(null=True, default=None)
+    undone_by = _fk(StaffUser)
+    undo_reason = Varchar(length=200, default="")
+
+
+class ScanAttempt(Table, tablename="scan_attempt"):
+    """Every lookup or redeem attempt, refused ones included (support, fraud detection)."""
+
+    at = Timestamptz(index=True)
+    scanned = Varchar(length=200, help_text="The code as scanned or typed, truncated")
+    voucher = _fk(Voucher, index=True)
+    site = _fk(PartnerSite, index=True)
+    agent = _fk(StaffUser)
+    action = Varchar(length=20)
+    outcome = Varchar(length=40)
+    request_id = Varchar(length=64, default="")
+
+
+class IdempotencyRecord(Table, tablename="idempotency_record"):
+    """The first answer to a client request id, replayed when the request is repeated."""
+
+    key = Varchar(length=100, unique=True)
+    staff_user = _fk(StaffUser, null=False)
+    status_code = SmallInt()
+    response = Text()
+    created_at = Timestamptz()
+
+
+class SerialCounter(Table, tablename="serial_counter"):
+    """Last sequence number used per serial prefix (``16-2026``)."""
+
+    prefix = Varchar(length=20, unique=True)
+    last_value = Integer(default=0)
+
+
+class AuditEvent(Table, tablename="audit_event"):
+    """Append-only record of every state change (triggers forbid UPDATE and DELETE)."""
+
+    at = Timestamptz(index=True)
+    actor = _fk(StaffUser, index=True)
+    action = Varchar(length=60, index=True)
+    object_type = Varchar(length=40)
+    object_id = Varchar(length=40)
+    before = JSON(null=True, default=None)
+    after = JSON(null=True, default=None)
