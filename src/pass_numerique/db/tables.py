@@ -8,7 +8,7 @@ Foreign keys restrict deletion: nothing that was paid for disappears by cascade.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import (
     JSON,
@@ -29,7 +29,7 @@ def _fk(table: type[Table] | str, *, null: bool = True, **kwargs: object) -> For
     return ForeignKey(references=table, null=null, on_delete=OnDelete.restrict, **kwargs)
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     admin = "admin"
     coordinator = "coordinator"
     issuer = "issuer"
@@ -37,20 +37,20 @@ class Role(str, Enum):
     viewer = "viewer"
 
 
-class AccreditationStatus(str, Enum):
+class AccreditationStatus(StrEnum):
     pending = "pending"
     accredited = "accredited"
     suspended = "suspended"
 
 
-class BookletStatus(str, Enum):
+class BookletStatus(StrEnum):
     printed = "printed"
     allocated = "allocated"
     issued = "issued"
     cancelled = "cancelled"
 
 
-class VoucherStatus(str, Enum):
+class VoucherStatus(StrEnum):
     available = "available"
     redeemed = "redeemed"
     cancelled = "cancelled"

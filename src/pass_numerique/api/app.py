@@ -1,0 +1,54 @@
+"""The application factory: the whole wiring of the service in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from piccolo.engine.postgres import PostgresEngine
+
+from pass_numerique.api.authentication import BearerTokenMiddleware
+from pass_numerique.api.controllers import CONTROLLERS
+from pass_numerique.api.errors import EXCEPTION_HANDLERS
+from pass_numerique.db.transaction import engine
+from pass_numerique.domain import signing_keys
+from pass_numerique.settings import get_settings
+
+
+@asynccontextmanager
+async def _database_pool(_: Litestar) -> AsyncIterator[None]:
+    db = engine()
+    if isinstance(db, PostgresEngine):  # SQLite has no pool: it only logs a warning
+        await db.start_connection_pool(max_size=get_settings().db_pool_size)
+    try:
+        yield
+    finally:
+        if isinstance(db, PostgresEngine):
+            await db.close_connection_pool()
+
+
+def create_app() -> Litestar:
+    """Build the Litestar application from the settings."""
+    settings = get_settings()
+    settings.check()
+    if not settings.production:
+        signing_keys.ensure_key()  # embedded mode: a key on first start
+    _ = signing_keys.keyring().current_kid  # fail at start-up, not at the first voucher, if keys are missing
+    logging.getLogger("pass_numerique").setLevel(logging.INFO)
+    return Litestar(
+        route_handlers=CONTROLLERS,
+        lifespan=[_database_pool],
+        middleware=[DefineMiddleware(BearerTokenMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="Pass numérique API",
+            version="1",
+            description="Booklets, vouchers, redemption and reimbursement of the Pass numérique scheme.",
+            path="/schema",
+        ),
+        debug=False,
+    )

@@ -1,0 +1,298 @@
+"""JSON API v1 controllers: parse, guard, call one domain function, return a Struct."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.params import Parameter
+
+from pass_numerique.api import guards
+from pass_numerique.domain import (
+    accounts,
+    audit,
+    beneficiaries,
+    issuance,
+    programmes,
+    redemption,
+    sites,
+    structures,
+    territories,
+)
+from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.signing_keys import PublicKey, keyring
+
+
+def actor_of(request: Request) -> Actor:
+    return request.scope["user"]
+
+
+class LoginRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: str
+    password: str
+
+
+class LoginResponse(msgspec.Struct, kw_only=True):
+    token: accounts.IssuedToken
+    user: Actor
+
+
+class TokenCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    label: str
+    expires_in_days: int | None = None
+
+
+class LookupRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: str
+
+
+class RefLookup(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    external_ref: str
+
+
+class ActiveFlag(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    active: bool
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/login", guards=[guards.public], status_code=200)
+    async def login(self, data: LoginRequest) -> LoginResponse:
+        """Exchange an e-mail and password for a bearer token (valid 30 days, shown once)."""
+        actor, token = await accounts.login(data.email, data.password)
+        return LoginResponse(token=token, user=actor)
+
+    @get("/me", guards=[guards.STAFF])
+    async def me(self, request: Request) -> Actor:
+        return actor_of(request)
+
+    @get("/tokens", guards=[guards.STAFF])
+    async def list_tokens(self, request: Request) -> list[accounts.TokenInfo]:
+        return await accounts.list_tokens(actor_of(request))
+
+    @post("/tokens", guards=[guards.STAFF])
+    async def create_token(self, request: Request, data: TokenCreate) -> accounts.IssuedToken:
+        expires = timedelta(days=data.expires_in_days) if data.expires_in_days else None
+        return await accounts.create_token(actor_of(request), data.label, expires)
+
+    @delete("/tokens/{token_id:int}", guards=[guards.STAFF])
+    async def revoke_token(self, request: Request, token_id: int) -> None:
+        await accounts.revoke_token(actor_of(request), token_id)
+
+
+class ReferenceController(Controller):
+    path = "/api/v1"
+    tags = ["reference data"]
+
+    @get("/keys", guards=[guards.public])
+    async def public_keys(self) -> list[PublicKey]:
+        """Ed25519 public keys, for scanners that verify voucher codes offline."""
+        return keyring().published()
+
+    @get("/territories", guards=[guards.STAFF])
+    async def list_territories(self) -> list[territories.TerritoryOut]:
+        return await territories.list_territories()
+
+    @post("/territories", guards=[guards.ADMIN])
+    async def create_territory(
+        self, request: Request, data: territories.TerritoryCreate
+    ) -> territories.TerritoryOut:
+        return await territories.create_territory(actor_of(request), data)
+
+    @get("/programmes", guards=[guards.STAFF])
+    async def list_programmes(self) -> list[programmes.ProgrammeOut]:
+        return await programmes.list_programmes()
+
+    @post("/programmes", guards=[guards.ADMIN])
+    async def create_programme(
+        self, request: Request, data: programmes.ProgrammeCreate
+    ) -> programmes.ProgrammeOut:
+        return await programmes.create_programme(actor_of(request), data)
+
+    @post("/programmes/{programme_id:int}/extend-validity", guards=[guards.ADMIN], status_code=200)
+    async def extend_validity(
+        self, request: Request, programme_id: int, data: issuance.ExtendValidity
+    ) -> issuance.ExtendResult:
+        """Push back the end of validity of the programme's booklets with unused vouchers."""
+        return await issuance.extend_validity(actor_of(request), programme_id, data)
+
+    @get("/sites", guards=[guards.STAFF])
+    async def list_sites(self, request: Request, territory_id: int | None = None) -> list[sites.SiteOut]:
+        return await sites.list_sites(actor_of(request), territory_id)
+
+    @post("/sites", guards=[guards.MANAGERS])
+    async def create_site(self, request: Request, data: sites.SiteCreate) -> sites.SiteOut:
+        return await sites.create_site(actor_of(request), data)
+
+    @post("/sites/{site_id:int}/accreditation", guards=[guards.MANAGERS], status_code=200)
+    async def accredit_site(self, request: Request, site_id: int, data: sites.Accreditation) -> sites.SiteOut:
+        return await sites.set_accreditation(actor_of(request), site_id, data)
+
+    @get("/structures", guards=[guards.STAFF])
+    async def list_structures(self, request: Request) -> list[structures.StructureOut]:
+        return await structures.list_structures(actor_of(request))
+
+    @post("/structures", guards=[guards.MANAGERS])
+    async def create_structure(
+        self, request: Request, data: structures.StructureCreate
+    ) -> structures.StructureOut:
+        return await structures.create_structure(actor_of(request), data)
+
+
+class UserController(Controller):
+    path = "/api/v1/users"
+    tags = ["users"]
+
+    @get("/", guards=[guards.ADMIN])
+    async def list_users(self, request: Request) -> list[accounts.User]:
+        return await accounts.list_users(actor_of(request))
+
+    @post("/", guards=[guards.ADMIN])
+    async def create_user(self, request: Request, data: accounts.UserCreate) -> accounts.User:
+        return await accounts.create_user(actor_of(request), data)
+
+    @post("/{user_id:int}/active", guards=[guards.ADMIN], status_code=200)
+    async def set_active(self, request: Request, user_id: int, data: ActiveFlag) -> None:
+        await accounts.set_active(actor_of(request), user_id, data.active)
+
+
+class BeneficiaryController(Controller):
+    path = "/api/v1/beneficiaries"
+    tags = ["beneficiaries"]
+
+    @post("/", guards=[guards.ISSUERS])
+    async def create(
+        self, request: Request, data: beneficiaries.BeneficiaryCreate
+    ) -> beneficiaries.BeneficiaryOut:
+        return await beneficiaries.create_beneficiary(actor_of(request), data)
+
+    @post("/find", guards=[guards.ISSUERS], status_code=200)
+    async def find(self, request: Request, data: RefLookup) -> beneficiaries.BeneficiaryOut:
+        """Find by external reference; sent in the body so it never lands in a URL or log."""
+        return await beneficiaries.find_by_external_ref(actor_of(request), data.external_ref)
+
+    @get("/{public_id:str}", guards=[guards.ISSUERS])
+    async def get_one(self, request: Request, public_id: str) -> beneficiaries.BeneficiaryOut:
+        return await beneficiaries.get_beneficiary(actor_of(request), public_id)
+
+
+class BookletController(Controller):
+    path = "/api/v1"
+    tags = ["booklets"]
+
+    @post("/booklets/issue", guards=[guards.ISSUERS])
+    async def issue(self, request: Request, data: issuance.IssueRequest) -> issuance.BookletOut:
+        """Issue a new booklet to a new or existing beneficiary, in one atomic call."""
+        return await issuance.issue_booklet(actor_of(request), data)
+
+    @get("/booklets/{serial:str}", guards=[guards.ISSUERS])
+    async def get_one(self, request: Request, serial: str) -> issuance.BookletOut:
+        return await issuance.get_booklet(actor_of(request), serial)
+
+    @get("/booklets/{serial:str}/codes", guards=[guards.ISSUERS])
+    async def codes(self, request: Request, serial: str) -> list[issuance.VoucherCode]:
+        """The printable codes (QR URL and short code) of each voucher; reading changes nothing."""
+        return await issuance.booklet_codes(actor_of(request), serial)
+
+    @post("/booklets/{serial:str}/assign", guards=[guards.ISSUERS], status_code=200)
+    async def assign(
+        self, request: Request, serial: str, data: issuance.AssignRequest
+    ) -> issuance.BookletOut:
+        """Hand a pre-printed booklet to a beneficiary."""
+        return await issuance.assign_booklet(actor_of(request), serial, data)
+
+    @post("/booklets/{serial:str}/cancel", guards=[guards.ISSUERS], status_code=200)
+    async def cancel(
+        self, request: Request, serial: str, data: issuance.CancelRequest
+    ) -> issuance.CancelResult:
+        """Cancel a lost or stolen booklet, optionally issuing its replacement."""
+        return await issuance.cancel_booklet(actor_of(request), serial, data)
+
+    @post("/print-runs", guards=[guards.MANAGERS])
+    async def create_print_run(self, request: Request, data: issuance.PrintRunCreate) -> issuance.PrintRunOut:
+        return await issuance.create_print_run(actor_of(request), data)
+
+    @get("/print-runs/{run_id:int}", guards=[guards.MANAGERS])
+    async def get_print_run(self, request: Request, run_id: int) -> issuance.PrintRunOut:
+        return await issuance.get_print_run(actor_of(request), run_id)
+
+    @post("/allocations", guards=[guards.MANAGERS], status_code=200)
+    async def allocate(self, request: Request, data: issuance.AllocateRequest) -> issuance.AllocationResult:
+        """Hand stock to a distributing structure, by count or serial range."""
+        return await issuance.allocate(actor_of(request), data)
+
+
+class RedemptionController(Controller):
+    path = "/api/v1"
+    tags = ["redemption"]
+
+    @post("/vouchers/lookup", guards=[guards.LOOKUP], status_code=200)
+    async def lookup(self, request: Request, data: LookupRequest) -> redemption.LookupResult:
+        """A voucher's state and its booklet's remaining vouchers; changes nothing."""
+        return await redemption.lookup(actor_of(request), data.code)
+
+    @post("/redemptions", guards=[guards.SITE_AGENT], status_code=200)
+    async def redeem(self, request: Request, data: redemption.RedeemRequest) -> redemption.RedeemResult:
+        """Redeem one or several vouchers of one booklet atomically; idempotent on ``request_id``."""
+        return await redemption.redeem(actor_of(request), data)
+
+    @get("/redemptions", guards=[guards.UNDO])
+    async def list_redemptions(
+        self,
+        request: Request,
+        day: date | None = None,
+        site_id: int | None = None,
+        limit: int = Parameter(default=100, ge=1, le=500),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> list[redemption.RedemptionOut]:
+        return await redemption.list_redemptions(
+            actor_of(request), day=day, site_id=site_id, limit=limit, offset=offset
+        )
+
+    @post("/redemptions/{redemption_id:int}/undo", guards=[guards.UNDO], status_code=200)
+    async def undo(
+        self, request: Request, redemption_id: int, data: redemption.UndoRequest
+    ) -> redemption.RedemptionOut:
+        return await redemption.undo_redemption(actor_of(request), redemption_id, data)
+
+
+class AuditController(Controller):
+    path = "/api/v1/audit"
+    tags = ["audit"]
+
+    @get("/", guards=[guards.ADMIN])
+    async def list_events(
+        self,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        actor_id: int | None = None,
+        limit: int = Parameter(default=100, ge=1, le=500),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> list[audit.AuditEntry]:
+        return await audit.history(
+            object_type=object_type, object_id=object_id, actor_id=actor_id, limit=limit, offset=offset
+        )
+
+
+class HealthController(Controller):
+    path = "/healthz"
+    include_in_schema = False
+
+    @get("/", guards=[guards.public])
+    async def health(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+
+CONTROLLERS = [
+    AuthController,
+    ReferenceController,
+    UserController,
+    BeneficiaryController,
+    BookletController,
+    RedemptionController,
+    AuditController,
+    HealthController,
+]

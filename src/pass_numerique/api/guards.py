@@ -1,0 +1,49 @@
+"""Route guards: every route declares one, so access is explicit and testable.
+
+Guards check the role; the data scope (territory, site) is enforced by the
+domain functions, which filter their queries by the actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from pass_numerique.db.tables import Role
+from pass_numerique.domain.actors import Actor
+
+Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+
+
+def public(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Open to anyone, signed in or not (the explicit marker of a public route)."""
+
+
+def authenticated(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Any signed-in staff member."""
+    if not isinstance(connection.scope.get("user"), Actor):
+        raise NotAuthorizedException("Connexion requise.")
+
+
+def requires(*roles: Role) -> Guard:
+    """Signed in with one of ``roles``."""
+
+    def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        authenticated(connection, handler)
+        if connection.scope["user"].role not in roles:
+            raise PermissionDeniedException("Vous n'avez pas les droits pour cette action.")
+
+    guard.__name__ = "requires_" + "_or_".join(r.value for r in roles)
+    return guard
+
+
+ADMIN = requires(Role.admin)
+MANAGERS = requires(Role.admin, Role.coordinator)
+ISSUERS = requires(Role.admin, Role.coordinator, Role.issuer)
+SITE_AGENT = requires(Role.site_agent)
+LOOKUP = requires(Role.site_agent, Role.issuer, Role.coordinator, Role.admin)
+UNDO = requires(Role.site_agent, Role.coordinator, Role.admin)
+STAFF = authenticated

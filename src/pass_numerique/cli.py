@@ -1,0 +1,104 @@
+"""The ``pass-numerique`` command: serve, migrate, create-admin, demo, rotate-key."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from pass_numerique.settings import get_settings
+
+
+def _migrate(_: argparse.Namespace) -> None:
+    from pass_numerique.migrations import migrate
+
+    asyncio.run(migrate())
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "pass_numerique.api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        proxy_headers=True,
+        # Access logs would print voucher tokens from /v/… URLs: keep them off.
+        access_log=False,
+    )
+
+
+def _create_admin(args: argparse.Namespace) -> None:
+    from pass_numerique.db.tables import Role
+    from pass_numerique.domain import accounts
+    from pass_numerique.domain.errors import DomainError
+
+    password = sys.stdin.readline().strip() if args.password_stdin else getpass.getpass("Mot de passe : ")
+    try:
+        user = asyncio.run(
+            accounts.create_user(
+                None,
+                accounts.UserCreate(
+                    email=args.email, display_name=args.name, role=Role.admin, password=password
+                ),
+            )
+        )
+    except DomainError as exc:
+        sys.exit(f"Erreur : {exc.message}")
+    print(f"Compte administrateur créé : {user.email} (id {user.id})")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from pass_numerique.domain import demo
+
+    async def run() -> list[demo.DemoLogin] | None:
+        if not await demo.is_empty():
+            return None
+        return await demo.load()
+
+    logins = asyncio.run(run())
+    if logins is None:
+        print("La base contient déjà des données : jeu de démonstration non chargé.")
+        logins = demo.logins()
+    else:
+        print("Jeu de démonstration chargé.")
+    print("\nComptes de démonstration (mot de passe identique pour tous) :")
+    for login in logins:
+        print(f"  {login.role:<12} {login.email:<42} {login.password}   ({login.scope})")
+
+
+def _rotate_key(_: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from pass_numerique.domain.signing_keys import create_key
+
+    kid = create_key(Path(get_settings().keys_dir))
+    print(f"Nouvelle clé de signature k{kid} : les nouveaux chèques l'utiliseront. Gardez les anciennes.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pass-numerique", description="Pass numérique service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+    serve = commands.add_parser("serve", help="serve HTTP")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(func=_serve)
+    admin = commands.add_parser("create-admin", help="create an administrator account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True)
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    admin.set_defaults(func=_create_admin)
+    commands.add_parser("demo", help="load demo data into an empty database").set_defaults(func=_demo)
+    commands.add_parser("rotate-key", help="add a new voucher signing key").set_defaults(func=_rotate_key)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The rules of the scheme, one module per capability; each function opens its own transaction."""

@@ -1,0 +1,309 @@
+"""Staff accounts: creation, login, bearer tokens and the actor they authenticate."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import msgspec
+
+from pass_numerique.db.tables import (
+    ApiToken,
+    CoordinatorTerritory,
+    DistributingStructure,
+    PartnerSite,
+    Role,
+    StaffUser,
+)
+from pass_numerique.db.transaction import write_transaction
+from pass_numerique.domain import audit, passwords
+from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.errors import DomainError, not_found
+
+TOKEN_PREFIX = "pn_"  # noqa: S105 - a public marker, not a secret
+LOGIN_TOKEN_DAYS = 30
+# Writing last_used_at on every request would put a write on the redemption hot path.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new staff account. The scope field required depends on the role."""
+
+    email: str
+    display_name: str
+    role: Role
+    password: str
+    territory_ids: list[int] = []
+    site_id: int | None = None
+    structure_id: int | None = None
+
+
+class User(msgspec.Struct, kw_only=True):
+    id: int
+    email: str
+    display_name: str
+    role: Role
+    active: bool
+    site_id: int | None
+    structure_id: int | None
+    territory_ids: list[int]
+
+
+class IssuedToken(msgspec.Struct, kw_only=True):
+    """A bearer token, shown once: only its hash is kept."""
+
+    id: int
+    token: str
+    label: str
+    expires_at: datetime | None
+
+
+class TokenInfo(msgspec.Struct, kw_only=True):
+    id: int
+    label: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise DomainError("invalid_input", "Adresse e-mail invalide.", field="email")
+    return email
+
+
+def _check_password(password: str) -> None:
+    if len(password) < passwords.MIN_LENGTH:
+        raise DomainError(
+            "invalid_input",
+            f"Le mot de passe doit contenir au moins {passwords.MIN_LENGTH} caractères.",
+            field="password",
+        )
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 random bits: a fast hash is enough, argon2 would slow every request.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _scope_of(user: dict) -> Actor:
+    role = Role(user["role"])
+    territories: set[int] = set()
+    if role == Role.coordinator:
+        rows = await CoordinatorTerritory.select(CoordinatorTerritory.territory).where(
+            CoordinatorTerritory.staff_user == user["id"]
+        )
+        territories = {r["territory"] for r in rows}
+    elif role == Role.issuer and user["structure"]:
+        row = (
+            await DistributingStructure.select(DistributingStructure.territory)
+            .where(DistributingStructure.id == user["structure"])
+            .first()
+        )
+        territories = {row["territory"]} if row else set()
+    elif role == Role.site_agent and user["site"]:
+        row = await PartnerSite.select(PartnerSite.territory).where(PartnerSite.id == user["site"]).first()
+        territories = {row["territory"]} if row else set()
+    return Actor(
+        user_id=user["id"],
+        email=user["email"],
+        display_name=user["display_name"],
+        role=role,
+        territory_ids=frozenset(territories),
+        site_id=user["site"],
+        structure_id=user["structure"],
+    )
+
+
+async def actor_for_user(user_id: int) -> Actor | None:
+    """The actor of an active user, or None."""
+    user = await StaffUser.select().where((StaffUser.id == user_id) & (StaffUser.active.eq(True))).first()
+    return await _scope_of(user) if user else None
+
+
+async def create_user(actor: Actor | None, data: UserCreate) -> User:
+    """Create a staff account (admins only; ``actor=None`` is the CLI's bootstrap)."""
+    if actor is not None:
+        actor.require_role(Role.admin)
+    email = _normalise_email(data.email)
+    _check_password(data.password)
+    if data.role == Role.site_agent and data.site_id is None:
+        raise DomainError("invalid_input", "Un agent de lieu doit être rattaché à un lieu.", field="site_id")
+    if data.role == Role.issuer and data.structure_id is None:
+        raise DomainError(
+            "invalid_input", "Un référent doit être rattaché à une structure.", field="structure_id"
+        )
+    if data.role == Role.coordinator and not data.territory_ids:
+        raise DomainError(
+            "invalid_input", "Un coordinateur gère au moins un territoire.", field="territory_ids"
+        )
+    password_hash = passwords.hash_password(data.password)
+    async with write_transaction():
+        if await StaffUser.exists().where(StaffUser.email == email):
+            raise DomainError("duplicate", "Un compte existe déjà avec cette adresse.", field="email")
+        row = (
+            await StaffUser.insert(
+                StaffUser(
+                    email=email,
+                    display_name=data.display_name.strip(),
+                    role=data.role,
+                    password_hash=password_hash,
+                    active=True,
+                    site=data.site_id if data.role == Role.site_agent else None,
+                    structure=data.structure_id if data.role == Role.issuer else None,
+                    created_at=utcnow(),
+                )
+            ).returning(StaffUser.id)
+        )[0]
+        territory_ids = sorted(set(data.territory_ids)) if data.role == Role.coordinator else []
+        if territory_ids:
+            await CoordinatorTerritory.insert(
+                *[CoordinatorTerritory(staff_user=row["id"], territory=t) for t in territory_ids]
+            )
+        user = User(
+            id=row["id"],
+            email=email,
+            display_name=data.display_name.strip(),
+            role=data.role,
+            active=True,
+            site_id=data.site_id if data.role == Role.site_agent else None,
+            structure_id=data.structure_id if data.role == Role.issuer else None,
+            territory_ids=territory_ids,
+        )
+        await audit.record(
+            actor.user_id if actor else None, "user.create", "staff_user", row["id"], after=user
+        )
+    return user
+
+
+async def list_users(actor: Actor) -> list[User]:
+    actor.require_role(Role.admin)
+    rows = await StaffUser.select().order_by(StaffUser.email)
+    links = await CoordinatorTerritory.select()
+    by_user: dict[int, list[int]] = {}
+    for link in links:
+        by_user.setdefault(link["staff_user"], []).append(link["territory"])
+    return [
+        User(
+            id=r["id"],
+            email=r["email"],
+            display_name=r["display_name"],
+            role=r["role"],
+            active=r["active"],
+            site_id=r["site"],
+            structure_id=r["structure"],
+            territory_ids=sorted(by_user.get(r["id"], [])),
+        )
+        for r in rows
+    ]
+
+
+async def set_active(actor: Actor, user_id: int, active: bool) -> None:
+    """Deactivate (or reactivate) an account; deactivation revokes its tokens."""
+    actor.require_role(Role.admin)
+    async with write_transaction():
+        updated = (
+            await StaffUser.update({StaffUser.active: active})
+            .where(StaffUser.id == user_id)
+            .returning(StaffUser.id)
+        )
+        if not updated:
+            raise not_found("Compte")
+        if not active:
+            await ApiToken.update({ApiToken.revoked_at: utcnow()}).where(
+                (ApiToken.staff_user == user_id) & ApiToken.revoked_at.is_null()
+            )
+        await audit.record(actor.user_id, "user.set_active", "staff_user", user_id, after={"active": active})
+
+
+async def verify_credentials(email: str, password: str) -> Actor:
+    """The actor for a correct e-mail and password, else ``invalid_credentials``."""
+    user = await StaffUser.select().where(StaffUser.email == email.strip().lower()).first()
+    if user is None:
+        passwords.verify_password(passwords.dummy_hash(), password)
+        raise DomainError("invalid_credentials")
+    if not passwords.verify_password(user["password_hash"], password) or not user["active"]:
+        raise DomainError("invalid_credentials")
+    async with write_transaction():
+        changes: dict = {StaffUser.last_login_at: utcnow()}
+        if passwords.needs_rehash(user["password_hash"]):
+            changes[StaffUser.password_hash] = passwords.hash_password(password)
+        await StaffUser.update(changes).where(StaffUser.id == user["id"])
+    return await _scope_of(user)
+
+
+async def login(email: str, password: str) -> tuple[Actor, IssuedToken]:
+    """Check credentials and issue a bearer token valid for 30 days."""
+    actor = await verify_credentials(email, password)
+    token = await create_token(actor, "connexion", expires_in=timedelta(days=LOGIN_TOKEN_DAYS))
+    return actor, token
+
+
+async def create_token(actor: Actor, label: str, expires_in: timedelta | None = None) -> IssuedToken:
+    """A new bearer token for the actor themself."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    expires_at = now + expires_in if expires_in else None
+    async with write_transaction():
+        row = (
+            await ApiToken.insert(
+                ApiToken(
+                    staff_user=actor.user_id,
+                    label=label[:100] or "jeton",
+                    token_hash=token_hash(raw),
+                    prefix=raw[:10],
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            ).returning(ApiToken.id)
+        )[0]
+        await audit.record(actor.user_id, "token.create", "api_token", row["id"], after={"label": label})
+    return IssuedToken(id=row["id"], token=raw, label=label, expires_at=expires_at)
+
+
+async def list_tokens(actor: Actor) -> list[TokenInfo]:
+    rows = await ApiToken.select().where(ApiToken.staff_user == actor.user_id).order_by(ApiToken.id)
+    return msgspec.convert(rows, list[TokenInfo])
+
+
+async def revoke_token(actor: Actor, token_id: int) -> None:
+    """Revoke one of the actor's own tokens (admins: anyone's)."""
+    async with write_transaction():
+        query = ApiToken.update({ApiToken.revoked_at: utcnow()}).where(
+            (ApiToken.id == token_id) & ApiToken.revoked_at.is_null()
+        )
+        if not actor.is_admin:
+            query = query.where(ApiToken.staff_user == actor.user_id)
+        if not await query.returning(ApiToken.id):
+            raise not_found("Jeton")
+        await audit.record(actor.user_id, "token.revoke", "api_token", token_id)
+
+
+async def authenticate_token(raw: str) -> Actor | None:
+    """The actor behind a bearer token, or None if unknown, revoked, expired or inactive."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    row = (
+        await ApiToken.select(
+            ApiToken.id,
+            ApiToken.expires_at,
+            ApiToken.revoked_at,
+            ApiToken.last_used_at,
+            ApiToken.staff_user.id.as_alias("user_id"),
+        )
+        .where(ApiToken.token_hash == token_hash(raw))
+        .first()
+    )
+    now = utcnow()
+    if row is None or row["revoked_at"] is not None:
+        return None
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        return None
+    if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_RESOLUTION:
+        await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
+    return await actor_for_user(row["user_id"])

@@ -1,0 +1,44 @@
+"""Who is acting, with which role and over which data: the scope every domain function checks."""
+
+from __future__ import annotations
+
+import msgspec
+
+from pass_numerique.db.tables import Role
+from pass_numerique.domain.errors import DomainError
+
+MANAGERS = (Role.admin, Role.coordinator)
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """An authenticated staff user and the data scope derived from their role."""
+
+    user_id: int
+    email: str
+    display_name: str
+    role: Role
+    territory_ids: frozenset[int] = frozenset()
+    """Coordinators: their territories; issuers and site agents: their structure's or site's."""
+    site_id: int | None = None
+    structure_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    def require_role(self, *roles: Role) -> None:
+        """Refuse with ``forbidden`` unless the actor has one of ``roles``."""
+        if self.role not in roles:
+            raise DomainError("forbidden")
+
+    def sees_territory(self, territory_id: int) -> bool:
+        """Whether detailed data of this territory is within the actor's scope."""
+        return self.is_admin or (self.role != Role.viewer and territory_id in self.territory_ids)
+
+    def require_territory(self, territory_id: int) -> None:
+        if not self.sees_territory(territory_id):
+            raise DomainError("forbidden")
+
+    def territory_filter(self) -> frozenset[int] | None:
+        """None for every territory (admins), else the set the actor is limited to."""
+        return None if self.is_admin else self.territory_ids

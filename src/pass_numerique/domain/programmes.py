@@ -1,0 +1,101 @@
+"""Programmes (funding lines): vouchers per booklet, face value, validity, themes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from pass_numerique.db.tables import Programme, Role
+from pass_numerique.db.transaction import write_transaction
+from pass_numerique.domain import audit, value_lists
+from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.errors import DomainError, not_found
+
+DEFAULT_THEMES = [
+    "aide_aux_demarches_administratives",
+    "prendre_en_main_du_materiel",
+    "email",
+    "navigation_sur_internet",
+    "insertion_professionnelle",
+    "securite_numerique",
+]
+
+
+class ProgrammeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    funders: list[str] = []
+    vouchers_per_booklet: int = 10
+    face_value_cents: int = 1000
+    validity_months: int = 12
+    themes: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_THEMES))
+
+
+class ProgrammeOut(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    funders: list[str]
+    vouchers_per_booklet: int
+    face_value_cents: int
+    validity_months: int
+    themes: list[str]
+    active: bool
+    created_at: datetime
+
+
+def _row_to_programme(row: dict) -> ProgrammeOut:
+    for key in ("funders", "themes"):
+        if isinstance(row[key], str):
+            row[key] = msgspec.json.decode(row[key])
+    return msgspec.convert(row, ProgrammeOut)
+
+
+async def create_programme(actor: Actor | None, data: ProgrammeCreate) -> ProgrammeOut:
+    """Create a programme (admins; ``None`` for the demo loader)."""
+    if actor is not None:
+        actor.require_role(Role.admin)
+    if not 1 <= data.vouchers_per_booklet <= 30:
+        raise DomainError(
+            "invalid_input", "Un carnet compte de 1 à 30 chèques.", field="vouchers_per_booklet"
+        )
+    if not 100 <= data.face_value_cents <= 100_00:
+        raise DomainError("invalid_input", "Valeur faciale entre 1 € et 100 €.", field="face_value_cents")
+    if not 1 <= data.validity_months <= 60:
+        raise DomainError("invalid_input", "Validité de 1 à 60 mois.", field="validity_months")
+    if not data.themes:
+        raise DomainError("invalid_input", "Choisissez au moins un thème.", field="themes")
+    value_lists.require_all("thematique", data.themes, "themes")
+    async with write_transaction():
+        if await Programme.exists().where(Programme.name == data.name.strip()):
+            raise DomainError("duplicate", "Un programme porte déjà ce nom.", field="name")
+        row = (
+            await Programme.insert(
+                Programme(
+                    name=data.name.strip(),
+                    funders=data.funders,
+                    vouchers_per_booklet=data.vouchers_per_booklet,
+                    face_value_cents=data.face_value_cents,
+                    validity_months=data.validity_months,
+                    themes=data.themes,
+                    active=True,
+                    created_at=utcnow(),
+                )
+            ).returning(Programme.id)
+        )[0]
+        out = await get_programme(row["id"])
+        await audit.record(
+            actor.user_id if actor else None, "programme.create", "programme", out.id, after=out
+        )
+    return out
+
+
+async def get_programme(programme_id: int) -> ProgrammeOut:
+    row = await Programme.select().where(Programme.id == programme_id).first()
+    if row is None:
+        raise not_found("Programme")
+    return _row_to_programme(row)
+
+
+async def list_programmes() -> list[ProgrammeOut]:
+    return [_row_to_programme(r) for r in await Programme.select().order_by(Programme.id)]

@@ -1,0 +1,144 @@
+"""Partner sites (lieux de médiation numérique) and their accreditation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+
+from pass_numerique.db.tables import AccreditationStatus, PartnerSite, Role, Territory
+from pass_numerique.db.transaction import write_transaction
+from pass_numerique.domain import audit
+from pass_numerique.domain.actors import MANAGERS, Actor
+from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.errors import DomainError, not_found
+
+
+class SiteCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    territory_id: int
+    address: str = ""
+    postal_code: str = ""
+    commune_insee: str = ""
+    commune_name: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
+    opening_hours: str = ""
+    siret: str | None = None
+
+
+class Accreditation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    status: AccreditationStatus
+    accredited_from: date | None = None
+    accredited_until: date | None = None
+
+
+class SiteOut(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    territory_id: int
+    address: str
+    postal_code: str
+    commune_insee: str
+    commune_name: str
+    contact_email: str
+    contact_phone: str
+    opening_hours: str
+    accreditation_status: AccreditationStatus
+    accredited_from: date | None
+    accredited_until: date | None
+
+
+def is_accredited_on(site: dict, day: date) -> bool:
+    """Only an accredited site, on the day, may redeem."""
+    return (
+        site["accreditation_status"] == AccreditationStatus.accredited
+        and (site["accredited_from"] is None or site["accredited_from"] <= day)
+        and (site["accredited_until"] is None or day <= site["accredited_until"])
+    )
+
+
+def _out(row: dict) -> SiteOut:
+    row["territory_id"] = row.pop("territory")
+    return msgspec.convert(row, SiteOut, strict=False)
+
+
+async def create_site(actor: Actor | None, data: SiteCreate) -> SiteOut:
+    """Create a site in ``pending`` accreditation (admins, coordinators of its territory)."""
+    if actor is not None:
+        actor.require_role(*MANAGERS)
+        actor.require_territory(data.territory_id)
+    if not data.name.strip():
+        raise DomainError("invalid_input", "Le nom du lieu est obligatoire.", field="name")
+    if data.commune_insee and not (len(data.commune_insee) == 5 and data.commune_insee.isalnum()):
+        raise DomainError(
+            "invalid_input", "Code INSEE de commune invalide (5 caractères).", field="commune_insee"
+        )
+    async with write_transaction():
+        if not await Territory.exists().where(Territory.id == data.territory_id):
+            raise not_found("Territoire")
+        values = msgspec.structs.asdict(data)
+        values["territory"] = values.pop("territory_id")
+        values["name"] = data.name.strip()
+        row = (
+            await PartnerSite.insert(PartnerSite(**values, created_at=utcnow())).returning(PartnerSite.id)
+        )[0]
+        out = await get_site(actor, row["id"])
+        await audit.record(actor.user_id if actor else None, "site.create", "partner_site", out.id, after=out)
+    return out
+
+
+async def set_accreditation(actor: Actor | None, site_id: int, data: Accreditation) -> SiteOut:
+    """Accredit with dates, or suspend, a site."""
+    before = await get_site(actor, site_id)
+    if actor is not None:
+        actor.require_role(*MANAGERS)
+    if data.accredited_from and data.accredited_until and data.accredited_until < data.accredited_from:
+        raise DomainError(
+            "invalid_input", "La fin d'habilitation précède son début.", field="accredited_until"
+        )
+    async with write_transaction():
+        await PartnerSite.update(
+            {
+                PartnerSite.accreditation_status: data.status,
+                PartnerSite.accredited_from: data.accredited_from,
+                PartnerSite.accredited_until: data.accredited_until,
+            }
+        ).where(PartnerSite.id == site_id)
+        after = await get_site(actor, site_id)
+        await audit.record(
+            actor.user_id if actor else None,
+            "site.accreditation",
+            "partner_site",
+            site_id,
+            before=before,
+            after=after,
+        )
+    return after
+
+
+async def get_site(actor: Actor | None, site_id: int) -> SiteOut:
+    row = await PartnerSite.select().where(PartnerSite.id == site_id).first()
+    if row is None:
+        raise not_found("Lieu")
+    if actor is not None and not _may_see(actor, row):
+        raise not_found("Lieu")
+    return _out(row)
+
+
+def _may_see(actor: Actor, row: dict) -> bool:
+    if actor.role == Role.site_agent:
+        return actor.site_id == row["id"]
+    return actor.role == Role.viewer or actor.sees_territory(row["territory"])
+
+
+async def list_sites(actor: Actor, territory_id: int | None = None) -> list[SiteOut]:
+    """Sites within the actor's scope (a site agent sees only their own)."""
+    query = PartnerSite.select().order_by(PartnerSite.name)
+    if actor.role == Role.site_agent:
+        query = query.where(PartnerSite.id == (actor.site_id or 0))
+    elif actor.role != Role.viewer and (scope := actor.territory_filter()) is not None:
+        query = query.where(PartnerSite.territory.is_in(list(scope) or [0]))
+    if territory_id is not None:
+        query = query.where(PartnerSite.territory == territory_id)
+    return [_out(r) for r in await query]

@@ -1,0 +1,37 @@
+"""The national value lists of La Coop de la médiation numérique (ANCT).
+
+Age bands, gender, social status and thematiques use the national codes so
+Pass numérique figures line up with national mediation statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+from pass_numerique.domain.errors import DomainError
+
+
+@cache
+def value_lists() -> dict[str, dict[str, str]]:
+    """code -> French label, per list (``genre``, ``tranche_age``, ``statut_social``, ``thematique``)."""
+    text = resources.files("pass_numerique.data").joinpath("coop-value-lists.json").read_text("utf-8")
+    return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+
+
+def label(list_name: str, code: str) -> str:
+    return value_lists()[list_name].get(code, code)
+
+
+def require(list_name: str, code: str, field: str) -> str:
+    """Refuse a code that is not in the national list."""
+    if code not in value_lists()[list_name]:
+        raise DomainError(
+            "invalid_input", f"Valeur inconnue pour {field} : {code!r}.", field=field, value=code
+        )
+    return code
+
+
+def require_all(list_name: str, codes: list[str], field: str) -> list[str]:
+    return [require(list_name, code, field) for code in codes]
