@@ -22,12 +22,14 @@ from pass_numerique.settings import get_settings
 @asynccontextmanager
 async def _database_pool(_: Litestar) -> AsyncIterator[None]:
     db = engine()
-    if isinstance(db, PostgresEngine):  # SQLite has no pool: it only logs a warning
+    # SQLite has no pool (it only logs a warning); a pool size of 0 means one connection per query.
+    pooled = isinstance(db, PostgresEngine) and get_settings().db_pool_size > 0
+    if pooled:
         await db.start_connection_pool(max_size=get_settings().db_pool_size)
     try:
         yield
     finally:
-        if isinstance(db, PostgresEngine):
+        if pooled:
             await db.close_connection_pool()
 
 
