@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from pass_numerique.api import guards
 from pass_numerique.domain import (
@@ -60,7 +61,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", guards=[guards.public], status_code=200)
-    async def login(self, data: LoginRequest) -> LoginResponse:
+    async def login(self, data: JSONBody[LoginRequest]) -> LoginResponse:
         """Exchange an e-mail and password for a bearer token (valid 30 days, shown once)."""
         actor, token = await accounts.login(data.email, data.password)
         return LoginResponse(token=token, user=actor)
@@ -74,12 +75,12 @@ class AuthController(Controller):
         return await accounts.list_tokens(actor_of(request))
 
     @post("/tokens", guards=[guards.STAFF])
-    async def create_token(self, request: Request, data: TokenCreate) -> accounts.IssuedToken:
+    async def create_token(self, request: Request, data: JSONBody[TokenCreate]) -> accounts.IssuedToken:
         expires = timedelta(days=data.expires_in_days) if data.expires_in_days else None
         return await accounts.create_token(actor_of(request), data.label, expires)
 
     @delete("/tokens/{token_id:int}", guards=[guards.STAFF])
-    async def revoke_token(self, request: Request, token_id: int) -> None:
+    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> None:
         await accounts.revoke_token(actor_of(request), token_id)
 
 
@@ -98,7 +99,7 @@ class ReferenceController(Controller):
 
     @post("/territories", guards=[guards.ADMIN])
     async def create_territory(
-        self, request: Request, data: territories.TerritoryCreate
+        self, request: Request, data: JSONBody[territories.TerritoryCreate]
     ) -> territories.TerritoryOut:
         return await territories.create_territory(actor_of(request), data)
 
@@ -108,27 +109,31 @@ class ReferenceController(Controller):
 
     @post("/programmes", guards=[guards.ADMIN])
     async def create_programme(
-        self, request: Request, data: programmes.ProgrammeCreate
+        self, request: Request, data: JSONBody[programmes.ProgrammeCreate]
     ) -> programmes.ProgrammeOut:
         return await programmes.create_programme(actor_of(request), data)
 
     @post("/programmes/{programme_id:int}/extend-validity", guards=[guards.ADMIN], status_code=200)
     async def extend_validity(
-        self, request: Request, programme_id: int, data: issuance.ExtendValidity
+        self, request: Request, programme_id: FromPath[int], data: JSONBody[issuance.ExtendValidity]
     ) -> issuance.ExtendResult:
         """Push back the end of validity of the programme's booklets with unused vouchers."""
         return await issuance.extend_validity(actor_of(request), programme_id, data)
 
     @get("/sites", guards=[guards.STAFF])
-    async def list_sites(self, request: Request, territory_id: int | None = None) -> list[sites.SiteOut]:
+    async def list_sites(
+        self, request: Request, territory_id: FromQuery[int | None] = None
+    ) -> list[sites.SiteOut]:
         return await sites.list_sites(actor_of(request), territory_id)
 
     @post("/sites", guards=[guards.MANAGERS])
-    async def create_site(self, request: Request, data: sites.SiteCreate) -> sites.SiteOut:
+    async def create_site(self, request: Request, data: JSONBody[sites.SiteCreate]) -> sites.SiteOut:
         return await sites.create_site(actor_of(request), data)
 
     @post("/sites/{site_id:int}/accreditation", guards=[guards.MANAGERS], status_code=200)
-    async def accredit_site(self, request: Request, site_id: int, data: sites.Accreditation) -> sites.SiteOut:
+    async def accredit_site(
+        self, request: Request, site_id: FromPath[int], data: JSONBody[sites.Accreditation]
+    ) -> sites.SiteOut:
         return await sites.set_accreditation(actor_of(request), site_id, data)
 
     @get("/structures", guards=[guards.STAFF])
@@ -137,7 +142,7 @@ class ReferenceController(Controller):
 
     @post("/structures", guards=[guards.MANAGERS])
     async def create_structure(
-        self, request: Request, data: structures.StructureCreate
+        self, request: Request, data: JSONBody[structures.StructureCreate]
     ) -> structures.StructureOut:
         return await structures.create_structure(actor_of(request), data)
 
@@ -151,11 +156,11 @@ class UserController(Controller):
         return await accounts.list_users(actor_of(request))
 
     @post("/", guards=[guards.ADMIN])
-    async def create_user(self, request: Request, data: accounts.UserCreate) -> accounts.User:
+    async def create_user(self, request: Request, data: JSONBody[accounts.UserCreate]) -> accounts.User:
         return await accounts.create_user(actor_of(request), data)
 
     @post("/{user_id:int}/active", guards=[guards.ADMIN], status_code=200)
-    async def set_active(self, request: Request, user_id: int, data: ActiveFlag) -> None:
+    async def set_active(self, request: Request, user_id: FromPath[int], data: JSONBody[ActiveFlag]) -> None:
         await accounts.set_active(actor_of(request), user_id, data.active)
 
 
@@ -165,17 +170,17 @@ class BeneficiaryController(Controller):
 
     @post("/", guards=[guards.ISSUERS])
     async def create(
-        self, request: Request, data: beneficiaries.BeneficiaryCreate
+        self, request: Request, data: JSONBody[beneficiaries.BeneficiaryCreate]
     ) -> beneficiaries.BeneficiaryOut:
         return await beneficiaries.create_beneficiary(actor_of(request), data)
 
     @post("/find", guards=[guards.ISSUERS], status_code=200)
-    async def find(self, request: Request, data: RefLookup) -> beneficiaries.BeneficiaryOut:
+    async def find(self, request: Request, data: JSONBody[RefLookup]) -> beneficiaries.BeneficiaryOut:
         """Find by external reference; sent in the body so it never lands in a URL or log."""
         return await beneficiaries.find_by_external_ref(actor_of(request), data.external_ref)
 
     @get("/{public_id:str}", guards=[guards.ISSUERS])
-    async def get_one(self, request: Request, public_id: str) -> beneficiaries.BeneficiaryOut:
+    async def get_one(self, request: Request, public_id: FromPath[str]) -> beneficiaries.BeneficiaryOut:
         return await beneficiaries.get_beneficiary(actor_of(request), public_id)
 
 
@@ -184,43 +189,47 @@ class BookletController(Controller):
     tags = ["booklets"]
 
     @post("/booklets/issue", guards=[guards.ISSUERS])
-    async def issue(self, request: Request, data: issuance.IssueRequest) -> issuance.BookletOut:
+    async def issue(self, request: Request, data: JSONBody[issuance.IssueRequest]) -> issuance.BookletOut:
         """Issue a new booklet to a new or existing beneficiary, in one atomic call."""
         return await issuance.issue_booklet(actor_of(request), data)
 
     @get("/booklets/{serial:str}", guards=[guards.ISSUERS])
-    async def get_one(self, request: Request, serial: str) -> issuance.BookletOut:
+    async def get_one(self, request: Request, serial: FromPath[str]) -> issuance.BookletOut:
         return await issuance.get_booklet(actor_of(request), serial)
 
     @get("/booklets/{serial:str}/codes", guards=[guards.ISSUERS])
-    async def codes(self, request: Request, serial: str) -> list[issuance.VoucherCode]:
+    async def codes(self, request: Request, serial: FromPath[str]) -> list[issuance.VoucherCode]:
         """The printable codes (QR URL and short code) of each voucher; reading changes nothing."""
         return await issuance.booklet_codes(actor_of(request), serial)
 
     @post("/booklets/{serial:str}/assign", guards=[guards.ISSUERS], status_code=200)
     async def assign(
-        self, request: Request, serial: str, data: issuance.AssignRequest
+        self, request: Request, serial: FromPath[str], data: JSONBody[issuance.AssignRequest]
     ) -> issuance.BookletOut:
         """Hand a pre-printed booklet to a beneficiary."""
         return await issuance.assign_booklet(actor_of(request), serial, data)
 
     @post("/booklets/{serial:str}/cancel", guards=[guards.ISSUERS], status_code=200)
     async def cancel(
-        self, request: Request, serial: str, data: issuance.CancelRequest
+        self, request: Request, serial: FromPath[str], data: JSONBody[issuance.CancelRequest]
     ) -> issuance.CancelResult:
         """Cancel a lost or stolen booklet, optionally issuing its replacement."""
         return await issuance.cancel_booklet(actor_of(request), serial, data)
 
     @post("/print-runs", guards=[guards.MANAGERS])
-    async def create_print_run(self, request: Request, data: issuance.PrintRunCreate) -> issuance.PrintRunOut:
+    async def create_print_run(
+        self, request: Request, data: JSONBody[issuance.PrintRunCreate]
+    ) -> issuance.PrintRunOut:
         return await issuance.create_print_run(actor_of(request), data)
 
     @get("/print-runs/{run_id:int}", guards=[guards.MANAGERS])
-    async def get_print_run(self, request: Request, run_id: int) -> issuance.PrintRunOut:
+    async def get_print_run(self, request: Request, run_id: FromPath[int]) -> issuance.PrintRunOut:
         return await issuance.get_print_run(actor_of(request), run_id)
 
     @post("/allocations", guards=[guards.MANAGERS], status_code=200)
-    async def allocate(self, request: Request, data: issuance.AllocateRequest) -> issuance.AllocationResult:
+    async def allocate(
+        self, request: Request, data: JSONBody[issuance.AllocateRequest]
+    ) -> issuance.AllocationResult:
         """Hand stock to a distributing structure, by count or serial range."""
         return await issuance.allocate(actor_of(request), data)
 
@@ -230,12 +239,14 @@ class RedemptionController(Controller):
     tags = ["redemption"]
 
     @post("/vouchers/lookup", guards=[guards.LOOKUP], status_code=200)
-    async def lookup(self, request: Request, data: LookupRequest) -> redemption.LookupResult:
+    async def lookup(self, request: Request, data: JSONBody[LookupRequest]) -> redemption.LookupResult:
         """A voucher's state and its booklet's remaining vouchers; changes nothing."""
         return await redemption.lookup(actor_of(request), data.code)
 
     @post("/redemptions", guards=[guards.SITE_AGENT], status_code=200)
-    async def redeem(self, request: Request, data: redemption.RedeemRequest) -> redemption.RedeemResult:
+    async def redeem(
+        self, request: Request, data: JSONBody[redemption.RedeemRequest]
+    ) -> redemption.RedeemResult:
         """Redeem one or several vouchers of one booklet atomically; idempotent on ``request_id``."""
         return await redemption.redeem(actor_of(request), data)
 
@@ -243,10 +254,10 @@ class RedemptionController(Controller):
     async def list_redemptions(
         self,
         request: Request,
-        day: date | None = None,
-        site_id: int | None = None,
-        limit: int = Parameter(default=100, ge=1, le=500),
-        offset: int = Parameter(default=0, ge=0),
+        day: FromQuery[date | None] = None,
+        site_id: FromQuery[int | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> list[redemption.RedemptionOut]:
         return await redemption.list_redemptions(
             actor_of(request), day=day, site_id=site_id, limit=limit, offset=offset
@@ -254,7 +265,7 @@ class RedemptionController(Controller):
 
     @post("/redemptions/{redemption_id:int}/undo", guards=[guards.UNDO], status_code=200)
     async def undo(
-        self, request: Request, redemption_id: int, data: redemption.UndoRequest
+        self, request: Request, redemption_id: FromPath[int], data: JSONBody[redemption.UndoRequest]
     ) -> redemption.RedemptionOut:
         return await redemption.undo_redemption(actor_of(request), redemption_id, data)
 
@@ -266,11 +277,11 @@ class AuditController(Controller):
     @get("/", guards=[guards.ADMIN])
     async def list_events(
         self,
-        object_type: str | None = None,
-        object_id: str | None = None,
-        actor_id: int | None = None,
-        limit: int = Parameter(default=100, ge=1, le=500),
-        offset: int = Parameter(default=0, ge=0),
+        object_type: FromQuery[str | None] = None,
+        object_id: FromQuery[str | None] = None,
+        actor_id: FromQuery[int | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> list[audit.AuditEntry]:
         return await audit.history(
             object_type=object_type, object_id=object_id, actor_id=actor_id, limit=limit, offset=offset

@@ -7,6 +7,7 @@ import logging
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     NotAuthorizedException,
     NotFoundException,
@@ -36,13 +37,14 @@ def domain_error(_: Request, exc: DomainError) -> Response:
 
 
 def validation_error(_: Request, exc: ValidationException) -> Response:
-    # Litestar's detail names the field msgspec refused; keep it, in a French envelope.
+    # Litestar's extra names the field msgspec refused and why; keep it, in a French envelope.
     return _answer(
-        400, "invalid_input", "Requête invalide : vérifiez les champs envoyés.", {"reason": str(exc.detail)}
+        400, "invalid_input", "Requête invalide : vérifiez les champs envoyés.", {"errors": exc.extra or []}
     )
 
 
 _HTTP_CODES = {
+    ClientException: ("invalid_input", "Requête illisible : un corps JSON valide est attendu."),
     NotAuthorizedException: ("not_authenticated", "Connexion requise."),
     PermissionDeniedException: ("forbidden", "Vous n'avez pas les droits pour cette action."),
     NotFoundException: ("not_found", "Page ou élément introuvable."),

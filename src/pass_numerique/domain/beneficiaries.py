@@ -52,8 +52,11 @@ class BeneficiaryOut(msgspec.Struct, kw_only=True):
 
 
 def external_ref_hash(reference: str) -> str:
-    """Keyed hash of a normalised external reference (HMAC-SHA256 with the secret key)."""
-    normalised = "".join(reference.split()).upper()
+    """Keyed hash of a normalised external reference (HMAC-SHA256 with the secret key).
+
+    Only letters and digits count, in upper case: ``caf 123-45`` and ``CAF12345`` match.
+    """
+    normalised = "".join(ch for ch in reference if ch.isalnum()).upper()
     key = hashlib.sha256(b"beneficiary-ref:" + get_settings().secret_key.encode()).digest()
     return hmac.new(key, normalised.encode(), "sha256").hexdigest()
 
