@@ -23,7 +23,8 @@ import pytest
 
 ENGINE = os.environ.get("PN_TEST_ENGINE", "sqlite")
 _TMP = Path(tempfile.mkdtemp(prefix="pn-test-"))
-_PG_TEST_DB = "pn_test"
+# One database per test process, so parallel runs (and engineers) never collide.
+_PG_TEST_DB = f"pn_test_{os.getpid()}"
 
 if ENGINE == "postgres":
     _pg_url = os.environ.get("PN_TEST_POSTGRES_URL")
@@ -75,6 +76,16 @@ async def _recreate_postgres_database() -> None:
         await admin.close()
 
 
+async def _drop_postgres_database() -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(os.environ["PN_TEST_POSTGRES_URL"])
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {_PG_TEST_DB} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
 _TABLES: list[str] = []
 
 
@@ -89,6 +100,8 @@ def _schema() -> Iterator[None]:
         rows = run(engine().run_ddl("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
         _TABLES.extend(r["tablename"] for r in rows if r["tablename"] != "migration")
     yield
+    if ENGINE == "postgres":
+        run(_drop_postgres_database())
     shutil.rmtree(_TMP, ignore_errors=True)
 
 
