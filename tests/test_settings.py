@@ -1,0 +1,27 @@
+"""Configuration: typed PN_* variables and refusal of unsafe production settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from pass_numerique.settings import DEFAULT_SECRET, SettingsError, _from_environment
+
+
+def test_environment_values_are_typed() -> None:
+    settings = _from_environment({"PN_PORT": "9000", "PN_PRODUCTION": "false", "PN_DEPARTEMENT_CODE": "79"})
+    assert settings.port == 9000 and settings.production is False and settings.departement_code == "79"
+    assert settings.is_sqlite
+
+
+def test_production_refuses_the_default_or_a_short_secret() -> None:
+    with pytest.raises(SettingsError):
+        _from_environment({"PN_PRODUCTION": "true"}).check()
+    with pytest.raises(SettingsError):
+        _from_environment({"PN_PRODUCTION": "true", "PN_SECRET_KEY": "short"}).check()
+    _from_environment({"PN_PRODUCTION": "true", "PN_SECRET_KEY": "x" * 40}).check()
+    assert DEFAULT_SECRET not in "x" * 40
+
+
+def test_unknown_database_scheme_is_refused() -> None:
+    with pytest.raises(SettingsError):
+        _from_environment({"PN_DATABASE_URL": "mysql://localhost/db"}).check()
