@@ -1,17 +1,19 @@
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from enum import Enum
-from piccolo.columns.base import OnDelete
-from piccolo.columns.base import OnUpdate
-from piccolo.columns.column_types import Boolean
-from piccolo.columns.column_types import Date
-from piccolo.columns.column_types import ForeignKey
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import JSON
-from piccolo.columns.column_types import Serial
-from piccolo.columns.column_types import SmallInt
-from piccolo.columns.column_types import Text
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.column_types import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Serial,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.date import DateNow
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
@@ -44,9 +46,7 @@ class Booklet(Table, tablename="booklet", schema=None):
     )
 
 
-class DistributingStructure(
-    Table, tablename="distributing_structure", schema=None
-):
+class DistributingStructure(Table, tablename="distributing_structure", schema=None):
     id = Serial(
         null=False,
         primary_key=True,
@@ -143,9 +143,7 @@ DESCRIPTION = "initial"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="pass_numerique", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="pass_numerique", description=DESCRIPTION)
 
     manager.add_table(
         class_name="PartnerSite",
@@ -161,9 +159,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Booklet", tablename="booklet", schema=None, columns=None
-    )
+    manager.add_table(class_name="Booklet", tablename="booklet", schema=None, columns=None)
 
     manager.add_table(
         class_name="SerialCounter",
@@ -179,17 +175,11 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Voucher", tablename="voucher", schema=None, columns=None
-    )
+    manager.add_table(class_name="Voucher", tablename="voucher", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="PrintRun", tablename="print_run", schema=None, columns=None
-    )
+    manager.add_table(class_name="PrintRun", tablename="print_run", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="ApiToken", tablename="api_token", schema=None, columns=None
-    )
+    manager.add_table(class_name="ApiToken", tablename="api_token", schema=None, columns=None)
 
     manager.add_table(
         class_name="ScanAttempt",
@@ -198,9 +188,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="StaffUser", tablename="staff_user", schema=None, columns=None
-    )
+    manager.add_table(class_name="StaffUser", tablename="staff_user", schema=None, columns=None)
 
     manager.add_table(
         class_name="Beneficiary",
@@ -216,9 +204,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Programme", tablename="programme", schema=None, columns=None
-    )
+    manager.add_table(class_name="Programme", tablename="programme", schema=None, columns=None)
 
     manager.add_table(
         class_name="CoordinatorTerritory",
@@ -227,9 +213,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Redemption", tablename="redemption", schema=None, columns=None
-    )
+    manager.add_table(class_name="Redemption", tablename="redemption", schema=None, columns=None)
 
     manager.add_table(
         class_name="IdempotencyRecord",
@@ -238,9 +222,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Territory", tablename="territory", schema=None, columns=None
-    )
+    manager.add_table(class_name="Territory", tablename="territory", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="PartnerSite",

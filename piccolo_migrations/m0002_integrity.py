@@ -13,8 +13,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "integrity constraints and append-only audit"
 
 COMMON = [
-    "CREATE UNIQUE INDEX redemption_one_live_per_voucher ON redemption (voucher) "
-    "WHERE undone_at IS NULL",
+    "CREATE UNIQUE INDEX redemption_one_live_per_voucher ON redemption (voucher) WHERE undone_at IS NULL",
     "CREATE UNIQUE INDEX voucher_booklet_number ON voucher (booklet, number)",
     "CREATE UNIQUE INDEX coordinator_territory_pair ON coordinator_territory (staff_user, territory)",
     "CREATE INDEX redemption_site_period ON redemption (site, period)",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import PASSWORD, World, bearer, run
 
+from conftest import PASSWORD, World, bearer, run
 from pass_numerique.db.tables import StaffUser
 from pass_numerique.domain import beneficiaries, issuance
 from pass_numerique.domain.actors import Actor

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import World, run
 
+from conftest import World, run
 from pass_numerique.db.tables import AuditEvent
 from pass_numerique.domain import audit, beneficiaries, issuance
 

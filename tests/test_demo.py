@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import run
-
 from pass_numerique.cli import main
 from pass_numerique.db.tables import Booklet, PartnerSite, Programme, Redemption, StaffUser, Territory
 from pass_numerique.domain import accounts, demo

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import World, run
 
+from conftest import World, run
 from pass_numerique.db.tables import AuditEvent, Beneficiary, Booklet, Voucher
 from pass_numerique.domain import beneficiaries, issuance, redemption
 from pass_numerique.domain.clock import local_date, utcnow

@@ -6,9 +6,9 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from conftest import World, run
 from piccolo.engine.postgres import PostgresEngine
 
+from conftest import World, run
 from pass_numerique.db.tables import Redemption, ScanAttempt, Voucher
 from pass_numerique.db.transaction import engine
 from pass_numerique.domain import beneficiaries, issuance, redemption
