@@ -5,18 +5,28 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from piccolo.engine.postgres import PostgresEngine
 
+from pass_numerique.api import guards
 from pass_numerique.api.authentication import BearerTokenMiddleware
 from pass_numerique.api.controllers import CONTROLLERS
 from pass_numerique.api.errors import EXCEPTION_HANDLERS
 from pass_numerique.db.transaction import engine
 from pass_numerique.domain import signing_keys
 from pass_numerique.settings import get_settings
+from pass_numerique.web import scanner
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 @asynccontextmanager
@@ -42,10 +52,23 @@ def create_app() -> Litestar:
     _ = signing_keys.keyring().current_kid  # fail at start-up, not at the first voucher, if keys are missing
     logging.getLogger("pass_numerique").setLevel(logging.INFO)
     return Litestar(
-        route_handlers=CONTROLLERS,
+        route_handlers=[
+            *CONTROLLERS,
+            *scanner.PAGES,
+            create_static_files_router(
+                path=scanner.STATIC_URL,
+                directories=[PACKAGE_DIR / "static"],
+                guards=[guards.public],
+                include_in_schema=False,
+                cache_control=CacheControlHeader(max_age=3600),
+            ),
+        ],
         lifespan=[_database_pool],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TemplateConfig(directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
+        # The scanner runs on phones with one bar of network: gzip what is worth it.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=6),
         openapi_config=OpenAPIConfig(
             title="Pass numérique API",
             version="1",

@@ -10,6 +10,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from pass_numerique.api import guards
+from pass_numerique.api.scanner import ScannerController
 from pass_numerique.domain import (
     accounts,
     audit,
@@ -304,6 +305,7 @@ CONTROLLERS = [
     BeneficiaryController,
     BookletController,
     RedemptionController,
+    ScannerController,
     AuditController,
     HealthController,
 ]

@@ -275,3 +275,24 @@ class AuditEvent(Table, tablename="audit_event"):
     object_id = Varchar(length=40)
     before = JSON(null=True, default=None)
     after = JSON(null=True, default=None)
+
+
+class RedemptionConflict(Table, tablename="redemption_conflict"):
+    """An offline redemption the server refused on upload (e.g. the voucher was used elsewhere
+    meanwhile): the atelier took place but is not paid; the coordinator settles it."""
+
+    site = _fk(PartnerSite, null=False, index=True)
+    agent = _fk(StaffUser, null=False)
+    request_id = Varchar(length=64, help_text="The offline queue's client request id")
+    upload_key = Varchar(length=100, unique=True, help_text="agent id:request id, one conflict per upload")
+    codes = JSON(default="[]", help_text="The codes as scanned or typed (never personal data)")
+    theme = Varchar(length=60)
+    occurred_at = Timestamptz(help_text="When the agent accepted the vouchers offline")
+    uploaded_at = Timestamptz()
+    refusal_code = Varchar(length=40)
+    refusal_message = Varchar(length=300)
+    booklet_serial = Varchar(length=32, default="")
+    resolved_at = Timestamptz(null=True, default=None)
+    resolved_by = _fk(StaffUser)
+    resolution = Varchar(length=300, default="")
+

@@ -1,0 +1,601 @@
+/* Pass numérique – phone scanner.
+ * The server decides everything; the only rules here are the short code's check character
+ * (a port of domain/short_codes.py) and the offline queue (IndexedDB, synced when online).
+ */
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const STATIC = document.body.dataset.static || "/static";
+  const VERSION = document.body.dataset.version || "1";
+  const SESSION_KEY = "pn-scan-session";
+  const CONTEXT_KEY = "pn-scan-context";
+  const BUNDLE_KEY = "pn-scan-bundle";
+  const TIMEOUT_MS = 8000;
+
+  // ---------------------------------------------------------------- short codes (check only)
+  const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const TOKEN_RE = /^[A-Za-z0-9_-]{99}$/;
+  function normalise(text) {
+    return text.replace(/[\s\-_.\u00a0]/g, "").toUpperCase().replace(/O/g, "0").replace(/[IL]/g, "1");
+  }
+  function timesTwo(v) { v <<= 1; return v & 32 ? v ^ 0b100101 : v; }
+  function shortCodeProblem(code) {
+    // null when fine, else the French reason (same order as the server: format, then check).
+    if (code.length !== 12 || [...code].some((c) => ALPHABET.indexOf(c) < 0)) {
+      return "Le code doit contenir 12 caractères (chiffres et lettres, sans I, L, O ni U).";
+    }
+    let interim = 0;
+    for (const c of code) interim = timesTwo(interim) ^ ALPHABET.indexOf(c);
+    return interim === 0 ? null : "Erreur de frappe : ce code n'existe pas (caractère de contrôle faux). Vérifiez chaque caractère.";
+  }
+  function group(code) { return (code.match(/.{1,4}/g) || []).join("-"); }
+  function tokenOf(text) {
+    const t = text.trim();
+    const part = t.includes("/v/") ? t.split("/v/").pop().split(/[?#]/)[0].replace(/\/+$/, "") : t;
+    return TOKEN_RE.test(part) ? part : null;
+  }
+
+  // ---------------------------------------------------------------- state
+  const state = {
+    session: JSON.parse(localStorage.getItem(SESSION_KEY) || "null"),
+    context: JSON.parse(localStorage.getItem(CONTEXT_KEY) || "null"),
+    bundle: JSON.parse(localStorage.getItem(BUNDLE_KEY) || "null"),
+    basket: [],        // [{code, serial, number, booklet_id, valid_until, remaining, themes}]
+    offline: false,    // the current session was checked offline
+    unverified: false, // manual entry offline: not checked at all
+    adding: false,
+  };
+
+  function say(text) { const live = $("live"); live.textContent = ""; setTimeout(() => { live.textContent = text; }, 30); }
+  function isOnline() { return navigator.onLine !== false; }
+  function todayISO() {
+    const d = new Date();
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  }
+  function frDate(iso) { if (!iso) return ""; const [y, m, d] = iso.slice(0, 10).split("-"); return `${d}/${m}/${y}`; }
+  function frTime(iso) { return new Date(iso).toLocaleTimeString("fr-FR", { hour: "2-digit", minute: "2-digit" }); }
+  function euros(cents) { return (cents / 100).toLocaleString("fr-FR", { style: "currency", currency: "EUR" }); }
+  function themeLabel(code) { return (state.context && state.context.theme_labels[code]) || code; }
+  function requestId() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // ---------------------------------------------------------------- API
+  class NetworkError extends Error {}
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (state.session) headers.Authorization = `Bearer ${state.session.token}`;
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: ctrl.signal, cache: "no-store" });
+    } catch (e) {
+      throw new NetworkError(String(e));
+    } finally {
+      clearTimeout(timer);
+    }
+    const data = response.status === 204 ? null : await response.json().catch(() => null);
+    if (response.status === 401 && state.session && path !== "/api/v1/auth/login") {
+      logout(false);
+      throw new Error("not_authenticated");
+    }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  // ---------------------------------------------------------------- views
+  const VIEWS = ["view-loading", "view-login", "view-scan", "view-confirm", "view-result"];
+  function show(id) {
+    for (const v of VIEWS) $(v).hidden = v !== id;
+    $("today").hidden = !(id === "view-scan" || id === "view-result") || !state.session;
+    if (id === "view-scan") startCamera(); else stopCamera();
+    const heading = $(id).querySelector("h1");
+    if (heading && heading.tabIndex === -1) heading.focus();
+  }
+  function setNet() {
+    const el = $("net-status");
+    el.hidden = isOnline();
+    el.textContent = "Hors connexion : les chèques sont vérifiés sur le téléphone et mis en attente d'envoi.";
+    document.body.dataset.online = String(isOnline());
+  }
+
+  // ---------------------------------------------------------------- session
+  async function login(event) {
+    event.preventDefault();
+    const email = $("login-email").value.trim();
+    const password = $("login-password").value;
+    $("login-error").textContent = "";
+    if (!email || !password) { $("login-error").textContent = "Saisissez votre adresse e-mail et votre mot de passe."; return; }
+    let answer;
+    try { answer = await api("POST", "/api/v1/auth/login", { email, password }); } catch (e) {
+      $("login-error").textContent = "Pas de réseau : la première connexion demande Internet."; return;
+    }
+    if (!answer.ok) { $("login-error").textContent = (answer.data && answer.data.message) || "Connexion refusée."; return; }
+    if (answer.data.user.role !== "site_agent") {
+      $("login-error").textContent = "Cette page est réservée aux agents des lieux de médiation."; return;
+    }
+    state.session = { token: answer.data.token.token, tokenId: answer.data.token.id, user: answer.data.user };
+    localStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+    $("login-password").value = "";
+    await start();
+  }
+  async function logout(revoke = true) {
+    if (revoke && state.session) {
+      try { await api("DELETE", `/api/v1/auth/tokens/${state.session.tokenId}`); } catch (e) { /* offline: the token expires anyway */ }
+    }
+    state.session = null; state.context = null;
+    localStorage.removeItem(SESSION_KEY); localStorage.removeItem(CONTEXT_KEY);
+    $("logout").hidden = true; $("site-name").textContent = "";
+    const pending = (await queueAll()).filter((i) => i.status === "pending").length;
+    $("login-error").textContent = pending ? `${pending} encaissement(s) en attente : reconnectez-vous pour les envoyer.` : "";
+    show("view-login");
+  }
+
+  async function refreshContext() {
+    try {
+      const ctx = await api("GET", "/api/v1/scanner/context");
+      if (ctx.ok) { state.context = ctx.data; localStorage.setItem(CONTEXT_KEY, JSON.stringify(ctx.data)); }
+      const bundle = await api("GET", "/api/v1/scanner/offline-bundle");
+      if (bundle.ok) { state.bundle = bundle.data; localStorage.setItem(BUNDLE_KEY, JSON.stringify(bundle.data)); keyCache.clear(); }
+    } catch (e) { /* offline: keep what was synced */ }
+    if (state.bundle) document.body.dataset.bundle = "ready";
+  }
+
+  async function start() {
+    setNet();
+    if (!state.session) { show("view-login"); return; }
+    $("logout").hidden = false;
+    await refreshContext();
+    if (state.context) {
+      $("site-name").textContent = state.context.site.name;
+    }
+    const pendingCode = location.pathname.startsWith("/v/") ? location.href : null;
+    if (pendingCode) history.replaceState(null, "", "/scan"); // keep the token out of history
+    show("view-scan");
+    renderToday();
+    syncQueue();
+    if (pendingCode) handleCode(pendingCode, "link");
+  }
+
+  // ---------------------------------------------------------------- camera
+  let stream = null, scanning = false, detector = null, canvas = null, lastTry = 0;
+  async function startCamera() {
+    if (stream || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      if (!stream) $("camera-status").textContent = "Caméra indisponible : saisissez le code ci-dessous.";
+      scanning = !!stream; if (stream) requestAnimationFrame(tick);
+      return;
+    }
+    $("camera-status").textContent = "Ouverture de la caméra…";
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: false, video: { facingMode: "environment", width: { ideal: 1280 }, height: { ideal: 720 } } });
+    } catch (e) {
+      $("camera-status").textContent = "Caméra refusée ou absente : saisissez le code ci-dessous.";
+      return;
+    }
+    if ($("view-scan").hidden) { stopCamera(); return; }
+    const video = $("video");
+    video.srcObject = stream;
+    await video.play().catch(() => {});
+    if ("BarcodeDetector" in window) {
+      try {
+        const formats = await window.BarcodeDetector.getSupportedFormats();
+        if (formats.includes("qr_code")) detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+      } catch (e) { detector = null; }
+    }
+    if (!detector && !window.jsQR) await loadScript(`${STATIC}/vendor/jsqr/jsQR.js?v=${VERSION}`);
+    $("camera-status").textContent = "Placez le QR code du chèque dans le cadre.";
+    document.body.dataset.camera = detector ? "barcodedetector" : "jsqr";
+    scanning = true;
+    requestAnimationFrame(tick);
+  }
+  function stopCamera() {
+    scanning = false;
+    if (stream) { for (const t of stream.getTracks()) t.stop(); stream = null; $("video").srcObject = null; }
+  }
+  function loadScript(src) {
+    return new Promise((resolve) => { const s = document.createElement("script"); s.src = src; s.onload = resolve; s.onerror = resolve; document.head.appendChild(s); });
+  }
+  async function tick(now) {
+    if (!scanning) return;
+    const video = $("video");
+    if (now - lastTry > 150 && video.readyState >= 2 && video.videoWidth) {
+      lastTry = now;
+      const text = await decodeFrame(video);
+      if (text && scanning) {
+        scanning = false;
+        if (navigator.vibrate) navigator.vibrate(80);
+        handleCode(text, "camera");
+        return;
+      }
+    }
+    requestAnimationFrame(tick);
+  }
+  async function decodeFrame(video) {
+    if (detector) {
+      try { const codes = await detector.detect(video); return codes.length ? codes[0].rawValue : null; } catch (e) { return null; }
+    }
+    if (!window.jsQR) return null;
+    const scale = Math.min(1, 640 / video.videoWidth);
+    const w = Math.round(video.videoWidth * scale), h = Math.round(video.videoHeight * scale);
+    canvas = canvas || document.createElement("canvas");
+    canvas.width = w; canvas.height = h;
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    g.drawImage(video, 0, 0, w, h);
+    const found = window.jsQR(g.getImageData(0, 0, w, h).data, w, h, { inversionAttempts: "dontInvert" });
+    return found ? found.data : null;
+  }
+
+  // ---------------------------------------------------------------- manual entry
+  function onCodeInput() {
+    const input = $("code");
+    if (tokenOf(input.value) || input.value.includes("/")) return; // a pasted QR URL: leave as is
+    const raw = normalise(input.value).slice(0, 12);
+    const grouped = group(raw);
+    if (grouped !== input.value) {
+      input.value = grouped;
+      input.setSelectionRange(grouped.length, grouped.length);
+    }
+    const problem = raw.length === 12 ? shortCodeProblem(raw) : null;
+    $("code-error").textContent = problem || "";
+    input.setAttribute("aria-invalid", problem ? "true" : "false");
+  }
+  function onCodeSubmit(event) {
+    event.preventDefault();
+    const value = $("code").value.trim();
+    if (!value) { $("code-error").textContent = "Saisissez le code imprimé sous le QR code."; $("code").focus(); return; }
+    if (!tokenOf(value)) {
+      const problem = shortCodeProblem(normalise(value));
+      if (problem) {
+        $("code-error").textContent = problem;
+        $("code").setAttribute("aria-invalid", "true");
+        $("code").focus();
+        say(problem);
+        return;
+      }
+    }
+    $("code-error").textContent = "";
+    handleCode(value, "manual");
+  }
+
+  // ---------------------------------------------------------------- look-up and confirmation
+  async function handleCode(text, source) {
+    stopCamera();
+    const token = tokenOf(text);
+    const code = token || normalise(text);
+    if (state.basket.some((v) => v.code === code)) {
+      say("Ce chèque est déjà dans la séance.");
+      showConfirm();
+      return;
+    }
+    if (isOnline()) {
+      try {
+        const answer = await api("POST", "/api/v1/vouchers/lookup", { code: token || text });
+        $("code").value = "";
+        if (!answer.ok) return showRefusal((answer.data && answer.data.message) || "Code refusé.", answer.data && answer.data.code);
+        const r = answer.data;
+        if (!r.ok) return showRefusal(r.message, r.code);
+        addToBasket({ code, serial: r.booklet_serial, number: r.number, voucher_count: r.voucher_count, remaining: r.remaining, valid_until: r.valid_until, themes: r.themes });
+        return;
+      } catch (e) {
+        if (!(e instanceof NetworkError)) return;
+        setNet();
+      }
+    }
+    await offlineCheck(code, token, source);
+  }
+
+  function addToBasket(voucher, offline = false, unverified = false) {
+    if (!state.basket.length) { state.offline = offline; state.unverified = unverified; }
+    else { state.offline = state.offline || offline; state.unverified = state.unverified || unverified; }
+    state.basket.push(voucher);
+    state.adding = false;
+    $("code").value = "";
+    showConfirm();
+  }
+
+  function showConfirm() {
+    const first = state.basket[0], last = state.basket[state.basket.length - 1];
+    $("c-serial").textContent = first.serial || "non vérifié";
+    $("c-numbers").textContent = state.basket.map((v) => (v.number ? `n° ${v.number}` : group(v.code))).join(", ");
+    $("c-remaining").textContent = last.remaining != null ? `${Math.max(0, last.remaining - (state.basket.length - 1))} sur ${last.voucher_count}` : "inconnu (hors connexion)";
+    $("c-valid").textContent = last.valid_until ? frDate(last.valid_until) : "inconnu";
+    $("confirm-title").textContent = state.unverified ? "Code à vérifier" : state.basket.length > 1 ? `${state.basket.length} chèques valables` : "Chèque valable";
+    document.querySelector("#view-confirm .verdict").className = state.unverified ? "verdict pending" : "verdict ok";
+    document.querySelector("#view-confirm .verdict .icon").textContent = state.unverified ? "!" : "✓";
+    const warn = $("confirm-warning");
+    warn.hidden = !state.offline;
+    warn.textContent = state.unverified
+      ? "Hors connexion : ce code saisi n'a pas pu être vérifié. L'encaissement sera contrôlé au retour du réseau ; en cas de refus, il sera signalé au coordinateur."
+      : "Vérifié hors connexion (signature et dates). L'encaissement sera envoyé au retour du réseau.";
+    renderThemes(first.themes);
+    $("redeem").textContent = state.basket.length > 1 ? `Encaisser les ${state.basket.length} chèques` : "Encaisser ce chèque";
+    $("theme-error").textContent = "";
+    show("view-confirm");
+    say(`${$("confirm-title").textContent}. Carnet ${first.serial || ""}. Choisissez le thème de l'atelier puis encaissez.`);
+  }
+
+  function renderThemes(themes) {
+    const box = $("themes");
+    const checked = (box.querySelector("input:checked") || {}).value;
+    let list = themes && themes.length ? themes : ((state.context && state.context.themes) || []).map((t) => t.code);
+    box.textContent = "";
+    for (const code of list) {
+      const label = document.createElement("label");
+      label.className = "choice";
+      const input = document.createElement("input");
+      input.type = "radio"; input.name = "theme"; input.value = code; input.required = true;
+      if (code === checked || list.length === 1) input.checked = true;
+      const span = document.createElement("span");
+      span.textContent = themeLabel(code);
+      label.append(input, span);
+      box.append(label);
+    }
+  }
+
+  function resetSession() { state.basket = []; state.offline = false; state.unverified = false; state.adding = false; }
+
+  async function redeem(event) {
+    event.preventDefault();
+    const chosen = $("themes").querySelector("input:checked");
+    if (!chosen) { $("theme-error").textContent = "Choisissez le thème de l'atelier."; say("Choisissez le thème de l'atelier."); return; }
+    const body = { codes: state.basket.map((v) => v.code), theme: chosen.value, request_id: requestId() };
+    const button = $("redeem");
+    button.disabled = true;
+    try {
+      if (state.offline || !isOnline()) return await enqueue(body);
+      let answer;
+      try { answer = await api("POST", "/api/v1/redemptions", body); } catch (e) {
+        if (e instanceof NetworkError) return await enqueue(body); // same request id: counted once whatever happened
+        return;
+      }
+      if (!answer.ok) return showRefusal((answer.data && answer.data.message) || "Encaissement refusé.", answer.data && answer.data.code);
+      const r = answer.data;
+      resetSession();
+      showResult("ok", r.redeemed.length > 1 ? `${r.redeemed.length} chèques encaissés` : "Chèque encaissé",
+        `${euros(r.total_cents)} · ${themeLabel(r.theme)}`,
+        `Carnet ${r.booklet_serial} : ${r.remaining} chèque(s) restant(s), valable jusqu'au ${frDate(r.valid_until)}.`);
+      renderToday();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function showRefusal(message, code) {
+    resetSession();
+    document.body.dataset.refusal = code || "refused";
+    showResult("ko", "Chèque refusé", message, "Ne rendez pas le service au titre du Pass numérique avec ce chèque.");
+  }
+  function showResult(kind, title, message, detail) {
+    $("result-box").className = `verdict ${kind}`;
+    $("result-box").setAttribute("role", kind === "ko" ? "alert" : "status");
+    $("result-icon").textContent = kind === "ok" ? "✓" : kind === "ko" ? "✕" : "…";
+    $("result-title").textContent = title;
+    $("result-message").textContent = message;
+    $("result-detail").textContent = detail || "";
+    show("view-result");
+    say(`${title}. ${message}`);
+  }
+
+  // ---------------------------------------------------------------- offline checks
+  const keyCache = new Map();
+  function b64urlBytes(text) {
+    const b = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    return Uint8Array.from(b, (c) => c.charCodeAt(0));
+  }
+  function dayISO(days) { return new Date(Date.UTC(2000, 0, 1) + days * 86400000).toISOString().slice(0, 10); }
+  async function verifyToken(token) {
+    // Layout of domain/voucher_tokens.py: kid(1) booklet(4) number(1) valid_from(2) valid_until(2) + Ed25519(64).
+    const raw = b64urlBytes(token);
+    if (raw.length !== 74 || !state.bundle) return null;
+    const view = new DataView(raw.buffer);
+    const claims = { kid: raw[0], booklet_id: view.getUint32(1), number: raw[5], valid_from: dayISO(view.getUint16(6)), valid_until: dayISO(view.getUint16(8)) };
+    const published = state.bundle.keys.find((k) => k.kid === claims.kid);
+    if (!published) return null;
+    let key = keyCache.get(claims.kid);
+    if (!key) {
+      key = await crypto.subtle.importKey("raw", b64urlBytes(published.public_key), { name: "Ed25519" }, false, ["verify"]);
+      keyCache.set(claims.kid, key);
+    }
+    const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, raw.slice(10), raw.slice(0, 10));
+    return ok ? claims : null;
+  }
+  async function offlineCheck(code, token, source) {
+    const queued = await queueAll();
+    const inQueue = (c) => queued.some((i) => i.status !== "conflict" && i.codes.includes(c));
+    if (!token) {
+      if (shortCodeProblem(code)) return showRefusal(shortCodeProblem(code), "invalid_checksum");
+      if (inQueue(code)) return showRefusal("Ce chèque est déjà dans les encaissements en attente d'envoi.", "already_queued");
+      return addToBasket({ code, serial: "", number: 0, remaining: null, valid_until: null, themes: null }, true, true);
+    }
+    if (!state.bundle) return showRefusal("Hors connexion et aucune clé de vérification n'a encore été chargée : réessayez avec le réseau.", "offline_no_keys");
+    let claims = null;
+    try { claims = await verifyToken(token); } catch (e) { claims = null; }
+    if (!claims) return showRefusal("Code inconnu : ce QR code n'est pas un chèque Pass numérique authentique.", "unknown_code");
+    const id = String(claims.booklet_id);
+    const validUntil = state.bundle.valid_until[id] || claims.valid_until;
+    const today = todayISO();
+    if (state.bundle.cancelled_booklets.includes(claims.booklet_id)) return showRefusal("Ce chèque a été annulé (carnet perdu, volé ou remplacé).", "cancelled");
+    if (today < claims.valid_from) return showRefusal(`Ce chèque n'est valable qu'à partir du ${frDate(claims.valid_from)}.`, "not_yet_valid");
+    if (today > validUntil) return showRefusal(`Ce chèque a expiré le ${frDate(validUntil)}.`, "expired");
+    const sameBooklet = queued.some((i) => i.status !== "conflict" && i.vouchers && i.vouchers.some((v) => v.booklet_id === claims.booklet_id && v.number === claims.number));
+    if (inQueue(token) || sameBooklet) return showRefusal("Ce chèque est déjà dans les encaissements en attente d'envoi.", "already_queued");
+    addToBasket({ code: token, booklet_id: claims.booklet_id, serial: `carnet n° ${claims.booklet_id}`, number: claims.number, remaining: null, valid_until: validUntil, themes: null }, true, false);
+  }
+
+  // ---------------------------------------------------------------- offline queue (IndexedDB)
+  let dbPromise = null;
+  function db() {
+    dbPromise = dbPromise || new Promise((resolve, reject) => {
+      const open = indexedDB.open("pn-scan", 1);
+      open.onupgradeneeded = () => open.result.createObjectStore("queue", { keyPath: "request_id" });
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    return dbPromise;
+  }
+  async function store(mode, fn) {
+    const d = await db();
+    return new Promise((resolve, reject) => {
+      const tx = d.transaction("queue", mode);
+      const request = fn(tx.objectStore("queue"));
+      tx.oncomplete = () => resolve(request && request.result);
+      tx.onerror = () => reject(tx.error);
+    });
+  }
+  const queueAll = () => store("readonly", (s) => s.getAll()).then((r) => r || []).catch(() => []);
+  const queuePut = (item) => store("readwrite", (s) => s.put(item));
+  const queueDelete = (key) => store("readwrite", (s) => s.delete(key));
+
+  async function enqueue(body) {
+    const item = {
+      ...body,
+      occurred_at: new Date().toISOString(),
+      status: "pending",
+      unverified: state.unverified,
+      user_id: state.session.user.id,
+      vouchers: state.basket.map((v) => ({ booklet_id: v.booklet_id || null, number: v.number, serial: v.serial })),
+      label: state.basket.map((v) => (v.number ? `${v.serial} n° ${v.number}` : group(v.code))).join(", "),
+    };
+    await queuePut(item);
+    resetSession();
+    showResult("pending", "En attente d'envoi", `${item.codes.length} chèque(s) · ${themeLabel(item.theme)}`,
+      "Enregistré sur ce téléphone. Il sera envoyé automatiquement dès le retour du réseau.");
+    renderToday();
+  }
+
+  let syncing = false;
+  async function syncQueue() {
+    if (syncing || !state.session || !isOnline()) return;
+    syncing = true;
+    try {
+      for (const item of await queueAll()) {
+        if (item.status !== "pending" || item.user_id !== state.session.user.id) continue;
+        const body = { codes: item.codes, theme: item.theme, request_id: item.request_id, occurred_at: item.occurred_at };
+        let answer;
+        try { answer = await api("POST", "/api/v1/scanner/sync", body); } catch (e) { break; }
+        if (answer.ok && answer.data.status === "redeemed") {
+          await queueDelete(item.request_id);
+        } else if (answer.ok) {
+          await queuePut({ ...item, status: "conflict", message: answer.data.message, conflict_id: answer.data.conflict_id });
+          say(`Conflit : ${answer.data.message} Signalé au coordinateur.`);
+        } else if (answer.status >= 400 && answer.status < 500) {
+          await queuePut({ ...item, status: "conflict", message: (answer.data && answer.data.message) || "Refusé par le serveur." });
+        } else break;
+      }
+    } finally {
+      syncing = false;
+      document.body.dataset.queue = String((await queueAll()).filter((i) => i.status === "pending").length);
+      renderToday();
+    }
+  }
+
+  // ---------------------------------------------------------------- today's list
+  let rendering = null;
+  async function renderToday() {
+    if (!state.session) return;
+    if (rendering) return rendering;
+    rendering = (async () => {
+      const list = $("today-list");
+      const items = [];
+      for (const q of (await queueAll()).filter((i) => i.user_id === state.session.user.id)) {
+        items.push(queueItem(q));
+      }
+      if (isOnline()) {
+        try {
+          const answer = await api("GET", `/api/v1/redemptions?day=${todayISO()}&limit=200`);
+          if (answer.ok) for (const r of answer.data) items.push(redemptionItem(r));
+        } catch (e) { /* offline */ }
+      }
+      list.replaceChildren(...items);
+      $("today-empty").hidden = items.length > 0;
+    })();
+    try { await rendering; } finally { rendering = null; }
+  }
+  function li(title, tags, detail) {
+    const item = document.createElement("li");
+    const row = document.createElement("div"); row.className = "row";
+    const strong = document.createElement("strong"); strong.textContent = title;
+    row.append(strong);
+    for (const [cls, text] of tags) { const t = document.createElement("span"); t.className = `tag ${cls}`; t.textContent = text; row.append(t); }
+    item.append(row);
+    if (detail) { const p = document.createElement("p"); p.className = "muted"; p.textContent = detail; item.append(p); }
+    return item;
+  }
+  function queueItem(q) {
+    if (q.status === "conflict") {
+      const item = li(`${frTime(q.occurred_at)} · ${q.label}`, [["conflict", "Conflit"]], `${q.message} Signalé au coordinateur, non payé.`);
+      const ok = document.createElement("button");
+      ok.type = "button"; ok.className = "link-button"; ok.textContent = "J'ai compris";
+      ok.addEventListener("click", async () => { await queueDelete(q.request_id); renderToday(); });
+      item.append(ok);
+      return item;
+    }
+    return li(`${frTime(q.occurred_at)} · ${q.label}`, [["pending", "En attente"]], `${themeLabel(q.theme)}${q.unverified ? " · code saisi non vérifié" : ""}`);
+  }
+  function redemptionItem(r) {
+    const tags = [];
+    if (r.undone_at) tags.push(["undone", "Annulé"]);
+    if (r.late) tags.push(["late", "Envoyé en différé"]);
+    const item = li(`${frTime(r.redeemed_at)} · ${r.booklet_serial} n° ${r.number}`, tags, `${themeLabel(r.theme)} · ${euros(r.face_value_cents)}`);
+    const minutes = (state.context && state.context.undo_minutes) || 10;
+    if (!r.undone_at && Date.now() - new Date(r.redeemed_at).getTime() < minutes * 60000) {
+      const button = document.createElement("button");
+      button.type = "button"; button.className = "link-button"; button.textContent = "Annuler cet encaissement";
+      button.setAttribute("aria-label", `Annuler l'encaissement du chèque ${r.booklet_serial} numéro ${r.number}`);
+      button.addEventListener("click", () => undoForm(item, r, button));
+      item.append(button);
+    }
+    return item;
+  }
+  function undoForm(item, r, button) {
+    button.hidden = true;
+    const form = document.createElement("form"); form.className = "undo-form";
+    const id = `undo-${r.id}`;
+    const label = document.createElement("label"); label.htmlFor = id; label.textContent = "Motif de l'annulation";
+    const input = document.createElement("input"); input.type = "text"; input.id = id; input.value = "Erreur de scan"; input.required = true;
+    const submit = document.createElement("button"); submit.type = "submit"; submit.className = "secondary"; submit.textContent = "Confirmer l'annulation";
+    form.append(label, input, submit);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const answer = await api("POST", `/api/v1/redemptions/${r.id}/undo`, { reason: input.value });
+        say(answer.ok ? "Encaissement annulé : le chèque est de nouveau utilisable." : (answer.data && answer.data.message) || "Annulation refusée.");
+      } catch (e) { say("Pas de réseau : l'annulation demande une connexion."); }
+      renderToday();
+    });
+    item.append(form);
+    input.focus();
+  }
+
+  // ---------------------------------------------------------------- wiring
+  function wire() {
+    $("login-form").addEventListener("submit", login);
+    $("logout").addEventListener("click", () => logout(true));
+    $("code").addEventListener("input", onCodeInput);
+    $("code-form").addEventListener("submit", onCodeSubmit);
+    $("redeem-form").addEventListener("submit", redeem);
+    $("add-more").addEventListener("click", () => {
+      state.adding = true;
+      $("basket-banner").hidden = false;
+      $("basket-banner").textContent = `Séance en cours : ${state.basket.length} chèque(s). Scannez ou saisissez le chèque suivant du même carnet.`;
+      $("basket-cancel").hidden = false;
+      show("view-scan");
+    });
+    $("basket-cancel").addEventListener("click", () => showConfirm());
+    $("confirm-cancel").addEventListener("click", () => { resetSession(); show("view-scan"); });
+    $("next").addEventListener("click", () => { resetSession(); show("view-scan"); });
+    const observer = () => { $("basket-banner").hidden = !state.adding; $("basket-cancel").hidden = !state.adding; };
+    $("view-scan").addEventListener("focusin", observer);
+    new MutationObserver(observer).observe($("view-scan"), { attributes: true, attributeFilter: ["hidden"] });
+    window.addEventListener("online", () => { setNet(); refreshContext(); syncQueue(); });
+    window.addEventListener("offline", setNet);
+    setInterval(() => { setNet(); if (isOnline()) syncQueue(); }, 5000);
+    if ("serviceWorker" in navigator) navigator.serviceWorker.register("/scan-sw.js", { scope: "/" }).catch(() => {});
+  }
+
+  wire();
+  start();
+  window.pnScanner = { syncQueue, queueAll }; // for support and tests: read-only helpers
+})();

@@ -1,0 +1,1 @@
+"""Server-rendered page shells (the scanner); their behaviour lives in ``static/``."""

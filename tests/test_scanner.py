@@ -1,0 +1,322 @@
+"""The phone scanner in a real browser: Debian's Chromium driven by Playwright, against the
+real application served by uvicorn on a free local port and the suite's test database."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import conftest
+from conftest import PASSWORD, World, build_world, run
+from pass_numerique.db.tables import Redemption, RedemptionConflict
+from pass_numerique.domain import beneficiaries, issuance, redemption
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+PHONE = {
+    "viewport": {"width": 360, "height": 800},
+    "device_scale_factor": 3,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "fr-FR",
+    "timezone_id": "Europe/Paris",
+}
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (make browser)", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+
+def domain(awaitable: Any) -> Any:
+    """Run a domain coroutine away from Playwright's event loop (it owns this thread's loop)."""
+    return _pool.submit(run, awaitable).result()
+
+
+@pytest.fixture(autouse=True)
+def _empty_database() -> None:
+    """conftest's reset, with its database calls off Playwright's thread."""
+    if conftest.ENGINE == "sqlite":
+        conftest._empty_database.__wrapped__()
+    else:
+        tables = ", ".join(conftest._TABLES)
+        domain(conftest.engine().run_ddl(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def world() -> World:
+    return domain(build_world())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """The real app, served by uvicorn in a background thread."""
+    import uvicorn
+
+    from pass_numerique.api.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def camera_file() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="pn-camera-"))
+    path = folder / "camera.y4m"
+    write_y4m(path, None)
+    yield path
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser(camera_file: Path) -> Iterator[Browser]:
+    # Playwright's sync API owns this thread's event loop: the domain calls of these tests
+    # (and the ``world`` and reset fixtures above) run in a worker thread (``domain``).
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*ARGS, f"--use-file-for-fake-video-capture={camera_file}"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: str, world: World) -> Iterator[Page]:
+    context = browser.new_context(**PHONE)
+    context.grant_permissions(["camera"], origin=server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def write_y4m(path: Path, text: str | None, width: int = 640, height: int = 480, frames: int = 10) -> None:
+    """A fake camera video: the voucher's QR code (grey levels) on a white page, 4:2:0."""
+    from PIL import Image
+
+    canvas = Image.new("L", (width, height), 255)
+    if text:
+        import qrcode
+
+        qr = qrcode.QRCode(border=4, box_size=1, error_correction=qrcode.constants.ERROR_CORRECT_M)
+        qr.add_data(text)
+        qr.make(fit=True)
+        image = qr.make_image(fill_color="black", back_color="white").convert("L")
+        side = min(width, height) - 80
+        image = image.resize((side, side), Image.Resampling.NEAREST)
+        canvas.paste(image, ((width - side) // 2, (height - side) // 2))
+    y = canvas.tobytes()
+    chroma = bytes([128]) * ((width // 2) * (height // 2))
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        handle.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            handle.write(b"FRAME\n" + y + chroma + chroma)
+    os.replace(tmp, path)  # atomically: Chromium re-reads the file when capture starts
+
+
+def issue(world: World) -> tuple[issuance.BookletOut, list[issuance.VoucherCode]]:
+    booklet = domain(
+        issuance.issue_booklet(
+            world.issuer,
+            issuance.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
+            ),
+        )
+    )
+    return booklet, domain(issuance.booklet_codes(world.issuer, booklet.serial))
+
+
+def log_in(page: Page, server: str, world: World, path: str = "/scan") -> None:
+    page.goto(server + path)
+    page.get_by_label("Adresse e-mail").fill(world.agent.email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.locator("#site-name")).to_have_text("Médiathèque Nord")
+    page.wait_for_function("document.body.dataset.bundle === 'ready'")
+
+
+def type_code(page: Page, code: str) -> None:
+    field = page.get_by_label("Ou saisissez le code du chèque")
+    field.fill("")
+    field.press_sequentially(code, delay=10)
+    page.get_by_role("button", name="Vérifier le code").click()
+
+
+def choose_theme_and_redeem(page: Page) -> None:
+    expect(page.locator("#view-confirm")).to_be_visible()
+    page.get_by_label("E-mail", exact=True).check()
+    page.locator("#redeem").click()
+
+
+def test_manual_entry_redeems_then_refuses_the_second_time_with_the_site(
+    page: Page, server: str, world: World
+) -> None:
+    booklet, codes = issue(world)
+    log_in(page, server, world)
+    # Typed in lower case without dashes: the field groups it as the agent types.
+    typed = codes[0].short_code.replace("-", "").lower()
+    field = page.get_by_label("Ou saisissez le code du chèque")
+    field.press_sequentially(typed[:6], delay=10)
+    expect(field).to_have_value(typed[:4].upper() + "-" + typed[4:6].upper())
+    # A wrong check character is flagged before anything is sent.
+    wrong = codes[0].short_code[:-1] + ("0" if codes[0].short_code[-1] != "0" else "1")
+    type_code(page, wrong)
+    expect(page.locator("#code-error")).to_contain_text("caractère de contrôle")
+    expect(page.locator("#view-scan")).to_be_visible()
+
+    type_code(page, typed)
+    expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
+    expect(page.locator("#c-serial")).to_have_text(booklet.serial)
+    expect(page.locator("#c-remaining")).to_have_text("10 sur 10")
+    choose_theme_and_redeem(page)
+    expect(page.locator("#result-title")).to_have_text("Chèque encaissé")
+    expect(page.locator("#today-list")).to_contain_text(f"{booklet.serial} n° 1")
+
+    page.get_by_role("button", name="Scanner un autre chèque").click()
+    type_code(page, codes[0].short_code)
+    expect(page.locator("#result-title")).to_have_text("Chèque refusé")
+    expect(page.locator("#result-message")).to_contain_text("déjà été utilisé")
+    expect(page.locator("#result-message")).to_contain_text("Médiathèque Nord")
+    assert page.evaluate("document.body.dataset.refusal") == "already_redeemed"
+    assert domain(Redemption.count()) == 1
+
+
+def test_several_vouchers_of_one_booklet_and_undo(page: Page, server: str, world: World) -> None:
+    booklet, codes = issue(world)
+    log_in(page, server, world)
+    type_code(page, codes[1].short_code)
+    page.get_by_role("button", name="+ Ajouter un chèque du même carnet").click()
+    type_code(page, codes[2].short_code)
+    expect(page.locator("#confirm-title")).to_have_text("2 chèques valables")
+    expect(page.locator("#c-numbers")).to_have_text("n° 2, n° 3")
+    choose_theme_and_redeem(page)
+    expect(page.locator("#result-title")).to_have_text("2 chèques encaissés")
+    assert domain(Redemption.count()) == 2
+    page.get_by_role("button", name=f"Annuler l'encaissement du chèque {booklet.serial} numéro 3").click()
+    page.get_by_role("button", name="Confirmer l'annulation").click()
+    expect(page.locator("#today-list")).to_contain_text("Annulé")
+    assert domain(Redemption.count().where(Redemption.undone_at.is_null())) == 1
+
+
+def test_camera_decodes_a_real_voucher_qr_and_redeems_it(
+    browser: Browser, server: str, world: World, camera_file: Path
+) -> None:
+    _, codes = issue(world)
+    write_y4m(camera_file, codes[4].url)
+    context = browser.new_context(**PHONE)
+    context.grant_permissions(["camera"], origin=server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        log_in(page, server, world)
+        expect(page.locator("#confirm-title")).to_have_text("Chèque valable", timeout=20_000)
+        # Linux Chromium has no BarcodeDetector: the vendored jsQR decoded the frame.
+        assert page.evaluate("document.body.dataset.camera") == "jsqr"
+        expect(page.locator("#c-numbers")).to_have_text("n° 5")
+        choose_theme_and_redeem(page)
+        expect(page.locator("#result-title")).to_have_text("Chèque encaissé")
+        assert domain(Redemption.count()) == 1
+    finally:
+        context.close()
+        write_y4m(camera_file, None)
+
+
+def test_voucher_url_opened_by_the_phone_camera_lands_on_confirmation(
+    page: Page, server: str, world: World
+) -> None:
+    _, codes = issue(world)
+    token_path = "/v/" + codes[3].url.rsplit("/v/", 1)[1]
+    log_in(page, server, world, token_path)
+    expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
+    expect(page.locator("#c-numbers")).to_have_text("n° 4")
+    assert page.evaluate("location.pathname") == "/scan"  # the token does not stay in history
+
+
+def test_offline_queue_counts_each_redemption_once_and_flags_conflicts(
+    page: Page, server: str, world: World
+) -> None:
+    _, codes = issue(world)
+    log_in(page, server, world)
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_be_visible()
+    # A QR URL (as a wedge scanner types it) is checked offline with the public key.
+    type_code(page, codes[0].url)
+    expect(page.locator("#confirm-warning")).to_contain_text("Vérifié hors connexion")
+    choose_theme_and_redeem(page)
+    expect(page.locator("#result-title")).to_have_text("En attente d'envoi")
+    # The same voucher again: refused, it is already in the queue.
+    page.get_by_role("button", name="Scanner un autre chèque").click()
+    type_code(page, codes[0].url)
+    expect(page.locator("#result-message")).to_contain_text("en attente d'envoi")
+    # A typed code cannot be verified offline: queued with a warning.
+    page.get_by_role("button", name="Scanner un autre chèque").click()
+    type_code(page, codes[1].short_code)
+    expect(page.locator("#confirm-warning")).to_contain_text("n'a pas pu être vérifié")
+    choose_theme_and_redeem(page)
+    # Meanwhile another site redeems the third voucher ... which this phone then accepts offline.
+    domain(
+        redemption.redeem(
+            world.agent_south,
+            redemption.RedeemRequest(codes=[codes[2].url], theme="email", request_id="elsewhere-0001"),
+        )
+    )
+    page.get_by_role("button", name="Scanner un autre chèque").click()
+    type_code(page, codes[2].url)
+    choose_theme_and_redeem(page)
+    expect(page.locator("#today-list .tag.pending")).to_have_count(3)
+    assert domain(Redemption.count()) == 1
+
+    page.context.set_offline(False)
+    page.wait_for_function("document.body.dataset.queue === '0'", timeout=20_000)
+    page.evaluate("window.pnScanner.syncQueue()")  # a second sync changes nothing
+    expect(page.locator("#today-list .tag.conflict")).to_have_count(1)
+    expect(page.locator("#today-list")).to_contain_text("Signalé au coordinateur")
+    live = domain(
+        Redemption.select(Redemption.voucher.number.as_alias("n")).where(Redemption.undone_at.is_null())
+    )
+    assert sorted(r["n"] for r in live) == [1, 2, 3]  # 3 by the other site, once each
+    conflicts = domain(RedemptionConflict.select())
+    assert len(conflicts) == 1 and conflicts[0]["refusal_code"] == "already_redeemed"
