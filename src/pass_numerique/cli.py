@@ -19,6 +19,8 @@ def _migrate(_: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from pass_numerique.api.server import NoDelayH11Protocol
+
     settings = get_settings()
     uvicorn.run(
         "pass_numerique.api.app:create_app",
@@ -27,6 +29,9 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
         proxy_headers=True,
+        # With --workers > 1 uvicorn binds the socket itself (proto 0) and asyncio then leaves
+        # Nagle on: every keep-alive response waited ~40 ms for a delayed ACK.
+        http=NoDelayH11Protocol,
         # Access logs would print voucher tokens from /v/… URLs: keep them off.
         access_log=False,
     )
