@@ -50,6 +50,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_size: int = 10
     """PostgreSQL connection pool size per worker process."""
 
+    print_dir: str = "var/prints"
+    """Folder where print-run PDFs and their CSV manifests are written."""
+
+    print_scheme_name: str = "Pass numérique"
+    """Name printed on booklet covers and coupons."""
+
+    print_logo: str = ""
+    """Path to a PNG or JPEG logo for booklet covers; empty for the neutral default logo."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -10,6 +10,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from pass_numerique.api import guards
+from pass_numerique.api.printing import PrintingController
 from pass_numerique.api.scanner import ScannerController
 from pass_numerique.domain import (
     accounts,
@@ -308,4 +309,5 @@ CONTROLLERS = [
     ScannerController,
     AuditController,
     HealthController,
+    PrintingController,
 ]

@@ -296,3 +296,27 @@ class RedemptionConflict(Table, tablename="redemption_conflict"):
     resolved_by = _fk(StaffUser)
     resolution = Varchar(length=300, default="")
 
+
+class PrintJobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class PrintJob(Table, tablename="print_job"):
+    """The rendering of a print run into one PDF and its CSV manifest (a background job)."""
+
+    print_run = _fk(PrintRun, null=False, index=True)
+    status = Varchar(length=20, choices=PrintJobStatus, default=PrintJobStatus.queued)
+    progress = SmallInt(default=0, help_text="0-100")
+    booklets_done = Integer(default=0)
+    pdf_path = Varchar(length=500, default="")
+    manifest_path = Varchar(length=500, default="")
+    page_count = Integer(default=0)
+    error = Text(default="")
+    created_by = _fk(StaffUser)
+    created_at = Timestamptz()
+    started_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz(null=True, default=None, help_text="Heartbeat while running")
+    finished_at = Timestamptz(null=True, default=None)
