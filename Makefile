@@ -50,6 +50,12 @@ browser:
 		fi; \
 	fi
 
+## make bench: redemption over HTTP (real server, 2 workers) on SQLite then PostgreSQL, beside the raw
+## database ceiling; needs wrk (apt-get install wrk) and PostgreSQL at PN_BENCH_POSTGRES_URL (database recreated).
+PN_BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/pn_bench
+bench: install
+	$(BIN)/python bench/redeem.py --pg-url $(PN_BENCH_POSTGRES_URL) $(BENCH_ARGS)
+
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
