@@ -4,6 +4,7 @@ real application served by uvicorn on a free local port and the suite's test dat
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import shutil
 import socket
@@ -175,7 +176,7 @@ def log_in(page: Page, server: str, world: World, path: str = "/scan") -> None:
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page.locator("#site-name")).to_have_text("Médiathèque Nord")
-    page.wait_for_function("document.body.dataset.bundle === 'ready'")
+    page.wait_for_function("() => document.body.dataset.bundle === 'ready'")
 
 
 def type_code(page: Page, code: str) -> None:
@@ -310,7 +311,7 @@ def test_offline_queue_counts_each_redemption_once_and_flags_conflicts(
     assert domain(Redemption.count()) == 1
 
     page.context.set_offline(False)
-    page.wait_for_function("document.body.dataset.queue === '0'", timeout=20_000)
+    page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=20_000)
     page.evaluate("window.pnScanner.syncQueue()")  # a second sync changes nothing
     expect(page.locator("#today-list .tag.conflict")).to_have_count(1)
     expect(page.locator("#today-list")).to_contain_text("Signalé au coordinateur")
@@ -320,3 +321,135 @@ def test_offline_queue_counts_each_redemption_once_and_flags_conflicts(
     assert sorted(r["n"] for r in live) == [1, 2, 3]  # 3 by the other site, once each
     conflicts = domain(RedemptionConflict.select())
     assert len(conflicts) == 1 and conflicts[0]["refusal_code"] == "already_redeemed"
+
+
+def _serious(page: Page) -> list[dict]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_accessibility_and_screenshots_of_scan_confirmation_and_refusal(
+    page: Page, server: str, world: World
+) -> None:
+    _, codes = issue(world)
+    domain(
+        redemption.redeem(
+            world.agent,
+            redemption.RedeemRequest(codes=[codes[1].url], theme="email", request_id="earlier-00001"),
+        )
+    )
+    page.goto(server + "/scan")
+    assert _serious(page) == [], "login screen"
+    log_in(page, server, world)
+    expect(page.locator("#today-list li")).to_have_count(1)
+    assert _serious(page) == [], "scan screen"
+
+    type_code(page, codes[0].short_code)
+    expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
+    page.get_by_label("Aide aux démarches administratives").check()
+    assert _serious(page) == [], "confirmation screen"
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=DOCS_IMG / "scanner-confirm.png", full_page=True)
+
+    page.get_by_role("button", name="Abandonner").click()
+    type_code(page, codes[1].short_code)
+    expect(page.locator("#result-title")).to_have_text("Chèque refusé")
+    assert _serious(page) == [], "refusal screen"
+    page.screenshot(path=DOCS_IMG / "scanner-refusal.png", full_page=True)
+
+
+# Slow 4G-like profile: 150 ms latency, 1.6 Mbit/s down, 750 kbit/s up, CPU slowed 4x.
+SLOW_PHONE = {"offline": False, "latency": 150, "downloadThroughput": 200_000, "uploadThroughput": 93_750}
+
+
+def test_page_weight_and_time_to_interactive_on_a_slow_phone(page: Page, server: str, world: World) -> None:
+    """Measured, printed (see docs/scanner.md) and held to a budget."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    cdp.send("Network.emulateNetworkConditions", SLOW_PHONE)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    sizes: dict[str, int] = {}
+    urls: dict[str, str] = {}
+    cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
+
+    def finished(event: dict) -> None:
+        url = urls.get(event["requestId"], "?")
+        sizes[url] = max(sizes.get(url, 0), int(event["encodedDataLength"]))
+
+    def received(event: dict) -> None:
+        url = urls.get(event["requestId"], "?")
+        sizes[url] = sizes.get(url, 0) + int(event["encodedDataLength"])
+
+    cdp.on("Network.loadingFinished", finished)
+    cdp.on("Network.dataReceived", received)
+
+    started = time.monotonic()
+    page.goto(server + "/scan")
+    expect(page.get_by_role("button", name="Se connecter")).to_be_enabled()
+    first_visit = time.monotonic() - started
+    login_bytes = sum(sizes.values())
+
+    page.get_by_label("Adresse e-mail").fill(world.agent.email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_function("() => document.body.dataset.bundle === 'ready' && !!document.body.dataset.camera")
+    ready = "() => document.body.dataset.bundle === 'ready' && !!document.body.dataset.camera"
+    page.wait_for_function(ready)
+
+    def visit() -> tuple[float, int, int]:
+        sizes.clear()
+        started = time.monotonic()
+        page.reload()
+        page.wait_for_function(ready)
+        elapsed = time.monotonic() - started
+        page.wait_for_timeout(300)
+        static = sum(v for k, v in sizes.items() if "/api/" not in k)
+        return elapsed, static, sum(sizes.values()) - static
+
+    # Signed in, nothing cached (service worker blocked): the worst case of a returning agent.
+    session = page.evaluate("() => localStorage.getItem('pn-scan-session')")
+    cold_context = page.context.browser.new_context(**PHONE, service_workers="block")
+    cold_context.grant_permissions(["camera"], origin=server)
+    cold_context.add_init_script(f"localStorage.setItem('pn-scan-session', {json.dumps(session)})")
+    cold_page = cold_context.new_page()
+    cold_cdp = cold_context.new_cdp_session(cold_page)
+    for target in (cold_cdp,):
+        target.send("Network.enable")
+        target.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        target.send("Network.emulateNetworkConditions", SLOW_PHONE)
+        target.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+        target.on(
+            "Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"])
+        )
+        target.on("Network.loadingFinished", finished)
+        target.on("Network.dataReceived", received)
+    sizes.clear()
+    started = time.monotonic()
+    cold_page.goto(server + "/scan")
+    cold_page.wait_for_function(ready)
+    cold = time.monotonic() - started
+    cold_page.wait_for_timeout(500)
+    cold_static = sum(v for k, v in sizes.items() if "/api/" not in k)
+    api_bytes = sum(sizes.values()) - cold_static
+    cold_sizes = dict(sizes)
+    cold_context.close()
+    page.evaluate("async () => { await navigator.serviceWorker.register('/scan-sw.js'); }")
+    page.wait_for_timeout(3000)  # let the service worker install its cache over the slow link
+    warm, warm_static, _ = visit()
+    print(
+        f"\nscanner (slow 4G, CPU x4): login screen {login_bytes / 1024:.1f} KiB, interactive in "
+        f"{first_visit:.2f} s | signed in, no cache: camera + decoder ready in {cold:.2f} s, "
+        f"{cold_static / 1024:.1f} KiB + API {api_bytes / 1024:.1f} KiB | service worker cache: "
+        f"{warm:.2f} s, {warm_static / 1024:.1f} KiB"
+    )
+    for url, size in sorted(cold_sizes.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {size / 1024:7.1f} KiB  {url.replace(server, '')[:90]}")
+    assert login_bytes < 60 * 1024 and first_visit < 5
+    assert cold_static < 150 * 1024 and cold < 8 and warm < cold
