@@ -1,4 +1,5 @@
-"""The ``pass-numerique`` command: serve, migrate, create-admin, demo, rotate-key."""
+"""The ``pass-numerique`` command: serve, migrate, create-admin, demo,
+rotate-key, print-booklet and print-run."""
 
 from __future__ import annotations
 
@@ -85,6 +86,49 @@ def _rotate_key(_: argparse.Namespace) -> None:
     print(f"Nouvelle clé de signature k{kid} : les nouveaux chèques l'utiliseront. Gardez les anciennes.")
 
 
+def _print_booklet(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from pass_numerique.domain import print_jobs
+    from pass_numerique.domain.errors import DomainError
+
+    try:
+        data = asyncio.run(print_jobs.booklet_pdf(None, args.serial))
+    except DomainError as exc:
+        sys.exit(f"Erreur : {exc.message}")
+    Path(args.output).write_bytes(data)
+    print(f"Carnet {args.serial.strip()} : {args.output}")
+
+
+def _progress_bar(done: int, total: int, width: int = 40) -> None:
+    """Draw ``[#####-----]  42 %  420/1000 carnets`` in place on stderr."""
+    filled = width * done // max(total, 1)
+    percent = 100 * done // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {percent:3d} %  {done}/{total} carnets")
+    sys.stderr.flush()
+
+
+def _print_run(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from pass_numerique.domain import print_jobs
+    from pass_numerique.domain.errors import DomainError
+
+    pdf_path = Path(args.output)
+    manifest = Path(args.manifest) if args.manifest else pdf_path.with_suffix(".csv")
+
+    async def progress(done: int, total: int) -> None:
+        _progress_bar(done, total)
+
+    try:
+        result = asyncio.run(print_jobs.render_print_run(args.run_id, pdf_path, manifest, progress=progress))
+    except DomainError as exc:
+        sys.exit(f"Erreur : {exc.message}")
+    sys.stderr.write("\n")
+    print(f"Tirage {args.run_id} : {result.booklets} carnets, {result.pages} pages → {pdf_path}")
+    print(f"Liste des numéros de carnets : {manifest}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pass-numerique", description="Pass numérique service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +145,15 @@ def main(argv: list[str] | None = None) -> None:
     admin.set_defaults(func=_create_admin)
     commands.add_parser("demo", help="load demo data into an empty database").set_defaults(func=_demo)
     commands.add_parser("rotate-key", help="add a new voucher signing key").set_defaults(func=_rotate_key)
+    booklet_pdf = commands.add_parser("print-booklet", help="write the print-ready PDF of one booklet")
+    booklet_pdf.add_argument("serial", help="booklet serial, e.g. 16-2026-000123")
+    booklet_pdf.add_argument("-o", "--output", required=True, help="PDF file to write")
+    booklet_pdf.set_defaults(func=_print_booklet)
+    run_pdf = commands.add_parser("print-run", help="write one PDF and a CSV manifest for a whole print run")
+    run_pdf.add_argument("run_id", type=int, help="print run id")
+    run_pdf.add_argument("-o", "--output", required=True, help="PDF file to write")
+    run_pdf.add_argument("--manifest", help="CSV manifest to write (default: the PDF name with .csv)")
+    run_pdf.set_defaults(func=_print_run)
     args = parser.parse_args(argv)
     args.func(args)
 
