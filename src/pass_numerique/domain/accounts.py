@@ -11,8 +11,6 @@ import msgspec
 from pass_numerique.db.tables import (
     ApiToken,
     CoordinatorTerritory,
-    DistributingStructure,
-    PartnerSite,
     Role,
     StaffUser,
 )
@@ -91,7 +89,24 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# One joined query gives a user with the territory of their site or structure:
+# authentication runs on every API request, so it must not cost several round trips.
+_USER_WITH_SCOPE = (
+    StaffUser.id,
+    StaffUser.email,
+    StaffUser.display_name,
+    StaffUser.role,
+    StaffUser.active,
+    StaffUser.password_hash,
+    StaffUser.site,
+    StaffUser.structure,
+    StaffUser.site.territory.as_alias("site_territory"),
+    StaffUser.structure.territory.as_alias("structure_territory"),
+)
+
+
 async def _scope_of(user: dict) -> Actor:
+    """The actor of a row selected with ``_USER_WITH_SCOPE``."""
     role = Role(user["role"])
     territories: set[int] = set()
     if role == Role.coordinator:
@@ -99,16 +114,10 @@ async def _scope_of(user: dict) -> Actor:
             CoordinatorTerritory.staff_user == user["id"]
         )
         territories = {r["territory"] for r in rows}
-    elif role == Role.issuer and user["structure"]:
-        row = (
-            await DistributingStructure.select(DistributingStructure.territory)
-            .where(DistributingStructure.id == user["structure"])
-            .first()
-        )
-        territories = {row["territory"]} if row else set()
-    elif role == Role.site_agent and user["site"]:
-        row = await PartnerSite.select(PartnerSite.territory).where(PartnerSite.id == user["site"]).first()
-        territories = {row["territory"]} if row else set()
+    elif role == Role.issuer and user["structure_territory"] is not None:
+        territories = {user["structure_territory"]}
+    elif role == Role.site_agent and user["site_territory"] is not None:
+        territories = {user["site_territory"]}
     return Actor(
         user_id=user["id"],
         email=user["email"],
@@ -122,7 +131,11 @@ async def _scope_of(user: dict) -> Actor:
 
 async def actor_for_user(user_id: int) -> Actor | None:
     """The actor of an active user, or None."""
-    user = await StaffUser.select().where((StaffUser.id == user_id) & (StaffUser.active.eq(True))).first()
+    user = (
+        await StaffUser.select(*_USER_WITH_SCOPE)
+        .where((StaffUser.id == user_id) & (StaffUser.active.eq(True)))
+        .first()
+    )
     return await _scope_of(user) if user else None
 
 
@@ -223,7 +236,7 @@ async def set_active(actor: Actor, user_id: int, active: bool) -> None:
 
 async def verify_credentials(email: str, password: str) -> Actor:
     """The actor for a correct e-mail and password, else ``invalid_credentials``."""
-    user = await StaffUser.select().where(StaffUser.email == email.strip().lower()).first()
+    user = await StaffUser.select(*_USER_WITH_SCOPE).where(StaffUser.email == email.strip().lower()).first()
     if user is None:
         passwords.verify_password(passwords.dummy_hash(), password)
         raise DomainError("invalid_credentials")
@@ -288,22 +301,32 @@ async def authenticate_token(raw: str) -> Actor | None:
     """The actor behind a bearer token, or None if unknown, revoked, expired or inactive."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
+    user = ApiToken.staff_user
     row = (
         await ApiToken.select(
             ApiToken.id,
             ApiToken.expires_at,
             ApiToken.revoked_at,
             ApiToken.last_used_at,
-            ApiToken.staff_user.id.as_alias("user_id"),
+            user.id.as_alias("user_id"),
+            user.email.as_alias("email"),
+            user.display_name.as_alias("display_name"),
+            user.role.as_alias("role"),
+            user.active.as_alias("active"),
+            user.site.as_alias("site"),
+            user.structure.as_alias("structure"),
+            user.site.territory.as_alias("site_territory"),
+            user.structure.territory.as_alias("structure_territory"),
         )
         .where(ApiToken.token_hash == token_hash(raw))
         .first()
     )
     now = utcnow()
-    if row is None or row["revoked_at"] is not None:
+    if row is None or row["revoked_at"] is not None or not row["active"]:
         return None
     if row["expires_at"] is not None and row["expires_at"] <= now:
         return None
     if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_RESOLUTION:
         await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
-    return await actor_for_user(row["user_id"])
+    row["id"] = row.pop("user_id")
+    return await _scope_of(row)

@@ -30,7 +30,6 @@ from pass_numerique.domain import audit, codes, periods, short_codes, value_list
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import local_date, local_zone, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
-from pass_numerique.domain.programmes import get_programme
 from pass_numerique.domain.sites import is_accredited_on
 from pass_numerique.settings import get_settings
 
@@ -129,7 +128,13 @@ _VOUCHER_COLUMNS = (
     Voucher.booklet.valid_until.as_alias("valid_until"),
     Voucher.booklet.voucher_count.as_alias("voucher_count"),
     Voucher.booklet.programme.as_alias("programme"),
+    Voucher.booklet.programme.themes.as_alias("programme_themes"),
 )
+
+
+def _themes(voucher: dict) -> list[str]:
+    themes = voucher["programme_themes"]
+    return msgspec.json.decode(themes) if isinstance(themes, str) else themes
 
 
 async def _resolve(scanned: codes.ScannedCode) -> dict:
@@ -258,7 +263,6 @@ async def lookup(actor: Actor, scanned_text: str, *, now: datetime | None = None
         and not is_accredited_on(await _site_row(actor), day)
     ):
         refusal = DomainError("site_not_accredited")
-    programme = await get_programme(voucher["programme"])
     live = await _live_redemption(voucher["id"]) if voucher["status"] == VoucherStatus.redeemed else None
     async with write_transaction():
         await _log(
@@ -280,7 +284,7 @@ async def lookup(actor: Actor, scanned_text: str, *, now: datetime | None = None
         face_value_cents=voucher["face_value_cents"],
         valid_from=voucher["valid_from"],
         valid_until=voucher["valid_until"],
-        themes=programme.themes,
+        themes=_themes(voucher),
         redeemed_at=live["redeemed_at"] if live else None,
         redeemed_site=live["site_name"] if live else None,
     )
@@ -338,8 +342,6 @@ async def redeem(actor: Actor, request: RedeemRequest, *, now: datetime | None =
     _validate(request)
     key = f"redeem:{actor.user_id}:{request.request_id}"
     now = now or utcnow()
-    if (replayed := await _replay(key)) is not None:
-        return replayed
     try:
         async with write_transaction():
             return await _redeem_in_transaction(actor, request, key, now)
@@ -362,7 +364,8 @@ async def redeem(actor: Actor, request: RedeemRequest, *, now: datetime | None =
 async def _redeem_in_transaction(
     actor: Actor, request: RedeemRequest, key: str, now: datetime
 ) -> RedeemResult:
-    if (replayed := await _replay(key)) is not None:  # SQLite: a twin committed while we waited
+    # Inside the transaction: on SQLite a twin request may have committed while we waited for the lock.
+    if (replayed := await _replay(key)) is not None:
         return replayed
     moment, late = _moment(request, now)
     day = local_date(moment)
@@ -375,9 +378,9 @@ async def _redeem_in_transaction(
         raise DomainError("duplicate_voucher")
     if len({v["booklet_id"] for v in vouchers}) != 1:
         raise DomainError("different_booklets")
-    programme = await get_programme(vouchers[0]["programme"])
-    if request.theme not in programme.themes:
-        raise DomainError("invalid_theme", allowed=programme.themes)
+    themes = _themes(vouchers[0])
+    if request.theme not in themes:
+        raise DomainError("invalid_theme", allowed=themes)
     for voucher in vouchers:
         if (refusal := await _refusal(voucher, day)) is not None:
             raise refusal
