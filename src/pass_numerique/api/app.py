@@ -35,7 +35,9 @@ async def _database_pool(_: Litestar) -> AsyncIterator[None]:
     # SQLite has no pool (it only logs a warning); a pool size of 0 means one connection per query.
     pooled = isinstance(db, PostgresEngine) and get_settings().db_pool_size > 0
     if pooled:
-        await db.start_connection_pool(max_size=get_settings().db_pool_size)
+        size = get_settings().db_pool_size
+        # Piccolo's default min_size is 10: a smaller max_size must lower it too.
+        await db.start_connection_pool(min_size=min(2, size), max_size=size)
     try:
         yield
     finally:
