@@ -109,10 +109,12 @@ def camera_file() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(camera_file: Path) -> Iterator[Browser]:
-    # Playwright's sync API owns this thread's event loop: the domain calls of these tests
-    # (and the ``world`` and reset fixtures above) run in a worker thread (``domain``).
+    # Playwright's sync API owns this thread's event loop while it runs: the domain calls of
+    # these tests (and the ``world`` and reset fixtures above) run in a worker thread
+    # (``domain``), and Playwright stops at the end of this module so later modules can
+    # use ``asyncio.run`` again.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
