@@ -25,7 +25,13 @@ from pass_numerique.domain import beneficiaries, issuance, redemption
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+# Screenshots refresh the README's images only when asked (PN_UPDATE_SCREENSHOTS=1), so a
+# plain test run leaves the working tree clean; otherwise they go to a temporary folder.
+DOCS_IMG = (
+    Path(__file__).resolve().parents[1] / "docs" / "img"
+    if os.environ.get("PN_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "pn-screenshots"
+)
 PHONE = {
     "viewport": {"width": 360, "height": 800},
     "device_scale_factor": 3,
