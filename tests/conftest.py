@@ -210,6 +210,23 @@ def client() -> Iterator[Any]:
         yield test_client
 
 
+def issue(world: World, issuer: Actor | None = None) -> tuple[Any, list[Any]]:
+    """Issue a booklet to a new beneficiary of the issuer's territory; returns it with its codes."""
+    from pass_numerique.domain import beneficiaries, issuance
+
+    issuer = issuer or world.issuer
+    booklet = run(
+        issuance.issue_booklet(
+            issuer,
+            issuance.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=next(iter(issuer.territory_ids))),
+            ),
+        )
+    )
+    return booklet, run(issuance.booklet_codes(issuer, booklet.serial))
+
+
 def bearer(client: Any, actor: Actor) -> dict[str, str]:
     """Log in over HTTP and return the Authorization header."""
     response = client.post("/api/v1/auth/login", json={"email": actor.email, "password": PASSWORD})

@@ -11,27 +11,13 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
-from conftest import World, bearer, run
+from conftest import World, bearer, issue, run
 from pass_numerique.db.tables import Booklet, PrintJob
-from pass_numerique.domain import beneficiaries, issuance, print_jobs, printing
+from pass_numerique.domain import issuance, print_jobs, printing
 from pass_numerique.domain.errors import DomainError
 
 RENDER_DPI = 200
 SHORT_CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
-
-
-def issue(world: World, issuer=None) -> tuple[issuance.BookletOut, list[issuance.VoucherCode]]:
-    issuer = issuer or world.issuer
-    booklet = run(
-        issuance.issue_booklet(
-            issuer,
-            issuance.IssueRequest(
-                programme_id=world.programme.id,
-                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=next(iter(issuer.territory_ids))),
-            ),
-        )
-    )
-    return booklet, run(issuance.booklet_codes(issuer, booklet.serial))
 
 
 def print_run(world: World, quantity: int) -> issuance.PrintRunOut:

@@ -8,26 +8,12 @@ from datetime import timedelta
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
-from conftest import World, run
+from conftest import World, issue, run
 from pass_numerique.db.tables import Redemption, ScanAttempt, Voucher
 from pass_numerique.db.transaction import engine
 from pass_numerique.domain import beneficiaries, issuance, redemption
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-
-
-def issue(world: World, issuer=None) -> tuple[issuance.BookletOut, list[issuance.VoucherCode]]:
-    issuer = issuer or world.issuer
-    booklet = run(
-        issuance.issue_booklet(
-            issuer,
-            issuance.IssueRequest(
-                programme_id=world.programme.id,
-                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=next(iter(issuer.territory_ids))),
-            ),
-        )
-    )
-    return booklet, run(issuance.booklet_codes(issuer, booklet.serial))
 
 
 def redeem(world: World, codes: list[str], request_id: str = "request-0001", agent=None, **kw):
