@@ -8,6 +8,7 @@ import asyncio
 import getpass
 import sys
 
+from pass_numerique.domain.errors import DomainError
 from pass_numerique.settings import get_settings
 
 
@@ -41,20 +42,14 @@ def _serve(args: argparse.Namespace) -> None:
 def _create_admin(args: argparse.Namespace) -> None:
     from pass_numerique.db.tables import Role
     from pass_numerique.domain import accounts
-    from pass_numerique.domain.errors import DomainError
 
     password = sys.stdin.readline().strip() if args.password_stdin else getpass.getpass("Mot de passe : ")
-    try:
-        user = asyncio.run(
-            accounts.create_user(
-                None,
-                accounts.UserCreate(
-                    email=args.email, display_name=args.name, role=Role.admin, password=password
-                ),
-            )
+    user = asyncio.run(
+        accounts.create_user(
+            None,
+            accounts.UserCreate(email=args.email, display_name=args.name, role=Role.admin, password=password),
         )
-    except DomainError as exc:
-        sys.exit(f"Erreur : {exc.message}")
+    )
     print(f"Compte administrateur créé : {user.email} (id {user.id})")
 
 
@@ -90,12 +85,8 @@ def _print_booklet(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from pass_numerique.domain import print_jobs
-    from pass_numerique.domain.errors import DomainError
 
-    try:
-        data = asyncio.run(print_jobs.booklet_pdf(None, args.serial))
-    except DomainError as exc:
-        sys.exit(f"Erreur : {exc.message}")
+    data = asyncio.run(print_jobs.booklet_pdf(None, args.serial))
     Path(args.output).write_bytes(data)
     print(f"Carnet {args.serial.strip()} : {args.output}")
 
@@ -112,7 +103,6 @@ def _print_run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from pass_numerique.domain import print_jobs
-    from pass_numerique.domain.errors import DomainError
 
     pdf_path = Path(args.output)
     manifest = Path(args.manifest) if args.manifest else pdf_path.with_suffix(".csv")
@@ -120,10 +110,7 @@ def _print_run(args: argparse.Namespace) -> None:
     async def progress(done: int, total: int) -> None:
         _progress_bar(done, total)
 
-    try:
-        result = asyncio.run(print_jobs.render_print_run(args.run_id, pdf_path, manifest, progress=progress))
-    except DomainError as exc:
-        sys.exit(f"Erreur : {exc.message}")
+    result = asyncio.run(print_jobs.render_print_run(args.run_id, pdf_path, manifest, progress=progress))
     sys.stderr.write("\n")
     print(f"Tirage {args.run_id} : {result.booklets} carnets, {result.pages} pages → {pdf_path}")
     print(f"Liste des numéros de carnets : {manifest}")
@@ -155,7 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     run_pdf.add_argument("--manifest", help="CSV manifest to write (default: the PDF name with .csv)")
     run_pdf.set_defaults(func=_print_run)
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except DomainError as exc:  # a refusal by the rules: its French message, no traceback
+        sys.exit(f"Erreur : {exc.message}")
 
 
 if __name__ == "__main__":

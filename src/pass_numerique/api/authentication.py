@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from pass_numerique.domain import accounts
+from pass_numerique.domain.actors import Actor
+
+
+def actor_of(request: Request) -> Actor:
+    """The authenticated actor of a request (its route's guard has already required one)."""
+    return request.scope["user"]
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):

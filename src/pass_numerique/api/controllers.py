@@ -10,6 +10,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.printing import PrintingController
 from pass_numerique.api.scanner import ScannerController
 from pass_numerique.domain import (
@@ -25,10 +26,6 @@ from pass_numerique.domain import (
 )
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.signing_keys import PublicKey, keyring
-
-
-def actor_of(request: Request) -> Actor:
-    return request.scope["user"]
 
 
 class LoginRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -17,15 +17,11 @@ from litestar.params import FromPath
 from litestar.response import File
 
 from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
 from pass_numerique.domain import print_jobs
-from pass_numerique.domain.actors import Actor
 
 _RUNNING: set[asyncio.Task] = set()
 """Strong references to the job tasks, so the event loop does not drop them half-way."""
-
-
-def _actor(request: Request) -> Actor:
-    return request.scope["user"]
 
 
 def _start_in_background(job_id: int) -> None:
@@ -41,7 +37,7 @@ class PrintingController(Controller):
     @get("/booklets/{serial:str}/pdf", guards=[guards.ISSUERS], media_type="application/pdf")
     async def booklet_pdf(self, request: Request, serial: FromPath[str]) -> Response[bytes]:
         """The print-ready PDF of one booklet (cover and coupons); printing changes nothing."""
-        data = await print_jobs.booklet_pdf(_actor(request), serial)
+        data = await print_jobs.booklet_pdf(actor_of(request), serial)
         return Response(
             data,
             media_type="application/pdf",
@@ -51,7 +47,7 @@ class PrintingController(Controller):
     @post("/print-runs/{run_id:int}/pdf", guards=[guards.MANAGERS], status_code=202)
     async def start_print_job(self, request: Request, run_id: FromPath[int]) -> print_jobs.PrintJobOut:
         """Start rendering the whole print run into one PDF (or return the job already under way)."""
-        job, start = await print_jobs.start_job(_actor(request), run_id)
+        job, start = await print_jobs.start_job(actor_of(request), run_id)
         if start:
             _start_in_background(job.id)
         return job
@@ -59,14 +55,14 @@ class PrintingController(Controller):
     @get("/print-runs/{run_id:int}/pdf", guards=[guards.MANAGERS])
     async def print_job_status(self, request: Request, run_id: FromPath[int]) -> print_jobs.PrintJobOut:
         """The latest print job of the run, with its progress in percent."""
-        return await print_jobs.get_job(_actor(request), run_id)
+        return await print_jobs.get_job(actor_of(request), run_id)
 
     @get("/print-runs/{run_id:int}/pdf/file", guards=[guards.MANAGERS], media_type="application/pdf")
     async def print_job_file(self, request: Request, run_id: FromPath[int]) -> File:
-        path = await print_jobs.job_file(_actor(request), run_id, "pdf")
+        path = await print_jobs.job_file(actor_of(request), run_id, "pdf")
         return File(path, filename=f"tirage-{run_id}.pdf", media_type="application/pdf")
 
     @get("/print-runs/{run_id:int}/pdf/manifest.csv", guards=[guards.MANAGERS], media_type="text/csv")
     async def print_job_manifest(self, request: Request, run_id: FromPath[int]) -> File:
-        path = await print_jobs.job_file(_actor(request), run_id, "manifest")
+        path = await print_jobs.job_file(actor_of(request), run_id, "manifest")
         return File(path, filename=f"tirage-{run_id}.csv", media_type="text/csv; charset=utf-8")

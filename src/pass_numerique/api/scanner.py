@@ -8,12 +8,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
 from pass_numerique.domain import offline_sync, redemption
-from pass_numerique.domain.actors import Actor
-
-
-def _actor(request: Request) -> Actor:
-    return request.scope["user"]
 
 
 class ScannerController(Controller):
@@ -23,12 +19,12 @@ class ScannerController(Controller):
     @get("/context", guards=[guards.SITE_AGENT])
     async def context(self, request: Request) -> offline_sync.ScannerContext:
         """The agent's site, its accreditation today and the atelier themes with French labels."""
-        return await offline_sync.scanner_context(_actor(request))
+        return await offline_sync.scanner_context(actor_of(request))
 
     @get("/offline-bundle", guards=[guards.SITE_AGENT])
     async def offline_bundle(self, request: Request) -> offline_sync.OfflineBundle:
         """Public keys, cancelled booklets and validity extensions, for offline checks."""
-        return await offline_sync.offline_bundle(_actor(request))
+        return await offline_sync.offline_bundle(actor_of(request))
 
     @post("/sync", guards=[guards.SITE_AGENT], status_code=200)
     async def sync(
@@ -36,7 +32,7 @@ class ScannerController(Controller):
     ) -> offline_sync.SyncResult:
         """Upload one queued offline redemption (``occurred_at`` required); idempotent on
         ``request_id``. A refusal is answered 200 with ``status: conflict`` and recorded."""
-        return await offline_sync.upload(_actor(request), data)
+        return await offline_sync.upload(actor_of(request), data)
 
     @get("/conflicts", guards=[guards.UNDO])
     async def conflicts(
@@ -46,4 +42,4 @@ class ScannerController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[offline_sync.ConflictOut]:
         """Offline redemptions refused on upload (site agents: their site; managers: their territories)."""
-        return await offline_sync.list_conflicts(_actor(request), unresolved_only=unresolved, limit=limit)
+        return await offline_sync.list_conflicts(actor_of(request), unresolved_only=unresolved, limit=limit)

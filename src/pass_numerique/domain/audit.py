@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.tables import AuditEvent
 from pass_numerique.domain.clock import utcnow
 
@@ -50,11 +51,6 @@ class AuditEntry(msgspec.Struct, frozen=True):
     after: Any
 
 
-def _decode(value: Any) -> Any:
-    # Piccolo returns JSON columns as text on SQLite and as text on PostgreSQL's json type.
-    return msgspec.json.decode(value) if isinstance(value, str) else value
-
-
 async def history(
     *,
     object_type: str | None = None,
@@ -73,5 +69,5 @@ async def history(
         query = query.where(AuditEvent.actor == actor_id)
     rows = await query
     for row in rows:
-        row["before"], row["after"] = _decode(row["before"]), _decode(row["after"])
+        row["before"], row["after"] = json_value(row["before"]), json_value(row["after"])
     return msgspec.convert(rows, list[AuditEntry])

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import msgspec
 
+from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.tables import Beneficiary, Role, Territory
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit, short_codes, value_lists
@@ -66,7 +67,6 @@ def _new_public_id() -> str:
 
 
 def _out(row: dict) -> BeneficiaryOut:
-    needs = row["needs"]
     return BeneficiaryOut(
         id=row["public_id"],
         territory_id=row["territory"],
@@ -76,7 +76,7 @@ def _out(row: dict) -> BeneficiaryOut:
         gender=row["gender"],
         social_status=row["social_status"],
         rsa=row["rsa"],
-        needs=msgspec.json.decode(needs) if isinstance(needs, str) else needs,
+        needs=json_value(row["needs"]),
         created_at=row["created_at"],
     )
 

@@ -662,8 +662,8 @@ async def get_booklet(actor: Actor | None, serial: str, *, today: date | None = 
     )
 
 
-async def booklet_codes(actor: Actor | None, serial: str) -> list[VoucherCode]:
-    """The printable codes of a booklet (same every time: reprints match). Reads only."""
+async def booklet_with_codes(actor: Actor | None, serial: str) -> tuple[dict, list[VoucherCode]]:
+    """A booklet's row and the printable codes of its vouchers (same every time). Reads only."""
     if actor is not None:
         actor.require_role(*ISSUING_ROLES)
     booklet = await _booklet_row(actor, serial)
@@ -672,7 +672,12 @@ async def booklet_codes(actor: Actor | None, serial: str) -> list[VoucherCode]:
         .where(Voucher.booklet == booklet["id"])
         .order_by(Voucher.number)
     )
-    return [codes_for(booklet, v) for v in vouchers]
+    return booklet, [codes_for(booklet, v) for v in vouchers]
+
+
+async def booklet_codes(actor: Actor | None, serial: str) -> list[VoucherCode]:
+    """The printable codes of a booklet (same every time: reprints match). Reads only."""
+    return (await booklet_with_codes(actor, serial))[1]
 
 
 def codes_for(booklet: dict, voucher: dict) -> VoucherCode:

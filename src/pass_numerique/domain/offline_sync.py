@@ -16,10 +16,10 @@ from datetime import date, datetime
 import msgspec
 
 from pass_numerique.db.errors import is_unique_violation
+from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.tables import (
     Booklet,
     BookletStatus,
-    PartnerSite,
     Programme,
     RedemptionConflict,
     Role,
@@ -30,7 +30,7 @@ from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.signing_keys import PublicKey, keyring
-from pass_numerique.domain.sites import is_accredited_on
+from pass_numerique.domain.sites import agent_site, is_accredited_on
 from pass_numerique.settings import get_settings
 
 # Refusals that depend on the request itself, not on the voucher: the client must fix and
@@ -100,24 +100,14 @@ class ConflictOut(msgspec.Struct, kw_only=True):
     resolution: str
 
 
-async def _site(actor: Actor) -> dict:
-    site = await PartnerSite.select().where(PartnerSite.id == (actor.site_id or 0)).first()
-    if site is None:
-        raise DomainError("forbidden", "Votre compte n'est rattaché à aucun lieu.")
-    return site
-
-
 async def scanner_context(actor: Actor) -> ScannerContext:
     actor.require_role(Role.site_agent)
-    site = await _site(actor)
+    site = await agent_site(actor)
     labels = value_lists.value_lists()["thematique"]
     rows = await Programme.select(Programme.themes).where(Programme.active.eq(True)).order_by(Programme.id)
     seen: dict[str, Theme] = {}
     for row in rows:
-        themes = row["themes"]
-        if isinstance(themes, str):
-            themes = msgspec.json.decode(themes)
-        for code in themes:
+        for code in json_value(row["themes"]):
             seen.setdefault(code, Theme(code=code, label=labels.get(code, code)))
     return ScannerContext(
         agent_name=actor.display_name,
@@ -256,8 +246,8 @@ async def list_conflicts(
         query = query.where(RedemptionConflict.resolved_at.is_null())
     rows = await query
     for row in rows:
-        if isinstance(row["codes"], str):
-            row["codes"] = msgspec.json.decode(row["codes"])
         # Only the short form of a QR URL is shown: the token, not the host.
-        row["codes"] = [c.rsplit("/v/", 1)[-1][:16] + "…" if "/v/" in c else c for c in row["codes"]]
+        row["codes"] = [
+            c.rsplit("/v/", 1)[-1][:16] + "…" if "/v/" in c else c for c in json_value(row["codes"])
+        ]
     return msgspec.convert(rows, list[ConflictOut])

@@ -91,10 +91,7 @@ def _booklet_print(
 
 async def booklet_print(actor: Actor | None, serial: str) -> printing.BookletPrint:
     """What to print for one booklet, within the actor's scope (issuing roles)."""
-    codes = await issuance.booklet_codes(actor, serial)  # checks the role and the territory
-    booklet = await Booklet.select().where(Booklet.serial == serial.strip()).first()
-    if booklet is None:
-        raise not_found("Carnet")
+    booklet, codes = await issuance.booklet_with_codes(actor, serial)  # checks role and territory
     if booklet["status"] == BookletStatus.cancelled:
         raise DomainError("invalid_state", "Ce carnet est annulé : il ne peut pas être imprimé.")
     programme = await get_programme(booklet["programme"])
@@ -340,21 +337,24 @@ async def run_job(job_id: int) -> None:
     )
 
 
-async def get_job(actor: Actor, run_id: int) -> PrintJobOut:
-    """The latest print job of a run."""
+async def _scoped_latest_job(actor: Actor, run_id: int) -> dict:
+    """The latest job of a run within the actor's scope (managers of the run's territory)."""
     actor.require_role(*MANAGERS)
     await issuance.get_print_run(actor, run_id)
     job = await _latest_job(run_id)
     if job is None:
         raise not_found("Impression")
-    return await _job_out(job)
+    return job
+
+
+async def get_job(actor: Actor, run_id: int) -> PrintJobOut:
+    """The latest print job of a run."""
+    return await _job_out(await _scoped_latest_job(actor, run_id))
 
 
 async def job_file(actor: Actor, run_id: int, kind: str) -> Path:
     """The finished PDF (``pdf``) or manifest (``manifest``) of the run's latest job."""
-    await get_job(actor, run_id)
-    job = await _latest_job(run_id)
-    assert job is not None
+    job = await _scoped_latest_job(actor, run_id)
     if job["status"] != PrintJobStatus.done:
         raise DomainError("invalid_state", "L'impression n'est pas terminée.")
     path = Path(job["pdf_path"] if kind == "pdf" else job["manifest_path"])

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import msgspec
 
+from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.tables import Programme, Role
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit, value_lists
@@ -46,8 +47,7 @@ class ProgrammeOut(msgspec.Struct, kw_only=True):
 
 def _row_to_programme(row: dict) -> ProgrammeOut:
     for key in ("funders", "themes"):
-        if isinstance(row[key], str):
-            row[key] = msgspec.json.decode(row[key])
+        row[key] = json_value(row[key])
     return msgspec.convert(row, ProgrammeOut)
 
 

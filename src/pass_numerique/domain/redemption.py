@@ -15,10 +15,10 @@ from datetime import date, datetime, timedelta
 import msgspec
 
 from pass_numerique.db.errors import is_unique_violation
+from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.tables import (
     BookletStatus,
     IdempotencyRecord,
-    PartnerSite,
     Redemption,
     Role,
     ScanAttempt,
@@ -30,7 +30,7 @@ from pass_numerique.domain import audit, codes, periods, short_codes, value_list
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import local_date, local_zone, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
-from pass_numerique.domain.sites import is_accredited_on
+from pass_numerique.domain.sites import agent_site, is_accredited_on
 from pass_numerique.settings import get_settings
 
 MAX_VOUCHERS_PER_REQUEST = 10
@@ -133,8 +133,7 @@ _VOUCHER_COLUMNS = (
 
 
 def _themes(voucher: dict) -> list[str]:
-    themes = voucher["programme_themes"]
-    return msgspec.json.decode(themes) if isinstance(themes, str) else themes
+    return json_value(voucher["programme_themes"])
 
 
 async def _resolve(scanned: codes.ScannedCode) -> dict:
@@ -206,13 +205,6 @@ async def _remaining(booklet_id: int) -> int:
     )
 
 
-async def _site_row(actor: Actor) -> dict:
-    site = await PartnerSite.select().where(PartnerSite.id == (actor.site_id or 0)).first()
-    if site is None:
-        raise DomainError("forbidden", "Votre compte n'est rattaché à aucun lieu.")
-    return site
-
-
 async def _log(
     actor: Actor,
     scanned: list[str],
@@ -260,7 +252,7 @@ async def lookup(actor: Actor, scanned_text: str, *, now: datetime | None = None
     if (
         refusal is None
         and actor.role == Role.site_agent
-        and not is_accredited_on(await _site_row(actor), day)
+        and not is_accredited_on(await agent_site(actor), day)
     ):
         refusal = DomainError("site_not_accredited")
     live = await _live_redemption(voucher["id"]) if voucher["status"] == VoucherStatus.redeemed else None
@@ -369,7 +361,7 @@ async def _redeem_in_transaction(
         return replayed
     moment, late = _moment(request, now)
     day = local_date(moment)
-    site = await _site_row(actor)
+    site = await agent_site(actor)
     if not is_accredited_on(site, day):
         raise DomainError("site_not_accredited")
     vouchers = [await _resolve(codes.parse_scanned(text)) for text in request.codes]

@@ -58,6 +58,14 @@ def is_accredited_on(site: dict, day: date) -> bool:
     )
 
 
+async def agent_site(actor: Actor) -> dict:
+    """The row of the site a site agent works at (``forbidden`` for an account with none)."""
+    site = await PartnerSite.select().where(PartnerSite.id == (actor.site_id or 0)).first()
+    if site is None:
+        raise DomainError("forbidden", "Votre compte n'est rattaché à aucun lieu.")
+    return site
+
+
 def _out(row: dict) -> SiteOut:
     row["territory_id"] = row.pop("territory")
     return msgspec.convert(row, SiteOut, strict=False)
