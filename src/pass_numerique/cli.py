@@ -21,7 +21,7 @@ def _migrate(_: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from pass_numerique.api.server import NoDelayH11Protocol
+    from pass_numerique.api.server import NoDelayHttpToolsProtocol
 
     settings = get_settings()
     uvicorn.run(
@@ -33,7 +33,8 @@ def _serve(args: argparse.Namespace) -> None:
         proxy_headers=True,
         # With --workers > 1 uvicorn binds the socket itself (proto 0) and asyncio then leaves
         # Nagle on: every keep-alive response waited ~40 ms for a delayed ACK.
-        http=NoDelayH11Protocol,
+        http=NoDelayHttpToolsProtocol,
+        loop="uvloop",
         # Access logs would print voucher tokens from /v/… URLs: keep them off.
         access_log=False,
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with TCP_NODELAY on every TCP connection.
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (the fast C parser) with TCP_NODELAY on every TCP connection.
 
     asyncio only disables Nagle's algorithm on sockets whose ``proto`` is TCP; the listening
     socket uvicorn creates for several workers has ``proto == 0``, so its accepted connections

@@ -13,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import logging
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
+from multiprocessing import get_context
 from pathlib import Path
 from typing import TextIO
 
@@ -137,7 +140,11 @@ async def _chunk_rows(run_id: int, after_serial: str, limit: int) -> list[dict]:
 
 
 class _RunWriter:
-    """Renders chunks of a print run into the open PDF and CSV files (runs in a worker thread)."""
+    """Renders chunks of a print run into the open PDF and CSV files (runs in a worker thread).
+
+    Encoding QR codes is most of the work and pure Python: it is spread over one process
+    per core, while fpdf2 lays the chunk out in this thread.
+    """
 
     def __init__(
         self, pdf_file: object, csv_file: TextIO, programme: ProgrammeOut, territory_code: str, title: str
@@ -148,16 +155,42 @@ class _RunWriter:
         self.programme = programme
         self.territory_code = territory_code
         self.branding = printing.Branding.from_settings()
+        # spawn, not fork: the caller is a thread of a running event loop.
+        self.qr_pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=get_context("spawn"))
+        self._pending: tuple[list[printing.BookletPrint], Iterator[printing.QrDrawing]] | None = None
 
-    def write_chunk(self, rows: list[dict]) -> None:
-        renderer = printing.BookletRenderer(self.branding)
-        for row in rows:
-            codes = [issuance.codes_for(row, voucher) for voucher in row["vouchers"]]
+    def _encode(self, rows: list[dict]) -> tuple[list[printing.BookletPrint], Iterator[printing.QrDrawing]]:
+        """The chunk's booklets, and their QR codes under way in the pool (serial, then vouchers)."""
+        booklets = [
+            _booklet_print(
+                row,
+                self.programme,
+                self.territory_code,
+                [issuance.codes_for(row, voucher) for voucher in row["vouchers"]],
+            )
+            for row in rows
+        ]
+        payloads = [p for b in booklets for p in (b.serial, *(c.url for c in b.codes))]
+        return booklets, self.qr_pool.map(printing.qr_drawing, payloads, chunksize=64)
+
+    def write_chunk(self, rows: list[dict], next_rows: list[dict]) -> None:
+        """Lay out ``rows`` while the pool already encodes the QR codes of ``next_rows``."""
+        booklets, encoded = self._pending or self._encode(rows)
+        self._pending = self._encode(next_rows) if next_rows else None
+        payloads = [p for b in booklets for p in (b.serial, *(c.url for c in b.codes))]
+        renderer = printing.BookletRenderer(self.branding, prepared=dict(zip(payloads, encoded, strict=True)))
+        for booklet in booklets:
             first_page = self.concat.page_count + renderer.pages + 1
-            renderer.add_booklet(_booklet_print(row, self.programme, self.territory_code, codes))
+            renderer.add_booklet(booklet)
             last_page = self.concat.page_count + renderer.pages
-            self.manifest.writerow([row["serial"], len(codes), first_page, last_page])
+            self.manifest.writerow([booklet.serial, len(booklet.codes), first_page, last_page])
         self.concat.append(renderer.output())
+
+    def __enter__(self) -> _RunWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.qr_pool.shutdown(cancel_futures=True)
 
 
 async def render_print_run(
@@ -186,15 +219,17 @@ async def render_print_run(
         manifest_path.with_name(manifest_path.name + ".part"),
     )
     done, after = 0, ""
-    with pdf_part.open("wb") as pdf_file, csv_part.open("w", encoding="utf-8", newline="") as csv_file:
-        title = f"Tirage {run_id} : {run['first_serial']} à {run['last_serial']}"
-        writer = _RunWriter(pdf_file, csv_file, programme, territory_code, title)
+    title = f"Tirage {run_id} : {run['first_serial']} à {run['last_serial']}"
+    with (
+        pdf_part.open("wb") as pdf_file,
+        csv_part.open("w", encoding="utf-8", newline="") as csv_file,
+        _RunWriter(pdf_file, csv_file, programme, territory_code, title) as writer,
+    ):
         rows = await _chunk_rows(run_id, after, chunk_size)
         while rows:
-            rendering = asyncio.create_task(asyncio.to_thread(writer.write_chunk, rows))
             after = rows[-1]["serial"]
-            next_rows = await _chunk_rows(run_id, after, chunk_size)  # read while the thread renders
-            await rendering
+            next_rows = await _chunk_rows(run_id, after, chunk_size)
+            await asyncio.to_thread(writer.write_chunk, rows, next_rows)
             done += len(rows)
             if progress is not None:
                 await progress(done, total)

@@ -12,7 +12,7 @@ The same inputs give the same bytes: reprints carry identical codes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -105,6 +105,16 @@ def qr_runs(matrix: Sequence[Sequence[bool]]) -> str:
     return "\n".join(parts)
 
 
+QrDrawing = tuple[int, str]
+"""A QR code ready to draw: its width in modules and its ``re`` operators."""
+
+
+def qr_drawing(payload: str) -> QrDrawing:
+    """Encode ``payload`` and turn it into drawing operators (picklable: runs in worker processes)."""
+    matrix = qr_matrix(payload)
+    return len(matrix), qr_runs(matrix)
+
+
 def display_url(url: str) -> str:
     """An address as people type it: without ``https://``."""
     return url.split("://", 1)[-1]
@@ -133,7 +143,14 @@ def page_count(voucher_count: int) -> int:
 class BookletRenderer:
     """Lays out booklets, one after the other, in one fpdf2 document."""
 
-    def __init__(self, branding: Branding, *, created: datetime | None = None) -> None:
+    def __init__(
+        self,
+        branding: Branding,
+        *,
+        created: datetime | None = None,
+        prepared: Mapping[str, QrDrawing] | None = None,
+    ) -> None:
+        """``prepared``: QR codes already encoded (e.g. in other processes), by payload."""
         pdf = FPDF(orientation="P", unit="mm", format="A4")
         pdf.set_auto_page_break(False)
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
@@ -146,21 +163,22 @@ class BookletRenderer:
         pdf.add_font("mono", "B", str(FONTS_DIR / "DejaVuSansMono-Bold.ttf"))
         self.pdf = pdf
         self.branding = branding
-        self._qr_cache: dict[str, list[list[bool]]] = {}
+        self._qr_cache: dict[str, QrDrawing] = dict(prepared or {})
         self.pages = 0
 
     # drawing primitives ------------------------------------------------
 
     def qr(self, payload: str, x: float, y: float, size: float, *, cache: bool = False) -> None:
         """Draw the QR of ``payload`` as vector rectangles in a ``size`` mm square at (x, y)."""
-        matrix = self._qr_cache.get(payload) if cache else None
-        if matrix is None:
-            matrix = qr_matrix(payload)
+        drawing = self._qr_cache.get(payload)
+        if drawing is None:
+            drawing = qr_drawing(payload)
             if cache:
-                self._qr_cache[payload] = matrix
-        module = size / len(matrix) * _PT_PER_MM
+                self._qr_cache[payload] = drawing
+        modules, runs = drawing
+        module = size / modules * _PT_PER_MM
         left, top = x * _PT_PER_MM, (PAGE_H - y) * _PT_PER_MM
-        self.pdf._out(f"q 0 g {module:.4f} 0 0 {-module:.4f} {left:.2f} {top:.2f} cm\n{qr_runs(matrix)}\nf Q")
+        self.pdf._out(f"q 0 g {module:.4f} 0 0 {-module:.4f} {left:.2f} {top:.2f} cm\n{runs}\nf Q")
 
     def font(self, family: str, style: str, size: float, color: tuple[int, int, int] = INK) -> None:
         self.pdf.set_font(family, style, size)
