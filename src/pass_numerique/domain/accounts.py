@@ -105,6 +105,25 @@ _USER_WITH_SCOPE = (
 )
 
 
+_token_user = ApiToken.staff_user
+# Built once: Piccolo copies columns to build each join, which cost ~1 ms per request here.
+_TOKEN_WITH_USER = (
+    ApiToken.id,
+    ApiToken.expires_at,
+    ApiToken.revoked_at,
+    ApiToken.last_used_at,
+    _token_user.id.as_alias("user_id"),
+    _token_user.email.as_alias("email"),
+    _token_user.display_name.as_alias("display_name"),
+    _token_user.role.as_alias("role"),
+    _token_user.active.as_alias("active"),
+    _token_user.site.as_alias("site"),
+    _token_user.structure.as_alias("structure"),
+    _token_user.site.territory.as_alias("site_territory"),
+    _token_user.structure.territory.as_alias("structure_territory"),
+)
+
+
 async def _scope_of(user: dict) -> Actor:
     """The actor of a row selected with ``_USER_WITH_SCOPE``."""
     role = Role(user["role"])
@@ -301,23 +320,8 @@ async def authenticate_token(raw: str) -> Actor | None:
     """The actor behind a bearer token, or None if unknown, revoked, expired or inactive."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    user = ApiToken.staff_user
     row = (
-        await ApiToken.select(
-            ApiToken.id,
-            ApiToken.expires_at,
-            ApiToken.revoked_at,
-            ApiToken.last_used_at,
-            user.id.as_alias("user_id"),
-            user.email.as_alias("email"),
-            user.display_name.as_alias("display_name"),
-            user.role.as_alias("role"),
-            user.active.as_alias("active"),
-            user.site.as_alias("site"),
-            user.structure.as_alias("structure"),
-            user.site.territory.as_alias("site_territory"),
-            user.structure.territory.as_alias("structure_territory"),
-        )
+        await ApiToken.select(*_TOKEN_WITH_USER)
         .where(ApiToken.token_hash == token_hash(raw))
         .first()
     )
