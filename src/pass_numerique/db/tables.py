@@ -320,3 +320,10 @@ class PrintJob(Table, tablename="print_job"):
     started_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz(null=True, default=None, help_text="Heartbeat while running")
     finished_at = Timestamptz(null=True, default=None)
+
+
+class LoginFailure(Table, tablename="login_failure"):
+    """A failed sign-in, by hashed e-mail: enough to throttle guessing, nothing readable."""
+
+    email_hash = Varchar(length=64, index=True)
+    at = Timestamptz()

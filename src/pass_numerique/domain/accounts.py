@@ -11,6 +11,7 @@ import msgspec
 from pass_numerique.db.tables import (
     ApiToken,
     CoordinatorTerritory,
+    LoginFailure,
     Role,
     StaffUser,
 )
@@ -22,6 +23,9 @@ from pass_numerique.domain.errors import DomainError, not_found
 
 TOKEN_PREFIX = "pn_"  # noqa: S105 - a public marker, not a secret
 LOGIN_TOKEN_DAYS = 30
+# Password guessing: after this many failures for one e-mail within the window, sign-in is refused.
+MAX_LOGIN_FAILURES = 5
+LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 # Writing last_used_at on every request would put a write on the redemption hot path.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
@@ -253,19 +257,37 @@ async def set_active(actor: Actor, user_id: int, active: bool) -> None:
         await audit.record(actor.user_id, "user.set_active", "staff_user", user_id, after={"active": active})
 
 
-async def verify_credentials(email: str, password: str) -> Actor:
-    """The actor for a correct e-mail and password, else ``invalid_credentials``."""
-    user = await StaffUser.select(*_USER_WITH_SCOPE).where(StaffUser.email == email.strip().lower()).first()
+def _email_hash(email: str) -> str:
+    # Hashed: people sometimes type a password into the e-mail field.
+    return hashlib.sha256(email.encode()).hexdigest()
+
+
+async def verify_credentials(email: str, password: str, *, now: datetime | None = None) -> Actor:
+    """The actor for a correct e-mail and password, else ``invalid_credentials``.
+
+    After ``MAX_LOGIN_FAILURES`` failures for one e-mail within ``LOGIN_FAILURE_WINDOW``,
+    every attempt, even a correct one, is refused with ``too_many_attempts``.
+    """
+    now = now or utcnow()
+    email = email.strip().lower()
+    email_hash = _email_hash(email)
+    recent = await LoginFailure.count().where(
+        (LoginFailure.email_hash == email_hash) & (LoginFailure.at > now - LOGIN_FAILURE_WINDOW)
+    )
+    if recent >= MAX_LOGIN_FAILURES:
+        raise DomainError("too_many_attempts")
+    user = await StaffUser.select(*_USER_WITH_SCOPE).where(StaffUser.email == email).first()
     if user is None:
         passwords.verify_password(passwords.dummy_hash(), password)
-        raise DomainError("invalid_credentials")
-    if not passwords.verify_password(user["password_hash"], password) or not user["active"]:
+    if user is None or not passwords.verify_password(user["password_hash"], password) or not user["active"]:
+        await LoginFailure.insert(LoginFailure(email_hash=email_hash, at=now))
         raise DomainError("invalid_credentials")
     async with write_transaction():
-        changes: dict = {StaffUser.last_login_at: utcnow()}
+        changes: dict = {StaffUser.last_login_at: now}
         if passwords.needs_rehash(user["password_hash"]):
             changes[StaffUser.password_hash] = passwords.hash_password(password)
         await StaffUser.update(changes).where(StaffUser.id == user["id"])
+        await LoginFailure.delete().where(LoginFailure.email_hash == email_hash)
     return await _scope_of(user)
 
 
@@ -320,11 +342,7 @@ async def authenticate_token(raw: str) -> Actor | None:
     """The actor behind a bearer token, or None if unknown, revoked, expired or inactive."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    row = (
-        await ApiToken.select(*_TOKEN_WITH_USER)
-        .where(ApiToken.token_hash == token_hash(raw))
-        .first()
-    )
+    row = await ApiToken.select(*_TOKEN_WITH_USER).where(ApiToken.token_hash == token_hash(raw)).first()
     now = utcnow()
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return None

@@ -18,6 +18,7 @@ MESSAGES: dict[str, tuple[int, str]] = {
     "forbidden": (403, "Vous n'avez pas les droits pour cette action."),
     "not_authenticated": (401, "Connexion requise."),
     "invalid_credentials": (401, "Adresse e-mail ou mot de passe incorrect."),
+    "too_many_attempts": (429, "Trop de tentatives de connexion : réessayez dans 15 minutes."),
     "not_found": (404, "Élément introuvable."),
     "invalid_input": (422, "Données invalides."),
     "invalid_theme": (422, "Thème d'atelier non proposé par ce programme."),
