@@ -1,5 +1,5 @@
 """The ``pass-numerique`` command: serve, migrate, create-admin, demo,
-rotate-key, print-booklet and print-run."""
+rotate-key, print-booklet, print-run and prune."""
 
 from __future__ import annotations
 
@@ -117,6 +117,16 @@ def _print_run(args: argparse.Namespace) -> None:
     print(f"Liste des numéros de carnets : {manifest}")
 
 
+def _prune(args: argparse.Namespace) -> None:
+    from pass_numerique.domain import retention
+
+    result = asyncio.run(retention.prune(keep_days=args.keep_days))
+    print(
+        f"Purge : {result.idempotency_records} réponses mémorisées et "
+        f"{result.login_failures} échecs de connexion supprimés."
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pass-numerique", description="Pass numérique service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     run_pdf.add_argument("-o", "--output", required=True, help="PDF file to write")
     run_pdf.add_argument("--manifest", help="CSV manifest to write (default: the PDF name with .csv)")
     run_pdf.set_defaults(func=_print_run)
+    prune = commands.add_parser("prune", help="delete expired technical records (run it daily)")
+    prune.add_argument("--keep-days", type=int, default=90, help="idempotency records to keep (days)")
+    prune.set_defaults(func=_prune)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -1,0 +1,56 @@
+"""Retention: expired technical records go, everything that counts stays."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from conftest import World, run
+from pass_numerique.cli import main
+from pass_numerique.db.tables import AuditEvent, IdempotencyRecord, LoginFailure, Redemption, ScanAttempt
+from pass_numerique.domain import accounts, beneficiaries, issuance, redemption, retention
+from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.errors import DomainError
+
+
+def test_prune_keeps_recent_answers_and_every_redemption(world: World) -> None:
+    old = utcnow() - timedelta(days=100)
+    booklet = run(
+        issuance.issue_booklet(
+            world.issuer,
+            issuance.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
+            ),
+            now=old,
+        )
+    )
+    codes = run(issuance.booklet_codes(world.issuer, booklet.serial))
+
+    def redeem(code: str, request_id: str, **kw) -> None:
+        request = redemption.RedeemRequest(codes=[code], theme="email", request_id=request_id)
+        run(redemption.redeem(world.agent, request, **kw))
+
+    redeem(codes[0].url, "old-request", now=old)
+    redeem(codes[1].url, "new-request")
+    with pytest.raises(DomainError):
+        run(accounts.verify_credentials(world.agent.email, "wrong-password", now=old))
+    result = run(retention.prune(keep_days=90))
+    assert (result.idempotency_records, result.login_failures) == (1, 1)
+    assert [r["key"].rsplit(":", 1)[1] for r in run(IdempotencyRecord.select(IdempotencyRecord.key))] == [
+        "new-request"
+    ]
+    assert run(Redemption.count()) == 2 and run(ScanAttempt.count()) == 2 and run(LoginFailure.count()) == 0
+    assert run(AuditEvent.count().where(AuditEvent.action == "retention.prune")) == 1
+
+
+def test_prune_refuses_to_forget_what_an_offline_queue_may_replay(world: World) -> None:
+    with pytest.raises(DomainError) as caught:
+        run(retention.prune(keep_days=10))
+    assert caught.value.details["field"] == "keep_days"
+
+
+def test_cli_prune(world: World, capsys) -> None:
+    main(["prune"])
+    assert "Purge" in capsys.readouterr().out
