@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -24,7 +26,7 @@ from pass_numerique.api.errors import EXCEPTION_HANDLERS
 from pass_numerique.db.transaction import engine
 from pass_numerique.domain import signing_keys
 from pass_numerique.settings import get_settings
-from pass_numerique.web import scanner
+from pass_numerique.web import scanner, staff
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -57,6 +59,7 @@ def create_app() -> Litestar:
         route_handlers=[
             *CONTROLLERS,
             *scanner.PAGES,
+            *staff.PAGES,
             create_static_files_router(
                 path=scanner.STATIC_URL,
                 directories=[PACKAGE_DIR / "static"],
@@ -67,6 +70,16 @@ def create_app() -> Litestar:
         ],
         lifespan=[_database_pool],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
+        # Every form POST of the pages carries a token matching this cookie. The API is left out:
+        # it authenticates by bearer token only and ignores the session cookie (api/authentication.py).
+        csrf_config=CSRFConfig(
+            secret=hashlib.sha256(b"csrf:" + settings.secret_key.encode()).hexdigest(),
+            cookie_name="pn_csrf",
+            cookie_secure=settings.production,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            exclude=[r"^/api/"],
+        ),
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         # The scanner runs on phones with one bar of network: gzip what is worth it.

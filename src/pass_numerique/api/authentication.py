@@ -1,4 +1,11 @@
-"""Who is calling: a bearer token (API) resolves to an Actor, or to nobody."""
+"""Who is calling: a bearer token (API) or a session cookie (staff pages) resolves to an Actor, or to nobody.
+
+The JSON API under ``/api/`` only ever reads the bearer token and ignores the session
+cookie: a browser attaches cookies to cross-site requests by itself, never an
+``Authorization`` header, so a forged request to the API from another site is anonymous.
+The pages, which do read the cookie, are protected by the CSRF middleware
+(docs/staff-app.md).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,10 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from pass_numerique.domain import accounts
+from pass_numerique.domain import accounts, sessions
 from pass_numerique.domain.actors import Actor
+
+API_PREFIX = "/api/"
 
 
 def actor_of(request: Request) -> Actor:
@@ -16,7 +25,7 @@ def actor_of(request: Request) -> Actor:
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
-    """Sets ``connection.user`` to the Actor of a valid bearer token, else None.
+    """Sets ``connection.user`` to the Actor of a valid bearer token or session cookie, else None.
 
     Anonymous requests pass through: each route's guard decides whether that is allowed.
     """
@@ -27,4 +36,8 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         actor = None
         if scheme.lower() == "bearer" and token:
             actor = await accounts.authenticate_token(token.strip())
+        elif not connection.scope["path"].startswith(API_PREFIX):
+            cookie = connection.cookies.get(sessions.COOKIE_NAME)
+            if cookie:
+                actor = await sessions.authenticate_session(cookie)
         return AuthenticationResult(user=actor, auth=None)

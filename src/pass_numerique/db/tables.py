@@ -142,6 +142,16 @@ class ApiToken(Table, tablename="api_token"):
     revoked_at = Timestamptz(null=True, default=None)
 
 
+class StaffSession(Table, tablename="staff_session"):
+    """A browser session of the staff pages: the cookie holds a random id, only its hash is kept."""
+
+    staff_user = _fk(StaffUser, null=False, index=True)
+    session_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz(help_text="Idle expiry counts from here")
+    expires_at = Timestamptz(index=True, help_text="Absolute end, whatever the activity")
+
+
 class Beneficiary(Table):
     """A pseudonymous allocataire: no name, address or phone."""
 

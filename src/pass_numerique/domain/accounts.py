@@ -352,3 +352,24 @@ async def authenticate_token(raw: str) -> Actor | None:
         await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
     row["id"] = row.pop("user_id")
     return await _scope_of(row)
+
+
+async def change_password(actor: Actor, old_password: str, new_password: str) -> None:
+    """The actor changes their own password: the old one is checked, the new one argon2-hashed, audited."""
+    user = await StaffUser.select(StaffUser.password_hash).where(StaffUser.id == actor.user_id).first()
+    if user is None or not passwords.verify_password(user["password_hash"], old_password):
+        raise DomainError("invalid_input", "Mot de passe actuel incorrect.", field="old_password")
+    if len(new_password) < passwords.MIN_LENGTH:
+        raise DomainError(
+            "invalid_input",
+            f"Le mot de passe doit contenir au moins {passwords.MIN_LENGTH} caractères.",
+            field="new_password",
+        )
+    if new_password == old_password:
+        raise DomainError(
+            "invalid_input", "Le nouveau mot de passe doit différer de l'actuel.", field="new_password"
+        )
+    new_hash = passwords.hash_password(new_password)
+    async with write_transaction():
+        await StaffUser.update({StaffUser.password_hash: new_hash}).where(StaffUser.id == actor.user_id)
+        await audit.record(actor.user_id, "user.change_password", "staff_user", actor.user_id)

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from pass_numerique.db.json_columns import json_value
-from pass_numerique.db.tables import AuditEvent
+from pass_numerique.db.tables import AuditEvent, StaffUser
 from pass_numerique.domain.clock import utcnow
 
 
@@ -71,3 +71,13 @@ async def history(
     for row in rows:
         row["before"], row["after"] = json_value(row["before"]), json_value(row["after"])
     return msgspec.convert(rows, list[AuditEntry])
+
+
+async def actor_names(actor_ids: set[int]) -> dict[int, str]:
+    """Display names of the staff members behind audit events (for history pages)."""
+    if not actor_ids:
+        return {}
+    rows = await StaffUser.select(StaffUser.id, StaffUser.display_name).where(
+        StaffUser.id.is_in(sorted(actor_ids))
+    )
+    return {r["id"]: r["display_name"] for r in rows}

@@ -701,3 +701,28 @@ def codes_for(booklet: dict, voucher: dict) -> VoucherCode:
         token=token,
         url=voucher_tokens.voucher_url(token),
     )
+
+
+async def list_print_runs(actor: Actor, *, limit: int = 50, offset: int = 0) -> list[PrintRunOut]:
+    """Print runs of the actor's territories (admins: all), newest first."""
+    actor.require_role(*MANAGERS)
+    query = PrintRun.select().order_by(PrintRun.id, ascending=False).limit(limit).offset(offset)
+    territories = actor.territory_filter()
+    if territories is not None:
+        query = query.where(PrintRun.territory.is_in(list(territories) or [0]))
+    rows = await query
+    for row in rows:
+        row["territory_id"], row["programme_id"] = row.pop("territory"), row.pop("programme")
+    return msgspec.convert(rows, list[PrintRunOut], strict=False)
+
+
+async def beneficiary_booklets(actor: Actor, public_id: str) -> list[BookletOut]:
+    """The booklets of a beneficiary within the actor's scope, newest first."""
+    actor.require_role(*ISSUING_ROLES)
+    beneficiary = await beneficiaries.beneficiary_row(actor, public_id)
+    rows = (
+        await Booklet.select(Booklet.serial)
+        .where(Booklet.beneficiary == beneficiary["id"])
+        .order_by(Booklet.id, ascending=False)
+    )
+    return [await get_booklet(actor, r["serial"]) for r in rows]
