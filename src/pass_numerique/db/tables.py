@@ -337,3 +337,16 @@ class LoginFailure(Table, tablename="login_failure"):
 
     email_hash = Varchar(length=64, index=True)
     at = Timestamptz()
+
+
+class StatementPayment(Table, tablename="statement_payment"):
+    """The payment of one partner site's reimbursement statement for one closed month."""
+
+    site = _fk(PartnerSite, null=False, index=True)
+    month = Varchar(length=7, help_text="YYYY-MM")
+    statement_key = Varchar(length=24, unique=True, help_text="site id:month, one payment per statement")
+    voucher_count = Integer(default=0)
+    total_cents = Integer(default=0, help_text="The statement's total when it was paid")
+    payment_reference = Varchar(length=100)
+    paid_at = Timestamptz()
+    paid_by = _fk(StaffUser)

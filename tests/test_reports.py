@@ -1,0 +1,301 @@
+"""Report figures against hand-computed expectations on a small fixed data set.
+
+The data set (``build``) is made through the domain API with explicit ``now=``
+moments, always at 10:00 Paris time so day differences are whole days:
+
+north (issuer's structure "MDS Nord"):
+  print run of 4 (2026-01-05), 3 allocated to MDS Nord (2026-01-10), the first
+  assigned to a beneficiary (A1, 2026-02-01) and redeemed once then undone;
+  E  issued 2025-02-01 (valid until 2026-02-01), 1 used 2025-03-01, 9 expired unused;
+  X  issued 2025-04-01 and Y issued 2025-05-01: unused, expiring in 22 and 52 days;
+  B1 issued 2026-01-15 (25-39 years): 2 used 2026-01-20, 1 used 2026-02-05, 1 late upload
+     (occurred 2026-01-30, uploaded 2026-02-04 after January was closed: period 2026-02);
+  B2 issued 2026-01-20 (60-69 years): all 10 used 2026-02-20;
+  B3 issued 2026-02-10, lost 2026-02-15 and replaced by R (10 vouchers), R used once 2026-02-16;
+  L  issued 2026-02-12, lost 2026-02-13 without replacement.
+south: S1 issued 2026-01-15, 2 used at the north site 2026-02-01, 1 at the south site 2026-02-02.
+The report is read on 2026-03-10 at 10:00 for 2025-01-01 … 2026-03-10.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import World, run
+from pass_numerique.domain import beneficiaries, issuance, redemption, reports, statements
+from pass_numerique.domain.errors import DomainError
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2026, 3, 10, 10, 0, tzinfo=PARIS)
+RANGE = reports.ReportFilter(start=date(2025, 1, 1), end=date(2026, 3, 10))
+
+
+def at(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, 10, 0, tzinfo=PARIS)
+
+
+@dataclass
+class Data:
+    serials: dict[str, str]
+
+
+_counter = iter(range(1, 10_000))
+
+
+def issue_at(world: World, moment: datetime, *, issuer=None, age_band: str = "non_communique"):
+    issuer = issuer or world.issuer
+    booklet = run(
+        issuance.issue_booklet(
+            issuer,
+            issuance.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(
+                    territory_id=next(iter(issuer.territory_ids)), age_band=age_band
+                ),
+            ),
+            now=moment,
+        )
+    )
+    return booklet, run(issuance.booklet_codes(issuer, booklet.serial))
+
+
+def redeem_at(world: World, codes, moment: datetime, *, agent=None, theme="email", occurred_at=None):
+    return run(
+        redemption.redeem(
+            agent or world.agent,
+            redemption.RedeemRequest(
+                codes=[c.short_code for c in codes],
+                theme=theme,
+                request_id=f"request-{next(_counter):06d}",
+                occurred_at=occurred_at,
+            ),
+            now=moment,
+        )
+    )
+
+
+def build(world: World) -> Data:
+    serials: dict[str, str] = {}
+    printed = run(
+        issuance.create_print_run(
+            world.coordinator,
+            issuance.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=4),
+            now=at(2026, 1, 5),
+        )
+    )
+    run(
+        issuance.allocate(
+            world.coordinator,
+            issuance.AllocateRequest(structure_id=world.structure.id, count=3),
+            now=at(2026, 1, 10),
+        )
+    )
+    e, e_codes = issue_at(world, at(2025, 2, 1))
+    redeem_at(world, e_codes[:1], at(2025, 3, 1))
+    x, _ = issue_at(world, at(2025, 4, 1))
+    y, _ = issue_at(world, at(2025, 5, 1))
+    b1, b1_codes = issue_at(world, at(2026, 1, 15), age_band="vingt_cinq_trente_neuf")
+    s1, s1_codes = issue_at(world, at(2026, 1, 15), issuer=world.issuer_south)
+    b2, b2_codes = issue_at(world, at(2026, 1, 20), age_band="soixante_soixante_neuf")
+    first_two = redeem_at(world, b1_codes[:2], at(2026, 1, 20))
+    person = run(
+        beneficiaries.create_beneficiary(
+            world.issuer, beneficiaries.BeneficiaryCreate(territory_id=world.north.id)
+        )
+    )
+    run(
+        issuance.assign_booklet(
+            world.issuer,
+            printed.first_serial,
+            issuance.AssignRequest(beneficiary_id=person.id),
+            now=at(2026, 2, 1),
+        )
+    )
+    redeem_at(world, s1_codes[:2], at(2026, 2, 1), theme="securite_numerique")
+    redeem_at(world, s1_codes[2:3], at(2026, 2, 2), agent=world.agent_south)
+    a1_codes = run(issuance.booklet_codes(world.issuer, printed.first_serial))
+    a1 = redeem_at(world, a1_codes[:1], at(2026, 2, 3))
+    run(
+        redemption.undo_redemption(
+            world.coordinator,
+            a1.redeemed[0].redemption_id,
+            redemption.UndoRequest(reason="erreur"),
+            now=at(2026, 2, 3),
+        )
+    )
+    run(statements.close_period(world.admin, "2026-01", now=at(2026, 2, 3)))
+    late = redeem_at(world, b1_codes[3:4], at(2026, 2, 4), occurred_at=at(2026, 1, 30))
+    assert late.period == "2026-02" and late.late
+    with pytest.raises(DomainError) as closed:
+        run(
+            redemption.undo_redemption(
+                world.coordinator,
+                first_two.redeemed[0].redemption_id,
+                redemption.UndoRequest(reason="trop tard"),
+                now=at(2026, 2, 4),
+            )
+        )
+    assert closed.value.code == "period_closed"
+    redeem_at(world, b1_codes[2:3], at(2026, 2, 5))
+    b3, _ = issue_at(world, at(2026, 2, 10))
+    lost, _ = issue_at(world, at(2026, 2, 12))
+    run(
+        issuance.cancel_booklet(
+            world.issuer, lost.serial, issuance.CancelRequest(reason="perdu"), now=at(2026, 2, 13)
+        )
+    )
+    replaced = run(
+        issuance.cancel_booklet(
+            world.issuer, b3.serial, issuance.CancelRequest(reason="volé", replace=True), now=at(2026, 2, 15)
+        )
+    )
+    assert replaced.replacement is not None
+    r_codes = run(issuance.booklet_codes(world.issuer, replaced.replacement.serial))
+    redeem_at(world, r_codes[:1], at(2026, 2, 16))
+    redeem_at(world, b2_codes, at(2026, 2, 20))
+    for name, booklet in (("E", e), ("X", x), ("Y", y), ("B1", b1), ("B2", b2), ("S1", s1), ("B3", b3)):
+        serials[name] = booklet.serial
+    serials["R"] = replaced.replacement.serial
+    serials["A1"] = printed.first_serial
+    return Data(serials=serials)
+
+
+@pytest.fixture
+def data(world: World) -> Data:
+    return build(world)
+
+
+def report(actor, flt: reports.ReportFilter = RANGE) -> reports.Report:
+    return run(reports.report(actor, flt, now=NOW))
+
+
+def test_admin_figures_match_the_hand_count(world: World, data: Data) -> None:
+    r = report(world.admin)
+    t = r.totals
+    assert (t.booklets_printed, t.booklets_allocated, t.booklets_issued) == (12, 3, 9)
+    assert (t.booklets_started, t.booklets_fully_used, t.booklets_sleeping) == (4, 1, 2)
+    assert t.vouchers_issued == 90
+    assert t.vouchers_redeemed == 19 and t.amount_redeemed_cents == 19_000
+    assert (t.vouchers_cancelled, t.vouchers_replaced, t.vouchers_expired_unused) == (10, 10, 9)
+    assert t.usage_rate == round(19 / 90, 4) and t.activation_rate == round(4 / 9, 4)
+
+    north, south = r.territories
+    assert (north.territory_id, north.printed, north.issued, north.started, north.vouchers_redeemed) == (
+        world.north.id,
+        11,
+        8,
+        3,
+        16,
+    )
+    assert (south.printed, south.issued, south.started, south.vouchers_issued, south.vouchers_redeemed) == (
+        1,
+        1,
+        1,
+        10,
+        3,
+    )
+
+    mds = next(s for s in r.structures if s.structure_id == world.structure.id)
+    assert (mds.allocated, mds.issued, mds.started, mds.fully_used, mds.sleeping) == (3, 8, 3, 1, 2)
+    assert (mds.oldest_sleeping_days, mds.median_sleeping_days) == (59, 59)
+
+    sites = {s.site_id: s for s in r.sites}
+    assert (sites[world.site.id].vouchers_redeemed, sites[world.site.id].beneficiaries) == (18, 5)
+    assert sites[world.site.id].amount_cents == 18_000
+    assert sites[world.site.id].themes == {"email": 16, "securite_numerique": 2}
+    assert (sites[world.site_south.id].vouchers_redeemed, sites[world.site_south.id].beneficiaries) == (1, 1)
+
+    assert r.first_use is not None
+    assert (r.first_use.booklets, r.first_use.median_days) == (4, 22.5)  # 5, 17, 28, 31 days
+    assert [b.count for b in r.first_use.buckets] == [1, 2, 1, 0, 0]
+
+    assert [(m.key, m.count) for m in r.by_month] == [("2025-03", 1), ("2026-01", 2), ("2026-02", 16)]
+    assert [(m.key, m.count) for m in r.by_theme] == [("email", 17), ("securite_numerique", 2)]
+    assert {m.key: m.count for m in r.by_age_band} == {
+        "soixante_soixante_neuf": 10,
+        "non_communique": 5,
+        "vingt_cinq_trente_neuf": 4,
+    }
+    assert [
+        (c.booklet_territory_id, c.site_territory_id, c.vouchers_redeemed) for c in r.cross_territory
+    ] == [(world.south.id, world.north.id, 2)]
+    (expiring,) = r.expiring
+    assert (expiring.booklets_30_days, expiring.booklets_60_days) == (1, 2)
+    assert (expiring.vouchers_30_days, expiring.vouchers_60_days) == (10, 20)
+    assert [(b.serial, b.unused) for b in r.expiring_booklets] == [
+        (data.serials["X"], 10),
+        (data.serials["Y"], 10),
+    ]
+
+
+def test_period_and_filters(world: World, data: Data) -> None:
+    january = report(world.admin, reports.ReportFilter(start=date(2026, 1, 1), end=date(2026, 1, 31)))
+    t = january.totals
+    assert (t.booklets_printed, t.booklets_allocated, t.booklets_issued, t.vouchers_issued) == (7, 3, 3, 30)
+    # Three redemptions took place in January; the late one is paid in February (January was closed).
+    assert t.vouchers_redeemed == 3
+    assert [(m.key, m.count) for m in january.by_month] == [("2026-01", 2), ("2026-02", 1)]
+    themed = report(
+        world.admin, reports.ReportFilter(start=RANGE.start, end=RANGE.end, theme="securite_numerique")
+    )
+    assert themed.totals.vouchers_redeemed == 2 and [s.site_id for s in themed.sites] == [world.site.id]
+    south_site = report(
+        world.admin, reports.ReportFilter(start=RANGE.start, end=RANGE.end, site_id=world.site_south.id)
+    )
+    assert south_site.totals.vouchers_redeemed == 1
+    other_programme = report(
+        world.admin,
+        reports.ReportFilter(start=RANGE.start, end=RANGE.end, programme_id=world.programme.id + 1),
+    )
+    assert other_programme.totals.booklets_issued == 0 and other_programme.totals.vouchers_redeemed == 0
+
+
+def test_scoping(world: World, data: Data) -> None:
+    coordinator = report(world.coordinator)  # north only
+    assert [f.territory_id for f in coordinator.territories] == [world.north.id]
+    assert coordinator.totals.booklets_issued == 8 and coordinator.totals.vouchers_redeemed == 16
+    assert [s.site_id for s in coordinator.sites] == [world.site.id]
+    assert all(s.territory_id == world.north.id for s in coordinator.structures)
+    with pytest.raises(DomainError) as refused:
+        report(world.coordinator, reports.ReportFilter(territory_id=world.south.id))
+    assert refused.value.code == "not_found"
+
+    agent_south = report(world.agent_south)
+    assert agent_south.scope == "site"
+    assert agent_south.totals.booklets_issued is None and agent_south.territories == []
+    assert agent_south.totals.vouchers_redeemed == 1
+    assert [s.site_id for s in agent_south.sites] == [world.site_south.id]
+    assert agent_south.expiring_booklets == [] and agent_south.first_use is None
+    with pytest.raises(DomainError):
+        report(world.agent_south, reports.ReportFilter(site_id=world.site.id))
+    agent_north = report(world.agent)
+    assert agent_north.totals.vouchers_redeemed == 18
+    assert [s.site_id for s in agent_north.sites] == [world.site.id]
+
+    viewer = report(world.viewer)
+    assert viewer.totals.booklets_issued == 9 and viewer.expiring_booklets == []
+    assert viewer.expiring[0].booklets_60_days == 2
+    issuer_south = report(world.issuer_south)
+    assert [f.territory_id for f in issuer_south.territories] == [world.south.id]
+
+
+def test_public_statistics_suppress_small_counts(world: World, data: Data) -> None:
+    stats = run(reports.public_statistics(RANGE.start, RANGE.end, now=NOW))
+    north, south = sorted(stats.territories, key=lambda t: t.territory_id)
+    assert (north.booklets_issued, north.vouchers_issued, north.vouchers_redeemed) == (8, 80, 16)
+    assert north.booklets_started is None  # 3 < 5
+    assert north.activation_rate is None and north.usage_rate == 0.2
+    assert (south.booklets_issued, south.booklets_started, south.vouchers_redeemed) == (None, None, None)
+    assert south.vouchers_issued == 10 and south.usage_rate is None
+    assert reports.suppress(0) == 0 and reports.suppress(4) is None and reports.suppress(5) == 5
+
+
+def test_median_of_histogram() -> None:
+    assert reports.median({}) is None
+    assert reports.median({3: 1}) == 3
+    assert reports.median({1: 1, 10: 1}) == 5.5
+    assert reports.median({1: 2, 10: 1}) == 1
