@@ -13,7 +13,6 @@ from datetime import date, datetime
 import msgspec
 
 from pass_numerique.db.tables import (
-    Beneficiary,
     Booklet,
     BookletStatus,
     DistributingStructure,
@@ -437,8 +436,16 @@ async def allocate(
     return AllocationResult(structure_id=structure["id"], allocated=len(serials), serials=serials)
 
 
+# A booklet with the public id of its beneficiary and the serial of its replacement, in one query.
+_BOOKLET_COLUMNS = (
+    *Booklet.all_columns(),
+    Booklet.beneficiary.public_id.as_alias("beneficiary_public_id"),
+    Booklet.replaced_by.serial.as_alias("replaced_by_serial"),
+)
+
+
 async def _booklet_row(actor: Actor | None, serial: str) -> dict:
-    row = await Booklet.select().where(Booklet.serial == serial.strip()).first()
+    row = await Booklet.select(*_BOOKLET_COLUMNS).where(Booklet.serial == serial.strip()).first()
     if row is None or (actor is not None and not actor.sees_territory(row["territory"])):
         raise not_found("Carnet")
     return row
@@ -620,18 +627,6 @@ async def get_booklet(actor: Actor | None, serial: str, *, today: date | None = 
         ).where(Redemption.voucher.is_in([v["id"] for v in vouchers] or [0]) & Redemption.undone_at.is_null())
     }
     expired = today > booklet["valid_until"]
-    extra = {}
-    if booklet["beneficiary"]:
-        row = (
-            await Beneficiary.select(Beneficiary.public_id)
-            .where(Beneficiary.id == booklet["beneficiary"])
-            .first()
-        )
-        extra["beneficiary_id"] = row["public_id"] if row else None
-    replaced_by = None
-    if booklet["replaced_by"]:
-        row = await Booklet.select(Booklet.serial).where(Booklet.id == booklet["replaced_by"]).first()
-        replaced_by = row["serial"] if row else None
     out_vouchers = [
         VoucherOut(
             number=v["number"],
@@ -649,7 +644,7 @@ async def get_booklet(actor: Actor | None, serial: str, *, today: date | None = 
         programme_id=booklet["programme"],
         territory_id=booklet["territory"],
         structure_id=booklet["structure"],
-        beneficiary_id=extra.get("beneficiary_id"),
+        beneficiary_id=booklet["beneficiary_public_id"],
         voucher_count=booklet["voucher_count"],
         remaining=sum(1 for v in out_vouchers if v.status == VoucherStatus.available and not v.expired),
         valid_from=booklet["valid_from"],
@@ -657,7 +652,7 @@ async def get_booklet(actor: Actor | None, serial: str, *, today: date | None = 
         issued_at=booklet["issued_at"],
         cancelled_at=booklet["cancelled_at"],
         cancel_reason=booklet["cancel_reason"],
-        replaced_by=replaced_by,
+        replaced_by=booklet["replaced_by_serial"],
         vouchers=out_vouchers,
     )
 
