@@ -175,6 +175,15 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/api/v1/scanner/offline-bundle", {"site_agent"}),
     ("POST", "/api/v1/scanner/sync", {"site_agent"}),
     ("GET", "/api/v1/scanner/conflicts", {"site_agent", "coordinator", "admin"}),
+    ("GET", "/api/v1/reports", EVERYONE),
+    ("GET", "/api/v1/reports/export", EVERYONE),
+    ("GET", "/api/v1/public/statistics", None),
+    ("GET", "/api/v1/statements", {"site_agent", "coordinator", "admin"}),
+    ("GET", "/api/v1/statements/1/2026-10", {"site_agent", "coordinator", "admin"}),
+    ("GET", "/api/v1/statements/1/2026-10/export", {"site_agent", "coordinator", "admin"}),
+    ("POST", "/api/v1/statements/1/2026-10/paid", MANAGERS),
+    ("GET", "/api/v1/periods", MANAGERS),
+    ("POST", "/api/v1/periods/2026-10/close", MANAGERS),
 ]
 
 

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pass_numerique.api import guards
 from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.printing import PrintingController
+from pass_numerique.api.reports import ReportController, StatementController
 from pass_numerique.api.scanner import ScannerController
 from pass_numerique.domain import (
     accounts,
@@ -307,4 +308,6 @@ CONTROLLERS = [
     AuditController,
     HealthController,
     PrintingController,
+    ReportController,
+    StatementController,
 ]

@@ -47,3 +47,6 @@ SITE_AGENT = requires(Role.site_agent)
 LOOKUP = requires(Role.site_agent, Role.issuer, Role.coordinator, Role.admin)
 UNDO = requires(Role.site_agent, Role.coordinator, Role.admin)
 STAFF = authenticated
+REPORTS = requires(Role.admin, Role.coordinator, Role.issuer, Role.site_agent, Role.viewer)
+"""Report readers; the domain narrows each role's figures (a site agent: its site only)."""
+STATEMENTS = requires(Role.admin, Role.coordinator, Role.site_agent)

@@ -79,6 +79,13 @@ class PaymentRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """E.g. the mandate number of the département's accounting."""
 
 
+def last_month(now: datetime | None = None) -> str:
+    """The month before the current one: the one usually closed and paid next."""
+    current = month_of(now or utcnow())
+    year, number = int(current[:4]), int(current[5:])
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
 def require_month(month: str) -> str:
     if not _MONTH.match(month):
         raise DomainError("invalid_input", "Mois attendu au format AAAA-MM.", field="month")

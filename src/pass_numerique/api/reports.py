@@ -1,0 +1,156 @@
+"""Reports, public statistics, reimbursement statements and period closing over HTTP.
+
+Thin: parse the filters, guard the role, call one domain function (which applies
+the actor's scope) and return its struct or an export file.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.domain import exports, reports, statements
+from pass_numerique.domain.errors import DomainError
+
+_MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+def _download(data: bytes, fmt: str, stem: str) -> Response[bytes]:
+    return Response(
+        data,
+        media_type=_MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"'},
+    )
+
+
+class ReportController(Controller):
+    path = "/api/v1"
+    tags = ["reports"]
+
+    @get("/reports", guards=[guards.REPORTS])
+    async def report(
+        self,
+        request: Request,
+        start: FromQuery[date | None] = None,
+        end: FromQuery[date | None] = None,
+        territory_id: FromQuery[int | None] = None,
+        site_id: FromQuery[int | None] = None,
+        programme_id: FromQuery[int | None] = None,
+        theme: FromQuery[str | None] = None,
+    ) -> reports.Report:
+        """Issued versus used for a period (default: the last twelve months), within the caller's scope."""
+        flt = reports.ReportFilter(
+            start=start,
+            end=end,
+            territory_id=territory_id,
+            site_id=site_id,
+            programme_id=programme_id,
+            theme=theme,
+        )
+        return await reports.report(actor_of(request), flt)
+
+    @get("/reports/export", guards=[guards.REPORTS])
+    async def export(
+        self,
+        request: Request,
+        format: FromQuery[Literal["csv", "xlsx"]] = "xlsx",
+        table: FromQuery[str] = "territoires",
+        start: FromQuery[date | None] = None,
+        end: FromQuery[date | None] = None,
+        territory_id: FromQuery[int | None] = None,
+        site_id: FromQuery[int | None] = None,
+        programme_id: FromQuery[int | None] = None,
+        theme: FromQuery[str | None] = None,
+    ) -> Response[bytes]:
+        """The report as XLSX (one sheet per table) or one table as CSV (``table``: synthese, territoires,
+        structures, lieux, mois, thematiques, tranches_age, expiration)."""
+        flt = reports.ReportFilter(
+            start=start,
+            end=end,
+            territory_id=territory_id,
+            site_id=site_id,
+            programme_id=programme_id,
+            theme=theme,
+        )
+        result = await reports.report(actor_of(request), flt)
+        tables = exports.report_tables(result)
+        stem = f"pass-numerique-{result.start}-{result.end}"
+        if format == "xlsx":
+            return _download(exports.to_xlsx(tables), "xlsx", stem)
+        chosen = next((t for t in tables if t.name == table), None)
+        if chosen is None:
+            raise DomainError(
+                "invalid_input", "Tableau inconnu.", field="table", allowed=[t.name for t in tables]
+            )
+        return _download(exports.to_csv(chosen), "csv", f"{stem}-{chosen.name}")
+
+    @get("/public/statistics", guards=[guards.public])
+    async def public_statistics(
+        self, start: FromQuery[date | None] = None, end: FromQuery[date | None] = None
+    ) -> reports.PublicStatistics:
+        """Figures per territory for everyone; counts from 1 to 4 are suppressed (null)."""
+        return await reports.public_statistics(start, end)
+
+
+class StatementController(Controller):
+    path = "/api/v1"
+    tags = ["statements"]
+
+    @get("/statements", guards=[guards.STATEMENTS])
+    async def list_statements(
+        self, request: Request, month: FromQuery[str | None] = None
+    ) -> list[statements.StatementSummary]:
+        """Each site's total for a month (default: last month), within the caller's scope."""
+        return await statements.list_statements(actor_of(request), month or statements.last_month())
+
+    @get("/statements/{site_id:int}/{month:str}", guards=[guards.STATEMENTS])
+    async def statement(
+        self, request: Request, site_id: FromPath[int], month: FromPath[str]
+    ) -> statements.Statement:
+        return await statements.statement(actor_of(request), site_id, month)
+
+    @get("/statements/{site_id:int}/{month:str}/export", guards=[guards.STATEMENTS])
+    async def export(
+        self,
+        request: Request,
+        site_id: FromPath[int],
+        month: FromPath[str],
+        format: FromQuery[Literal["csv", "xlsx", "pdf"]] = "pdf",
+    ) -> Response[bytes]:
+        """The statement as PDF, CSV (French Excel) or XLSX."""
+        result = await statements.statement(actor_of(request), site_id, month)
+        stem = f"releve-{site_id}-{month}"
+        if format == "pdf":
+            return _download(exports.statement_pdf(result), "pdf", stem)
+        table = exports.statement_table(result)
+        data = exports.to_csv(table) if format == "csv" else exports.to_xlsx([table])
+        return _download(data, format, stem)
+
+    @post("/statements/{site_id:int}/{month:str}/paid", guards=[guards.MANAGERS], status_code=200)
+    async def mark_paid(
+        self,
+        request: Request,
+        site_id: FromPath[int],
+        month: FromPath[str],
+        data: JSONBody[statements.PaymentRequest],
+    ) -> statements.Statement:
+        """Record the payment of a closed month's statement, with its reference (once)."""
+        return await statements.mark_paid(actor_of(request), site_id, month, data)
+
+    @get("/periods", guards=[guards.MANAGERS])
+    async def list_periods(self, request: Request) -> list[statements.PeriodOut]:
+        return await statements.list_periods(actor_of(request))
+
+    @post("/periods/{month:str}/close", guards=[guards.MANAGERS], status_code=200)
+    async def close(self, request: Request, month: FromPath[str]) -> statements.PeriodOut:
+        """Close a past month for the whole département: its statements are frozen."""
+        return await statements.close_period(actor_of(request), month)
