@@ -164,3 +164,12 @@ def test_http_reports_statements_and_public_statistics(client, world: World, dat
     assert rows[world.south.id]["vouchers_redeemed"] is None  # 3 < 5
     assert public.json()["suppressed_below"] == 5
     assert date.fromisoformat(public.json()["end"]) == date(2026, 3, 10)
+
+
+def test_exports_never_turn_names_into_formulas() -> None:
+    table = exports.Table(name="lieux", header=["Lieu"], rows=[['=HYPERLINK("x")'], ["-2+3"]])
+    rows = list(csv.reader(io.StringIO(exports.to_csv(table).decode("utf-8-sig")), delimiter=";"))
+    assert rows[1:] == [['\'=HYPERLINK("x")'], ["'-2+3"]]
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx([table]))).active
+    assert sheet.cell(row=2, column=1).data_type == "s"
+    assert sheet.cell(row=2, column=1).value == '=HYPERLINK("x")'

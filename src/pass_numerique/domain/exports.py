@@ -20,6 +20,8 @@ from pass_numerique.domain.clock import local_zone
 from pass_numerique.domain.reports import Report
 from pass_numerique.domain.statements import Statement
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 
 class Euros(Decimal):
     """A money amount: decimal comma in CSV, euro format in XLSX."""
@@ -53,7 +55,9 @@ def _csv_cell(value: Any) -> str:
         return value.strftime("%d/%m/%Y")
     if isinstance(value, bool):
         return "oui" if value else "non"
-    return str(value)
+    text = str(value)
+    # A site or structure name starting like a formula must stay text in Excel (CSV injection).
+    return "'" + text if text[:1] in _FORMULA_START else text
 
 
 def to_csv(table: Table) -> bytes:
@@ -87,8 +91,11 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
                 values.append(value)
             sheet.append(values)
             for index, value in enumerate(row):
+                cell = sheet.cell(row=sheet.max_row, column=index + 1)
                 if isinstance(value, Euros):
-                    sheet.cell(row=sheet.max_row, column=index + 1).number_format = '#,##0.00 "€"'
+                    cell.number_format = '#,##0.00 "€"'
+                elif isinstance(value, str) and value.startswith("="):
+                    cell.data_type = "s"  # openpyxl would store it as a formula
         for index, title in enumerate(table.header):
             sheet.column_dimensions[sheet.cell(row=1, column=index + 1).column_letter].width = max(
                 12, len(title) + 2
