@@ -3,35 +3,33 @@ real application served by uvicorn on a free local port and the suite's test dat
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import conftest
-from conftest import PASSWORD, World, build_world, run
+from browser_support import ARGS as BASE_ARGS
+from browser_support import (  # noqa: F401 - the fixtures are used by name
+    CHROMIUM,
+    DOCS_IMG,
+    HAS_CHROMIUM,
+    domain,
+    empty_database_fixture,
+    serious_violations,
+    server_fixture,
+    world_fixture,
+)
+from conftest import PASSWORD, World
 from pass_numerique.db.tables import Redemption, RedemptionConflict
 from pass_numerique.domain import beneficiaries, issuance, redemption
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-# Screenshots refresh the README's images only when asked (PN_UPDATE_SCREENSHOTS=1), so a
-# plain test run leaves the working tree clean; otherwise they go to a temporary folder.
-DOCS_IMG = (
-    Path(__file__).resolve().parents[1] / "docs" / "img"
-    if os.environ.get("PN_UPDATE_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "pn-screenshots"
-)
 PHONE = {
     "viewport": {"width": 360, "height": 800},
     "device_scale_factor": 3,
@@ -41,69 +39,15 @@ PHONE = {
     "timezone_id": "Europe/Paris",
 }
 ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
+    *BASE_ARGS,
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
 
-if not Path(CHROMIUM).exists():
+if not HAS_CHROMIUM:
     pytest.skip("Debian's chromium is not installed (make browser)", allow_module_level=True)
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-
-
-def domain(awaitable: Any) -> Any:
-    """Run a domain coroutine away from Playwright's event loop (it owns this thread's loop)."""
-    return _pool.submit(run, awaitable).result()
-
-
-@pytest.fixture(autouse=True)
-def _empty_database() -> None:
-    """conftest's reset, with its database calls off Playwright's thread."""
-    if conftest.ENGINE == "sqlite":
-        conftest._empty_database.__wrapped__()
-    else:
-        tables = ", ".join(conftest._TABLES)
-        domain(conftest.engine().run_ddl(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
-@pytest.fixture
-def world() -> World:
-    return domain(build_world())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[str]:
-    """The real app, served by uvicorn in a background thread."""
-    import uvicorn
-
-    from pass_numerique.api.app import create_app
-
-    port = _free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -332,14 +276,7 @@ def test_offline_queue_counts_each_redemption_once_and_flags_conflicts(
 
 
 def _serious(page: Page) -> list[dict]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
+    return serious_violations(page)
 
 
 def test_accessibility_and_screenshots_of_scan_confirmation_and_refusal(

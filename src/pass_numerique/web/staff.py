@@ -326,6 +326,8 @@ class StaffPages(Controller):
         values.setdefault("territory_id", str(visible[0].id) if len(visible) == 1 else "")
         values.setdefault("programme_id", str(active[0].id) if len(active) == 1 else "")
         values.setdefault("needs", [])
+        for key in ("age_band", "gender", "social_status"):
+            values.setdefault(key, "non_communique")
         return page(
             request,
             "desk.html",

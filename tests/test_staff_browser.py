@@ -1,0 +1,91 @@
+"""The issuance desk in a real browser (Debian's Chromium through Playwright, the app served by
+uvicorn): log in, create a beneficiary, issue a booklet, open its PDF; axe-core on every page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from browser_support import (  # noqa: F401 - the fixtures are used by name
+    ARGS,
+    CHROMIUM,
+    DOCS_IMG,
+    HAS_CHROMIUM,
+    domain,
+    empty_database_fixture,
+    serious_violations,
+    server_fixture,
+    world_fixture,
+)
+from conftest import PASSWORD, World
+from pass_numerique.db.tables import Beneficiary
+
+pytestmark = pytest.mark.browser
+
+if not HAS_CHROMIUM:
+    pytest.skip("Debian's chromium is not installed (make browser)", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "fr-FR", "timezone_id": "Europe/Paris"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: str, world: World) -> Iterator[Page]:
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
+    yield page
+    context.close()
+    # The Content-Security-Policy must not block any DSFR script, style or font.
+    assert not [m for m in refused if "Content Security Policy" in m], refused
+
+
+def test_desk_flow_create_beneficiary_issue_and_print(page: Page, server: str, world: World) -> None:
+    page.goto(server + "/staff/desk")
+    expect(page).to_have_url(re.compile(r"/staff/login\?suite=/staff/desk$"))
+    assert serious_violations(page) == [], "login page"
+    page.get_by_label("Adresse e-mail").fill(world.issuer.email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+    expect(page.get_by_role("heading", name="Guichet de remise")).to_be_visible()
+    expect(page.locator("#utilisateur")).to_contain_text("issuer · Référent")
+    expect(page.get_by_label("Territoire")).to_have_value(str(world.north.id))  # preselected
+    assert serious_violations(page) == [], "desk"
+    page.get_by_label("Tranche d'âge").select_option("vingt_cinq_trente_neuf")
+    page.get_by_label("Statut").select_option("sans_emploi")
+    page.get_by_label("Allocataire du RSA").check(force=True)  # DSFR draws the box on the label
+    page.get_by_label("Prendre en main du matériel").check(force=True)  # DSFR draws the box on the label
+    page.get_by_label("E-mail", exact=True).check(force=True)  # DSFR draws the box on the label
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=DOCS_IMG / "staff-desk.png", full_page=True)
+    page.get_by_role("button", name="Enregistrer et remettre un carnet neuf").click()
+
+    expect(page.get_by_role("heading", name=re.compile(r"^Carnet 16-\d{4}-\d{6}"))).to_be_visible()
+    expect(page.get_by_text("Le carnet a été remis. Imprimez-le maintenant.")).to_be_visible()
+    assert serious_violations(page) == [], "booklet page"
+    link = page.locator("#imprimer")
+    expect(link).to_have_text("Imprimer le carnet (PDF)")
+    href = link.get_attribute("href")
+    pdf = page.context.request.get(server + href)
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body().startswith(b"%PDF")
+    person = domain(Beneficiary.select().first())
+    assert person["rsa"] is True and person["social_status"] == "sans_emploi"
+
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.get_by_role("heading", name="Connexion à l'espace des professionnels")).to_be_visible()
+    assert page.context.request.get(server + href, max_redirects=0).status == 303  # session over
