@@ -89,3 +89,33 @@ def test_desk_flow_create_beneficiary_issue_and_print(page: Page, server: str, w
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page.get_by_role("heading", name="Connexion à l'espace des professionnels")).to_be_visible()
     assert page.context.request.get(server + href, max_redirects=0).status == 303  # session over
+
+
+def test_public_site_list_is_accessible(page: Page, server: str, world: World) -> None:
+    from datetime import date
+
+    from pass_numerique.db.tables import AccreditationStatus
+    from pass_numerique.domain import sites
+
+    site = domain(
+        sites.create_site(
+            None,
+            sites.SiteCreate(
+                name="Espace public numérique du Port",
+                territory_id=world.north.id,
+                address="2 quai de l'Est",
+                postal_code="16000",
+                commune_name="Angoulême",
+                opening_hours="Mardi et jeudi 14h-18h\nSamedi 9h-12h",
+                contact_phone="05 45 00 00 00",
+                contact_email="epn@example.fr",
+            ),
+        )
+    )
+    accredited = sites.Accreditation(status=AccreditationStatus.accredited, accredited_from=date(2020, 1, 1))
+    domain(sites.set_accreditation(None, site.id, accredited))
+    page.goto(server + "/lieux/TAS-N")
+    expect(page.get_by_role("link", name="epn@example.fr")).to_be_visible()
+    expect(page.get_by_role("heading", name="Médiathèque Nord")).to_be_visible()
+    assert serious_violations(page) == [], "public site list"
+    page.screenshot(path=DOCS_IMG / "public-sites.png", full_page=True)

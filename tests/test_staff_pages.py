@@ -349,6 +349,7 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/print-runs/1/pdf", MANAGERS),
     ("GET", "/staff/print-runs/1/pdf/file", MANAGERS),
     ("GET", "/staff/print-runs/1/pdf/manifest.csv", MANAGERS),
+    ("GET", "/lieux/TAS-N", None),
 ]
 
 
@@ -403,7 +404,7 @@ def test_page_matrix_covers_every_page_route(client) -> None:
     declared = {
         (method, route.path)
         for route in client.app.routes
-        if route.path == "/" or route.path.startswith("/staff")
+        if route.path == "/" or route.path.startswith(("/staff", "/lieux"))
         for handler in getattr(route, "route_handlers", [])
         for method in handler.http_methods
         if method not in ("HEAD", "OPTIONS")
@@ -455,3 +456,35 @@ def test_pages_never_show_another_territorys_data(client, world: World, role: st
     if role == "coordinator":
         assert client.get(f"/staff/print-runs/{south_run.id}").status_code == 404
         assert south_run.first_serial not in client.get("/staff/print-runs").text
+
+
+# ---------------------------------------------------------------------------
+# the public list of partner sites (the booklet cover's QR)
+
+
+def test_public_site_list_shows_only_the_territorys_accredited_sites(client, world: World) -> None:
+    from pass_numerique.domain import sites
+
+    run(
+        sites.create_site(
+            None,
+            sites.SiteCreate(
+                name="Tiers-lieu du Port",
+                territory_id=world.north.id,
+                address="2 quai Est",
+                postal_code="16000",
+                commune_name="Angoulême",
+                opening_hours="Mardi 14h-18h",
+                contact_phone="05 45 00 00 00",
+            ),
+        )
+    )  # pending: not shown
+    response = client.get("/lieux/TAS-N")  # no login
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    text = html.unescape(response.text)
+    assert "Médiathèque Nord" in text and "Nord" in text
+    assert "Lieu en attente" not in text and "Tiers-lieu du Port" not in text  # not accredited
+    assert "Espace Sud" not in text  # another territory
+    assert "Espace Sud" in html.unescape(client.get("/lieux/tas-s").text)
+    missing = client.get("/lieux/NOWHERE")
+    assert missing.status_code == 404 and "Territoire introuvable." in missing.text

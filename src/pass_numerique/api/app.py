@@ -26,7 +26,7 @@ from pass_numerique.api.errors import EXCEPTION_HANDLERS
 from pass_numerique.db.transaction import engine
 from pass_numerique.domain import signing_keys
 from pass_numerique.settings import get_settings
-from pass_numerique.web import scanner, staff
+from pass_numerique.web import public, scanner, staff
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -60,6 +60,7 @@ def create_app() -> Litestar:
             *CONTROLLERS,
             *scanner.PAGES,
             *staff.PAGES,
+            *public.PAGES,
             create_static_files_router(
                 path=scanner.STATIC_URL,
                 directories=[PACKAGE_DIR / "static"],

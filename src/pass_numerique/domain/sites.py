@@ -10,7 +10,7 @@ from pass_numerique.db.tables import AccreditationStatus, PartnerSite, Role, Ter
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
 from pass_numerique.domain.actors import MANAGERS, Actor
-from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
 
 
@@ -150,3 +150,43 @@ async def list_sites(actor: Actor, territory_id: int | None = None) -> list[Site
     if territory_id is not None:
         query = query.where(PartnerSite.territory == territory_id)
     return [_out(r) for r in await query]
+
+
+class PublicSite(msgspec.Struct, kw_only=True):
+    """What the public may read about a partner site: where, when, how to reach it."""
+
+    name: str
+    address: str
+    postal_code: str
+    commune_name: str
+    opening_hours: str
+    contact_email: str
+    contact_phone: str
+
+
+class PublicSiteList(msgspec.Struct, kw_only=True):
+    territory_code: str
+    territory_name: str
+    sites: list[PublicSite]
+
+
+async def public_sites(territory_code: str, *, today: date | None = None) -> PublicSiteList:
+    """The sites of a territory accredited today, for the public page the booklet cover's QR opens.
+
+    No login: only what a site publishes anyway (no agents, no figures, no pending or suspended site).
+    """
+    territory = await Territory.select().where(Territory.code == territory_code.strip().upper()).first()
+    if territory is None:
+        raise not_found("Territoire")
+    today = today or local_date(utcnow())
+    rows = (
+        await PartnerSite.select()
+        .where(PartnerSite.territory == territory["id"])
+        .order_by(PartnerSite.commune_name)
+        .order_by(PartnerSite.name)
+    )
+    return PublicSiteList(
+        territory_code=territory["code"],
+        territory_name=territory["name"],
+        sites=[msgspec.convert(r, PublicSite, strict=False) for r in rows if is_accredited_on(r, today)],
+    )
