@@ -597,14 +597,23 @@ async def report(actor: Actor, flt: ReportFilter, *, now: datetime | None = None
     by_booklet = _redemption_where(scope, flt, window, by_site=False)
     by_site = _redemption_where(scope, flt, window, by_site=True)
 
-    redeemed_by_territory = {
-        r["key"]: r["count"] for r in await _count_by(by_booklet, Redemption.voucher.booklet.territory)
-    }
-    amount_row = await Redemption.select(Sum(Redemption.voucher.face_value_cents).as_alias("amount")).where(
-        by_booklet
+    # One grouped pass over the period's redemptions gives the per-territory counts, the total,
+    # the amount and the cross-territory table.
+    pairs = (
+        await Redemption.select(
+            Redemption.voucher.booklet.territory.as_alias("booklet"),
+            Redemption.site.territory.as_alias("site"),
+            Count(),
+            Sum(Redemption.voucher.face_value_cents).as_alias("amount"),
+        )
+        .where(by_booklet)
+        .group_by(Redemption.voucher.booklet.territory, Redemption.site.territory)
     )
-    amount = int(amount_row[0]["amount"] or 0) if amount_row else 0
-    redeemed_total = await Redemption.count().where(by_booklet)
+    redeemed_by_territory: dict[int, int] = {}
+    for pair in pairs:
+        redeemed_by_territory[pair["booklet"]] = redeemed_by_territory.get(pair["booklet"], 0) + pair["count"]
+    redeemed_total = sum(pair["count"] for pair in pairs)
+    amount = sum(int(pair["amount"] or 0) for pair in pairs)
 
     territories_out: list[TerritoryFunnel] = []
     structures_out: list[StructureFunnel] = []
@@ -710,13 +719,7 @@ async def report(actor: Actor, flt: ReportFilter, *, now: datetime | None = None
         CrossTerritory(
             booklet_territory_id=r["booklet"], site_territory_id=r["site"], vouchers_redeemed=r["count"]
         )
-        for r in await Redemption.select(
-            Redemption.voucher.booklet.territory.as_alias("booklet"),
-            Redemption.site.territory.as_alias("site"),
-            Count(),
-        )
-        .where(by_booklet)
-        .group_by(Redemption.voucher.booklet.territory, Redemption.site.territory)
+        for r in pairs
         if r["booklet"] != r["site"]
     ]
     return Report(
