@@ -488,3 +488,12 @@ def test_public_site_list_shows_only_the_territorys_accredited_sites(client, wor
     assert "Espace Sud" in html.unescape(client.get("/lieux/tas-s").text)
     missing = client.get("/lieux/NOWHERE")
     assert missing.status_code == 404 and "Territoire introuvable." in missing.text
+
+
+def test_each_login_gets_a_new_session_id_and_ends_the_previous_one(client, world: World) -> None:
+    login(client, world.issuer)
+    first = client.cookies[sessions.COOKIE_NAME]
+    login(client, world.coordinator)
+    assert client.cookies[sessions.COOKIE_NAME] != first
+    assert run(StaffSession.count()) == 1
+    assert run(sessions.authenticate_session(first)) is None

@@ -273,6 +273,9 @@ class StaffPages(Controller):
                 values={"email": values.get("email", "")},
                 errors={"_form": exc.message},
             )
+        previous = request.cookies.get(sessions.COOKIE_NAME)
+        if previous:  # a new id at each login (no session fixation); the old one is ended
+            await sessions.close_session(previous)
         raw = await sessions.open_session(actor)
         response = see_other(target)
         response.set_cookie(_session_cookie(raw, int(sessions.MAX_AGE.total_seconds())))
