@@ -138,8 +138,15 @@ class World:
     agent_pending: Actor
     viewer: Actor
 
-    def email(self, actor: Actor) -> str:
-        return actor.email
+    def by_role(self, role: str) -> Actor:
+        """The world's main account of ``role`` (northern territory, accredited site)."""
+        return {
+            "admin": self.admin,
+            "coordinator": self.coordinator,
+            "issuer": self.issuer,
+            "site_agent": self.agent,
+            "viewer": self.viewer,
+        }[role]
 
 
 async def build_world() -> World:

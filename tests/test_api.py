@@ -9,7 +9,6 @@ import pytest
 from conftest import PASSWORD, World, bearer, run
 from pass_numerique.db.tables import StaffUser
 from pass_numerique.domain import beneficiaries, issuance
-from pass_numerique.domain.actors import Actor
 
 
 def test_newcomer_flow_issue_then_redeem_then_already_redeemed(client, world: World) -> None:
@@ -187,18 +186,8 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
 ]
 
 
-def _actor(world: World, role: str) -> Actor:
-    return {
-        "admin": world.admin,
-        "coordinator": world.coordinator,
-        "issuer": world.issuer,
-        "site_agent": world.agent,
-        "viewer": world.viewer,
-    }[role]
-
-
 def test_role_route_matrix(client, world: World) -> None:
-    headers = {role: bearer(client, _actor(world, role)) for role in ROLES}
+    headers = {role: bearer(client, world.by_role(role)) for role in ROLES}
     failures = []
     for method, path, allowed in MATRIX:
         body = {} if method == "POST" else None

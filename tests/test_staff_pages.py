@@ -353,23 +353,13 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
 ]
 
 
-def _actor(world: World, role: str) -> Actor:
-    return {
-        "admin": world.admin,
-        "coordinator": world.coordinator,
-        "issuer": world.issuer,
-        "site_agent": world.agent,
-        "viewer": world.viewer,
-    }[role]
-
-
 def test_role_page_matrix(client, world: World) -> None:
     failures = []
     token = csrf(client)
     for who in (None, *ROLES):
         client.cookies.delete(sessions.COOKIE_NAME)
         if who:
-            login(client, _actor(world, who))
+            login(client, world.by_role(who))
         for method, path, allowed in PAGE_MATRIX:
             if path == "/staff/logout":
                 continue  # tried last: it ends the session
@@ -441,7 +431,7 @@ def test_pages_never_show_another_territorys_data(client, world: World, role: st
             issuance.PrintRunCreate(territory_id=world.south.id, programme_id=world.programme.id, quantity=1),
         )
     )
-    login(client, _actor(world, role))
+    login(client, world.by_role(role))
     for path in (
         f"/staff/booklets/{booklet.serial}",
         f"/staff/booklets/{booklet.serial}/pdf",

@@ -11,6 +11,7 @@ loop keeps serving. Progress lives in the database, so any worker answers
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
@@ -19,15 +20,25 @@ from litestar.response import File
 from pass_numerique.api import guards
 from pass_numerique.api.authentication import actor_of
 from pass_numerique.domain import print_jobs
+from pass_numerique.domain.actors import Actor
 
 _RUNNING: set[asyncio.Task] = set()
 """Strong references to the job tasks, so the event loop does not drop them half-way."""
 
 
-def _start_in_background(job_id: int) -> None:
+def start_in_background(job_id: int) -> None:
+    """Run a queued print job in this worker's event loop (the API and the staff pages use it)."""
     task = asyncio.get_running_loop().create_task(print_jobs.run_job(job_id))
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
+
+
+async def job_download(actor: Actor, run_id: int, kind: Literal["pdf", "manifest"]) -> File:
+    """The finished PDF or CSV manifest of a print run's latest job, as a download."""
+    path = await print_jobs.job_file(actor, run_id, kind)
+    if kind == "pdf":
+        return File(path, filename=f"tirage-{run_id}.pdf", media_type="application/pdf")
+    return File(path, filename=f"tirage-{run_id}.csv", media_type="text/csv; charset=utf-8")
 
 
 class PrintingController(Controller):
@@ -49,7 +60,7 @@ class PrintingController(Controller):
         """Start rendering the whole print run into one PDF (or return the job already under way)."""
         job, start = await print_jobs.start_job(actor_of(request), run_id)
         if start:
-            _start_in_background(job.id)
+            start_in_background(job.id)
         return job
 
     @get("/print-runs/{run_id:int}/pdf", guards=[guards.MANAGERS])
@@ -59,10 +70,8 @@ class PrintingController(Controller):
 
     @get("/print-runs/{run_id:int}/pdf/file", guards=[guards.MANAGERS], media_type="application/pdf")
     async def print_job_file(self, request: Request, run_id: FromPath[int]) -> File:
-        path = await print_jobs.job_file(actor_of(request), run_id, "pdf")
-        return File(path, filename=f"tirage-{run_id}.pdf", media_type="application/pdf")
+        return await job_download(actor_of(request), run_id, "pdf")
 
     @get("/print-runs/{run_id:int}/pdf/manifest.csv", guards=[guards.MANAGERS], media_type="text/csv")
     async def print_job_manifest(self, request: Request, run_id: FromPath[int]) -> File:
-        path = await print_jobs.job_file(actor_of(request), run_id, "manifest")
-        return File(path, filename=f"tirage-{run_id}.csv", media_type="text/csv; charset=utf-8")
+        return await job_download(actor_of(request), run_id, "manifest")

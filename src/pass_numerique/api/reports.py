@@ -10,6 +10,7 @@ from datetime import date
 from typing import Literal
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from pass_numerique.api import guards
@@ -32,55 +33,45 @@ def _download(data: bytes, fmt: str, stem: str) -> Response[bytes]:
     )
 
 
+def report_filter(
+    start: FromQuery[date | None] = None,
+    end: FromQuery[date | None] = None,
+    territory_id: FromQuery[int | None] = None,
+    site_id: FromQuery[int | None] = None,
+    programme_id: FromQuery[int | None] = None,
+    theme: FromQuery[str | None] = None,
+) -> reports.ReportFilter:
+    """The report filters, from the query string (shared by the report and its export)."""
+    return reports.ReportFilter(
+        start=start,
+        end=end,
+        territory_id=territory_id,
+        site_id=site_id,
+        programme_id=programme_id,
+        theme=theme,
+    )
+
+
 class ReportController(Controller):
     path = "/api/v1"
     tags = ["reports"]
+    dependencies = {"flt": Provide(report_filter, sync_to_thread=False)}
 
     @get("/reports", guards=[guards.REPORTS])
-    async def report(
-        self,
-        request: Request,
-        start: FromQuery[date | None] = None,
-        end: FromQuery[date | None] = None,
-        territory_id: FromQuery[int | None] = None,
-        site_id: FromQuery[int | None] = None,
-        programme_id: FromQuery[int | None] = None,
-        theme: FromQuery[str | None] = None,
-    ) -> reports.Report:
+    async def report(self, request: Request, flt: NamedDependency[reports.ReportFilter]) -> reports.Report:
         """Issued versus used for a period (default: the last twelve months), within the caller's scope."""
-        flt = reports.ReportFilter(
-            start=start,
-            end=end,
-            territory_id=territory_id,
-            site_id=site_id,
-            programme_id=programme_id,
-            theme=theme,
-        )
         return await reports.report(actor_of(request), flt)
 
     @get("/reports/export", guards=[guards.REPORTS])
     async def export(
         self,
         request: Request,
+        flt: NamedDependency[reports.ReportFilter],
         format: FromQuery[Literal["csv", "xlsx"]] = "xlsx",
         table: FromQuery[str] = "territoires",
-        start: FromQuery[date | None] = None,
-        end: FromQuery[date | None] = None,
-        territory_id: FromQuery[int | None] = None,
-        site_id: FromQuery[int | None] = None,
-        programme_id: FromQuery[int | None] = None,
-        theme: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         """The report as XLSX (one sheet per table) or one table as CSV (``table``: synthese, territoires,
         structures, lieux, mois, thematiques, tranches_age, expiration)."""
-        flt = reports.ReportFilter(
-            start=start,
-            end=end,
-            territory_id=territory_id,
-            site_id=site_id,
-            programme_id=programme_id,
-            theme=theme,
-        )
         result = await reports.report(actor_of(request), flt)
         tables = exports.report_tables(result)
         stem = f"pass-numerique-{result.start}-{result.end}"

@@ -27,7 +27,7 @@ from litestar.response import File, Redirect, Template
 
 from pass_numerique.api import guards
 from pass_numerique.api.authentication import actor_of
-from pass_numerique.api.printing import _start_in_background
+from pass_numerique.api.printing import job_download, start_in_background
 from pass_numerique.db.tables import BookletStatus, PrintJobStatus, Role, VoucherStatus
 from pass_numerique.domain import (
     accounts,
@@ -619,18 +619,16 @@ class StaffPages(Controller):
     async def start_print_job(self, request: Request, run_id: FromPath[int]) -> Response:
         job, start = await print_jobs.start_job(actor_of(request), run_id)
         if start:
-            _start_in_background(job.id)
+            start_in_background(job.id)
         return see_other(f"/staff/print-runs/{run_id}?fait=print_job")
 
     @get("/print-runs/{run_id:int}/pdf/file", guards=[guards.MANAGERS], media_type="application/pdf")
     async def print_job_file(self, request: Request, run_id: FromPath[int]) -> File:
-        path = await print_jobs.job_file(actor_of(request), run_id, "pdf")
-        return File(path, filename=f"tirage-{run_id}.pdf", media_type="application/pdf")
+        return await job_download(actor_of(request), run_id, "pdf")
 
     @get("/print-runs/{run_id:int}/pdf/manifest.csv", guards=[guards.MANAGERS], media_type="text/csv")
     async def print_job_manifest(self, request: Request, run_id: FromPath[int]) -> File:
-        path = await print_jobs.job_file(actor_of(request), run_id, "manifest")
-        return File(path, filename=f"tirage-{run_id}.csv", media_type="text/csv; charset=utf-8")
+        return await job_download(actor_of(request), run_id, "manifest")
 
 
 class RootPage(Controller):
