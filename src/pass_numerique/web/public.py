@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from pass_numerique.api import guards
 from pass_numerique.domain import sites
-from pass_numerique.web.staff import PAGE_EXCEPTION_HANDLERS, page
+from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS, page
 
 
 class PublicPages(Controller):

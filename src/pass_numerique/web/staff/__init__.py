@@ -1,0 +1,11 @@
+"""The staff pages: server-rendered HTML (Jinja + DSFR) for insertion staff and coordinators.
+
+One module per area (account, desk, booklets, print runs...); ``layout`` holds what they share.
+"""
+
+from pass_numerique.web.staff.account import AccountPages, RootPage
+from pass_numerique.web.staff.booklets import BookletPages
+from pass_numerique.web.staff.desk import DeskPages
+from pass_numerique.web.staff.print_runs import PrintRunPages
+
+PAGES = [AccountPages, DeskPages, BookletPages, PrintRunPages, RootPage]

@@ -1,0 +1,121 @@
+"""Sign-in, sign-out, password change and the staff home page."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.domain import (
+    accounts,
+    sessions,
+)
+from pass_numerique.domain.errors import DomainError
+from pass_numerique.settings import get_settings
+from pass_numerique.web.staff.layout import (
+    HOME_URL,
+    LOGIN_URL,
+    StaffController,
+    form_errors,
+    form_of,
+    page,
+    see_other,
+)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only our own staff pages: never an open redirect to another site.
+    if target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return HOME_URL
+
+
+def _session_cookie(value: str, max_age: int | None) -> Cookie:
+    return Cookie(
+        key=sessions.COOKIE_NAME,
+        value=value,
+        path="/",
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().production,
+    )
+
+
+class AccountPages(StaffController):
+    # -- sign-in -------------------------------------------------------------
+
+    @get("/login", guards=[guards.public])
+    async def login_form(self, request: Request, suite: FromQuery[str | None] = None) -> Template:
+        return page(request, "login.html", suite=_safe_next(suite), values={})
+
+    @post("/login", guards=[guards.public])
+    async def login(self, request: Request) -> Response:
+        values = await form_of(request)
+        target = _safe_next(values.get("suite"))
+        try:
+            actor = await accounts.verify_credentials(values.get("email", ""), values.get("password", ""))
+        except DomainError as exc:
+            return page(
+                request,
+                "login.html",
+                status_code=exc.status_code,
+                suite=target,
+                values={"email": values.get("email", "")},
+                errors={"_form": exc.message},
+            )
+        previous = request.cookies.get(sessions.COOKIE_NAME)
+        if previous:  # a new id at each login (no session fixation); the old one is ended
+            await sessions.close_session(previous)
+        raw = await sessions.open_session(actor)
+        response = see_other(target)
+        response.set_cookie(_session_cookie(raw, int(sessions.MAX_AGE.total_seconds())))
+        return response
+
+    @post("/logout", guards=[guards.STAFF])
+    async def logout(self, request: Request) -> Response:
+        await sessions.close_session(request.cookies.get(sessions.COOKIE_NAME, ""))
+        response = see_other(LOGIN_URL)
+        response.set_cookie(_session_cookie("", 0))
+        return response
+
+    @get("/password", guards=[guards.STAFF])
+    async def password_form(self, request: Request) -> Template:
+        return page(request, "password.html")
+
+    @post("/password", guards=[guards.STAFF])
+    async def change_password(self, request: Request) -> Response:
+        values = await form_of(request)
+        actor = actor_of(request)
+        try:
+            if values.get("new_password", "") != values.get("confirm_password", ""):
+                raise DomainError(
+                    "invalid_input",
+                    "Les deux saisies du nouveau mot de passe diffèrent.",
+                    field="confirm_password",
+                )
+            await accounts.change_password(
+                actor, values.get("old_password", ""), values.get("new_password", "")
+            )
+        except DomainError as exc:
+            errors = form_errors(exc, {"old_password", "new_password", "confirm_password"})
+            return page(request, "password.html", status_code=exc.status_code, errors=errors)
+        await sessions.close_other_sessions(actor.user_id, request.cookies.get(sessions.COOKIE_NAME))
+        return see_other("/staff/?fait=password")
+
+    # -- home ----------------------------------------------------------------
+
+    @get("/", guards=[guards.STAFF])
+    async def home(self, request: Request) -> Template:
+        return page(request, "home.html")
+
+
+class RootPage(Controller):
+    include_in_schema = False
+
+    @get("/", guards=[guards.public])
+    async def root(self) -> Redirect:
+        return see_other(HOME_URL)

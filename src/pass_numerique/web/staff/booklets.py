@@ -1,0 +1,107 @@
+"""Booklet search, a booklet's page with its history, its PDF, and cancel-and-replace."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.domain import (
+    audit,
+    issuance,
+    print_jobs,
+)
+from pass_numerique.domain.errors import DomainError
+from pass_numerique.web.staff.layout import (
+    AUDIT_ACTIONS,
+    BOOKLET_STATUS,
+    VOUCHER_STATUS,
+    StaffController,
+    form_errors,
+    form_of,
+    page,
+    see_other,
+)
+
+
+class BookletPages(StaffController):
+    # -- booklets ------------------------------------------------------------
+
+    @get("/booklets", guards=[guards.ISSUERS])
+    async def booklet_search(self, request: Request, numero: FromQuery[str | None] = None) -> Response:
+        if numero and numero.strip():
+            return see_other(f"/staff/booklets/{quote(numero.strip())}")
+        return page(request, "booklet_search.html")
+
+    async def _booklet(
+        self, request: Request, serial: str, status_code: int = 200, **context: Any
+    ) -> Template:
+        actor = actor_of(request)
+        booklet = await issuance.get_booklet(actor, serial)
+        events = await audit.history(object_type="booklet", object_id=booklet.serial)
+        names = await audit.actor_names({e.actor for e in events if e.actor})
+        return page(
+            request,
+            "booklet.html",
+            status_code=status_code,
+            booklet=booklet,
+            events=events,
+            names=names,
+            actions=AUDIT_ACTIONS,
+            booklet_status=BOOKLET_STATUS,
+            voucher_status=VOUCHER_STATUS,
+            **context,
+        )
+
+    @get("/booklets/{serial:str}", guards=[guards.ISSUERS])
+    async def booklet(self, request: Request, serial: FromPath[str]) -> Template:
+        return await self._booklet(request, serial)
+
+    @get("/booklets/{serial:str}/pdf", guards=[guards.ISSUERS], media_type="application/pdf")
+    async def booklet_pdf(self, request: Request, serial: FromPath[str]) -> Response[bytes]:
+        data = await print_jobs.booklet_pdf(actor_of(request), serial)
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="carnet-{serial.strip()}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @post("/booklets/{serial:str}/cancel", guards=[guards.ISSUERS])
+    async def cancel(self, request: Request, serial: FromPath[str]) -> Response:
+        """First post: the confirmation step; second post (``confirm=oui``): the cancellation."""
+        values = await form_of(request)
+        reason = str(values.get("reason", "")).strip()
+        replace = values.get("replace") == "oui"
+        if not reason:
+            return await self._booklet(
+                request,
+                serial,
+                status_code=422,
+                values=values,
+                errors={"reason": "Indiquez le motif de l'annulation."},
+            )
+        if values.get("confirm") != "oui":
+            return await self._booklet(request, serial, confirm=True, values=values)
+        try:
+            result = await issuance.cancel_booklet(
+                actor_of(request), serial, issuance.CancelRequest(reason=reason, replace=replace)
+            )
+        except DomainError as exc:
+            return await self._booklet(
+                request,
+                serial,
+                status_code=exc.status_code,
+                values=values,
+                errors=form_errors(exc, {"reason"}),
+            )
+        if result.replacement is not None:
+            return see_other(f"/staff/booklets/{result.replacement.serial}?fait=replaced")
+        return see_other(f"/staff/booklets/{result.cancelled.serial}?fait=cancelled")

@@ -1,0 +1,198 @@
+"""The issuance desk: find or register a beneficiary, issue or assign a booklet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.domain import (
+    beneficiaries,
+    issuance,
+    programmes,
+    territories,
+    value_lists,
+)
+from pass_numerique.domain.errors import DomainError
+from pass_numerique.web.staff.layout import (
+    BOOKLET_STATUS,
+    StaffController,
+    form_errors,
+    form_int,
+    form_of,
+    page,
+    see_other,
+)
+
+
+class DeskPages(StaffController):
+    # -- issuance desk -------------------------------------------------------
+
+    async def _desk(self, request: Request, status_code: int = 200, **context: Any) -> Template:
+        actor = actor_of(request)
+        visible = [t for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        active = [p for p in await programmes.list_programmes() if p.active]
+        lists = value_lists.value_lists()
+        values = context.pop("values", {})
+        values.setdefault("territory_id", str(visible[0].id) if len(visible) == 1 else "")
+        values.setdefault("programme_id", str(active[0].id) if len(active) == 1 else "")
+        values.setdefault("needs", [])
+        for key in ("age_band", "gender", "social_status"):
+            values.setdefault(key, "non_communique")
+        return page(
+            request,
+            "desk.html",
+            status_code=status_code,
+            territory_options=[(t.id, t.name) for t in visible],
+            programme_options=[(p.id, p.name) for p in active],
+            age_bands=lists["tranche_age"],
+            genders=lists["genre"],
+            social_statuses=lists["statut_social"],
+            needs=lists["thematique"],
+            values=values,
+            **context,
+        )
+
+    @get("/desk", guards=[guards.ISSUERS])
+    async def desk(self, request: Request) -> Template:
+        return await self._desk(request)
+
+    @post("/desk/find", guards=[guards.ISSUERS])
+    async def find(self, request: Request) -> Response:
+        """The reference comes in the body and is looked up by its keyed hash, never put in a URL."""
+        values = await form_of(request)
+        reference = str(values.get("find_ref", "")).strip()
+        try:
+            if not reference:
+                raise DomainError(
+                    "invalid_input", "Saisissez la référence du bénéficiaire.", field="find_ref"
+                )
+            found = await beneficiaries.find_by_external_ref(actor_of(request), reference)
+        except DomainError as exc:
+            message = exc.message
+            if exc.code == "not_found":
+                message = "Aucun bénéficiaire avec cette référence : enregistrez-le ci-dessous."
+            return await self._desk(
+                request,
+                status_code=exc.status_code,
+                values={"find_ref": reference, "external_ref": reference},
+                find_errors={"find_ref": message},
+            )
+        return see_other(f"/staff/beneficiaries/{found.id}")
+
+    @post("/desk/create", guards=[guards.ISSUERS])
+    async def create(self, request: Request) -> Response:
+        values = await form_of(request)
+        actor = actor_of(request)
+        fields = {
+            "territory_id",
+            "external_ref",
+            "age_band",
+            "gender",
+            "social_status",
+            "needs",
+            "programme_id",
+        }
+        try:
+            data = beneficiaries.BeneficiaryCreate(
+                territory_id=form_int(values, "territory_id", "le territoire"),
+                external_ref=str(values.get("external_ref", "")).strip() or None,
+                age_band=values.get("age_band") or "non_communique",
+                gender=values.get("gender") or "non_communique",
+                social_status=values.get("social_status") or "non_communique",
+                rsa=values.get("rsa") == "oui",
+                needs=list(values.get("needs", [])),
+            )
+            if values.get("action") == "issue":
+                booklet = await issuance.issue_booklet(
+                    actor,
+                    issuance.IssueRequest(
+                        programme_id=form_int(values, "programme_id", "le programme"), beneficiary=data
+                    ),
+                )
+                return see_other(f"/staff/booklets/{booklet.serial}?fait=issued")
+            created = await beneficiaries.create_beneficiary(actor, data)
+        except DomainError as exc:
+            return await self._desk(
+                request, status_code=exc.status_code, values=values, errors=form_errors(exc, fields)
+            )
+        return see_other(f"/staff/beneficiaries/{created.id}?fait=created")
+
+    # -- beneficiaries -------------------------------------------------------
+
+    async def _beneficiary(
+        self, request: Request, public_id: str, status_code: int = 200, **context: Any
+    ) -> Template:
+        actor = actor_of(request)
+        person = await beneficiaries.get_beneficiary(actor, public_id)
+        lists = value_lists.value_lists()
+        active = [p for p in await programmes.list_programmes() if p.active]
+        return page(
+            request,
+            "beneficiary.html",
+            status_code=status_code,
+            person=person,
+            booklets=await issuance.beneficiary_booklets(actor, public_id),
+            programmes=active,
+            programme_options=[(p.id, p.name) for p in active],
+            labels=lists,
+            booklet_status=BOOKLET_STATUS,
+            **context,
+        )
+
+    @get("/beneficiaries/{public_id:str}", guards=[guards.ISSUERS])
+    async def beneficiary(self, request: Request, public_id: FromPath[str]) -> Template:
+        return await self._beneficiary(request, public_id)
+
+    @post("/beneficiaries/{public_id:str}/issue", guards=[guards.ISSUERS])
+    async def issue(self, request: Request, public_id: FromPath[str]) -> Response:
+        values = await form_of(request)
+        try:
+            booklet = await issuance.issue_booklet(
+                actor_of(request),
+                issuance.IssueRequest(
+                    programme_id=form_int(values, "programme_id", "le programme"), beneficiary_id=public_id
+                ),
+            )
+        except DomainError as exc:
+            if exc.code == "not_found" and exc.details.get("field") is None:
+                raise
+            return await self._beneficiary(
+                request,
+                public_id,
+                status_code=exc.status_code,
+                values=values,
+                errors=form_errors(exc, {"programme_id"}),
+            )
+        return see_other(f"/staff/booklets/{booklet.serial}?fait=issued")
+
+    @post("/beneficiaries/{public_id:str}/assign", guards=[guards.ISSUERS])
+    async def assign(self, request: Request, public_id: FromPath[str]) -> Response:
+        values = await form_of(request)
+        serial = str(values.get("serial", "")).strip()
+        try:
+            if not serial:
+                raise DomainError(
+                    "invalid_input", "Saisissez ou scannez le numéro du carnet.", field="serial"
+                )
+            booklet = await issuance.assign_booklet(
+                actor_of(request), serial, issuance.AssignRequest(beneficiary_id=public_id)
+            )
+        except DomainError as exc:
+            message = (
+                "Aucun carnet avec ce numéro dans votre territoire."
+                if exc.code == "not_found"
+                else exc.message
+            )
+            return await self._beneficiary(
+                request,
+                public_id,
+                status_code=exc.status_code,
+                values={"serial": serial},
+                errors={"serial": message},
+            )
+        return see_other(f"/staff/booklets/{booklet.serial}?fait=assigned")

@@ -1,0 +1,226 @@
+"""The staff pages' shared layout: the page template, navigation, labels, form helpers and errors.
+
+Every staff page reads the signed-in staff member from the session cookie (``domain/sessions``),
+declares a guard from ``api/guards`` and calls the same domain functions as the JSON API.
+Forms are plain POSTs protected by the CSRF middleware; after a change the page redirects
+(303) so a reload never posts twice. A refused form is shown again with the French message
+next to the field and what was typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.response import Redirect, Template
+
+from pass_numerique.db.tables import BookletStatus, PrintJobStatus, Role, VoucherStatus
+from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.clock import local_zone
+from pass_numerique.domain.errors import DomainError
+
+LOGIN_URL = "/staff/login"
+HOME_URL = "/staff/"
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+}
+
+BOOKLET_STATUS = {
+    BookletStatus.printed: ("En stock", "info"),
+    BookletStatus.allocated: ("Attribué à une structure", "info"),
+    BookletStatus.issued: ("Remis", "success"),
+    BookletStatus.cancelled: ("Annulé", "error"),
+}
+VOUCHER_STATUS = {
+    VoucherStatus.available: "Disponible",
+    VoucherStatus.redeemed: "Utilisé",
+    VoucherStatus.cancelled: "Annulé",
+}
+JOB_STATUS = {
+    PrintJobStatus.queued: "En attente",
+    PrintJobStatus.running: "En cours",
+    PrintJobStatus.done: "Terminée",
+    PrintJobStatus.failed: "Échec",
+}
+ROLE_LABELS = {
+    Role.admin: "Administration",
+    Role.coordinator: "Coordination",
+    Role.issuer: "Référent",
+    Role.site_agent: "Agent de lieu",
+    Role.viewer: "Observatoire",
+}
+AUDIT_ACTIONS = {
+    "booklet.issue": "Carnet remis (neuf)",
+    "booklet.assign": "Carnet pré-imprimé remis",
+    "booklet.cancel": "Carnet annulé",
+    "booklet.allocate": "Carnet attribué à une structure",
+}
+NOTICES = {
+    "issued": "Le carnet a été remis. Imprimez-le maintenant.",
+    "assigned": "Le carnet pré-imprimé a été remis au bénéficiaire.",
+    "cancelled": "Le carnet a été annulé.",
+    "replaced": "Le carnet a été annulé et remplacé : voici le carnet de remplacement, à imprimer.",
+    "created": "Le bénéficiaire a été enregistré.",
+    "password": "Votre mot de passe a été modifié. Vos autres sessions ont été fermées.",
+    "print_run": "Le tirage a été créé.",
+    "print_job": "L'impression du tirage a démarré.",
+}
+
+
+# ---------------------------------------------------------------------------
+# rendering helpers
+
+
+def fmt_datetime(value: datetime | None) -> str:
+    return value.astimezone(local_zone()).strftime("%d/%m/%Y à %Hh%M") if value else ""
+
+
+def fmt_date(value: Any) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def fmt_euros(cents: int) -> str:
+    return f"{cents / 100:.2f} €".replace(".", ",")
+
+
+class NavItem(NamedTuple):
+    url: str
+    label: str
+    roles: frozenset[Role]
+
+
+# The header's menu, in order; each entry shows only to the roles that may open its page.
+NAV: list[NavItem] = [
+    NavItem("/staff/", "Accueil", frozenset(Role)),
+    NavItem("/staff/desk", "Guichet de remise", frozenset({Role.admin, Role.coordinator, Role.issuer})),
+    NavItem(
+        "/staff/booklets", "Rechercher un carnet", frozenset({Role.admin, Role.coordinator, Role.issuer})
+    ),
+    NavItem("/staff/print-runs", "Tirages", frozenset({Role.admin, Role.coordinator})),
+    NavItem("/scan", "Encaisser un chèque", frozenset({Role.site_agent})),
+    NavItem("/staff/password", "Mot de passe", frozenset(Role)),
+]
+
+
+def _nav(actor: Actor) -> list[tuple[str, str]]:
+    return [(item.url, item.label) for item in NAV if actor.role in item.roles]
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    """A staff page: the layout's context (user, navigation, helpers) plus the page's."""
+    user = request.scope.get("user")
+    base = {
+        "user": user if isinstance(user, Actor) else None,
+        "role_label": ROLE_LABELS.get(user.role, "") if isinstance(user, Actor) else "",
+        "nav": _nav(user) if isinstance(user, Actor) else [],
+        "current": request.url.path,
+        "static": "/static",
+        "fmt_datetime": fmt_datetime,
+        "fmt_date": fmt_date,
+        "fmt_euros": fmt_euros,
+        "notice": NOTICES.get(request.query_params.get("fait", "")),
+        "errors": {},
+        "values": {},
+    }
+    return Template(
+        template_name=f"staff/{template}",
+        context={**base, **context},
+        status_code=status_code,
+        headers=SECURITY_HEADERS,
+        media_type="text/html",
+    )
+
+
+def see_other(url: str) -> Redirect:
+    return Redirect(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def form_errors(exc: DomainError, fields: set[str]) -> dict[str, str]:
+    """The message under its field when the form has it, else as the page's general error."""
+    field = exc.details.get("field")
+    return {field if field in fields else "_form": exc.message}
+
+
+async def form_of(request: Request) -> dict[str, Any]:
+    """The posted form: one value per name, a list for repeated names (checkboxes)."""
+    form = await request.form()
+    values: dict[str, Any] = {}
+    for key in form:
+        if key == "_csrf_token":
+            continue
+        items = form.getall(key)
+        values[key] = items if len(items) > 1 or key in ("needs",) else items[0]
+    return values
+
+
+def form_int(values: Mapping[str, Any], key: str, label: str) -> int:
+    try:
+        return int(str(values.get(key, "")).strip())
+    except ValueError:
+        raise DomainError("invalid_input", f"Indiquez {label}.", field=key) from None
+
+
+# ---------------------------------------------------------------------------
+# errors of the pages: HTML, never JSON
+
+
+def _wants_login(request: Request, _: NotAuthorizedException) -> Response:
+    target = request.url.path if request.method == "GET" else HOME_URL
+    return see_other(f"{LOGIN_URL}?suite={quote(target)}")
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    return page(request, "error.html", status_code=status, title=title, message=message)
+
+
+def _forbidden(request: Request, exc: PermissionDeniedException) -> Response:
+    if "CSRF" in str(exc.detail):
+        message = (
+            "Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez : "
+            "rien n'a été enregistré."
+        )
+        return _error_page(request, 403, "Formulaire refusé", message)
+    return _error_page(request, 403, "Accès refusé", "Vous n'avez pas les droits pour cette page.")
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    if isinstance(exc, NotFoundException):
+        return _error_page(request, 404, "Page introuvable", "Cette page ou cet élément n'existe pas.")
+    return _error_page(request, exc.status_code, "Requête refusée", "La requête n'a pas pu être traitée.")
+
+
+def _domain_error(request: Request, exc: DomainError) -> Response:
+    titles = {404: "Introuvable", 403: "Accès refusé", 409: "Action impossible"}
+    return _error_page(request, exc.status_code, titles.get(exc.status_code, "Requête refusée"), exc.message)
+
+
+PAGE_EXCEPTION_HANDLERS = {
+    NotAuthorizedException: _wants_login,
+    PermissionDeniedException: _forbidden,
+    HTTPException: _http_error,
+    DomainError: _domain_error,
+}
+
+
+class StaffController(Controller):
+    """Base of every staff page controller: under /staff, HTML errors, out of the OpenAPI schema."""
+
+    path = "/staff"
+    include_in_schema = False
+    exception_handlers = PAGE_EXCEPTION_HANDLERS

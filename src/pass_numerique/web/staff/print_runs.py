@@ -1,0 +1,101 @@
+"""Print runs: create, follow the PDF job, download the PDF and its manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import File, Template
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.api.printing import job_download, start_in_background
+from pass_numerique.db.tables import PrintJobStatus
+from pass_numerique.domain import (
+    issuance,
+    print_jobs,
+    programmes,
+    territories,
+)
+from pass_numerique.domain.errors import DomainError
+from pass_numerique.web.staff.layout import (
+    JOB_STATUS,
+    StaffController,
+    form_errors,
+    form_int,
+    form_of,
+    page,
+    see_other,
+)
+
+
+class PrintRunPages(StaffController):
+    # -- print runs ----------------------------------------------------------
+
+    async def _runs(self, request: Request, status_code: int = 200, **context: Any) -> Template:
+        actor = actor_of(request)
+        visible = [t for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        values = context.pop("values", {})
+        values.setdefault("territory_id", str(visible[0].id) if len(visible) == 1 else "")
+        return page(
+            request,
+            "print_runs.html",
+            status_code=status_code,
+            runs=await issuance.list_print_runs(actor),
+            territory_options=[(t.id, t.name) for t in visible],
+            territory_names={t.id: t.name for t in visible},
+            programme_options=[(p.id, p.name) for p in await programmes.list_programmes() if p.active],
+            values=values,
+            **context,
+        )
+
+    @get("/print-runs", guards=[guards.MANAGERS])
+    async def print_runs(self, request: Request) -> Template:
+        return await self._runs(request)
+
+    @post("/print-runs", guards=[guards.MANAGERS])
+    async def create_print_run(self, request: Request) -> Response:
+        values = await form_of(request)
+        try:
+            run = await issuance.create_print_run(
+                actor_of(request),
+                issuance.PrintRunCreate(
+                    territory_id=form_int(values, "territory_id", "le territoire"),
+                    programme_id=form_int(values, "programme_id", "le programme"),
+                    quantity=form_int(values, "quantity", "le nombre de carnets"),
+                ),
+            )
+        except DomainError as exc:
+            errors = form_errors(exc, {"territory_id", "programme_id", "quantity"})
+            return await self._runs(request, status_code=exc.status_code, values=values, errors=errors)
+        return see_other(f"/staff/print-runs/{run.id}?fait=print_run")
+
+    @get("/print-runs/{run_id:int}", guards=[guards.MANAGERS])
+    async def print_run(self, request: Request, run_id: FromPath[int]) -> Template:
+        actor = actor_of(request)
+        run = await issuance.get_print_run(actor, run_id)
+        try:
+            job = await print_jobs.get_job(actor, run_id)
+        except DomainError:
+            job = None
+        programme = await programmes.get_programme(run.programme_id)
+        live = job is not None and job.status in (PrintJobStatus.queued, PrintJobStatus.running)
+        return page(
+            request, "print_run.html", run=run, job=job, live=live, programme=programme, job_status=JOB_STATUS
+        )
+
+    @post("/print-runs/{run_id:int}/pdf", guards=[guards.MANAGERS])
+    async def start_print_job(self, request: Request, run_id: FromPath[int]) -> Response:
+        job, start = await print_jobs.start_job(actor_of(request), run_id)
+        if start:
+            start_in_background(job.id)
+        return see_other(f"/staff/print-runs/{run_id}?fait=print_job")
+
+    @get("/print-runs/{run_id:int}/pdf/file", guards=[guards.MANAGERS], media_type="application/pdf")
+    async def print_job_file(self, request: Request, run_id: FromPath[int]) -> File:
+        return await job_download(actor_of(request), run_id, "pdf")
+
+    @get("/print-runs/{run_id:int}/pdf/manifest.csv", guards=[guards.MANAGERS], media_type="text/csv")
+    async def print_job_manifest(self, request: Request, run_id: FromPath[int]) -> File:
+        return await job_download(actor_of(request), run_id, "manifest")
