@@ -26,9 +26,9 @@ from pass_numerique.db.tables import (
     VoucherStatus,
 )
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit, codes, periods, short_codes, value_lists
+from pass_numerique.domain import audit, codes, periods, short_codes, single_redemption, value_lists
 from pass_numerique.domain.actors import MANAGERS, Actor
-from pass_numerique.domain.clock import local_date, local_zone, utcnow
+from pass_numerique.domain.clock import local_date, local_zone, month_of, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.sites import agent_site, is_accredited_on
 from pass_numerique.settings import get_settings
@@ -334,6 +334,8 @@ async def redeem(actor: Actor, request: RedeemRequest, *, now: datetime | None =
     _validate(request)
     key = f"redeem:{actor.user_id}:{request.request_id}"
     now = now or utcnow()
+    if (fast := await _redeem_in_one_statement(actor, request, key, now)) is not None:
+        return fast
     try:
         async with write_transaction():
             return await _redeem_in_transaction(actor, request, key, now)
@@ -351,6 +353,33 @@ async def redeem(actor: Actor, request: RedeemRequest, *, now: datetime | None =
         refusal = DomainError("already_redeemed")
         await _record_refusal(actor, request, key, refusal, now)
         raise refusal from exc
+
+
+async def _redeem_in_one_statement(
+    actor: Actor, request: RedeemRequest, key: str, now: datetime
+) -> RedeemResult | None:
+    """The common case (one scanned QR code, online) in one round trip, or None: see single_redemption."""
+    if len(request.codes) != 1 or request.occurred_at is not None or actor.site_id is None:
+        return None
+    try:
+        scanned = codes.parse_scanned(request.codes[0])
+    except DomainError:
+        return None  # the general path refuses it and logs the attempt
+    if not isinstance(scanned, codes.ScannedToken):
+        return None
+    answer = await single_redemption.redeem_one(
+        site_id=actor.site_id,
+        agent_id=actor.user_id,
+        claims=scanned.claims,
+        theme=request.theme,
+        request_id=request.request_id,
+        key=key,
+        now=now,
+        day=local_date(now),
+        month=month_of(now),
+        scanned=request.codes[0],
+    )
+    return msgspec.json.decode(answer, type=RedeemResult) if answer is not None else None
 
 
 async def _redeem_in_transaction(
