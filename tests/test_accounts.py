@@ -45,3 +45,24 @@ def test_throttled_login_answers_429_over_http(client, world: World) -> None:
 @pytest.mark.parametrize("email", ["", "not-an-email"])
 def test_unknown_emails_are_refused_like_wrong_passwords(world: World, email: str) -> None:
     assert attempt(email, PASSWORD) == "invalid_credentials"
+
+
+def test_bearer_tokens_resolve_to_the_actor_until_revoked_or_expired(world: World) -> None:
+    agent = run(accounts.create_token(world.agent, "phone"))
+    actor = run(accounts.authenticate_token(agent.token))
+    assert actor is not None and actor.user_id == world.agent.user_id
+    assert actor.site_id == world.site.id and actor.territory_ids == frozenset({world.north.id})
+    issuer = run(accounts.authenticate_token(run(accounts.create_token(world.issuer, "desk")).token))
+    assert issuer is not None and issuer.structure_id == world.structure.id
+    assert issuer.territory_ids == frozenset({world.north.id})
+    coordinator = run(accounts.authenticate_token(run(accounts.create_token(world.coordinator, "c")).token))
+    assert coordinator is not None and coordinator.territory_ids == frozenset({world.north.id})
+    assert run(accounts.authenticate_token(agent.token + "x")) is None
+    assert run(accounts.authenticate_token("not-even-a-token")) is None
+    run(accounts.revoke_token(world.agent, agent.id))
+    assert run(accounts.authenticate_token(agent.token)) is None
+    short = run(accounts.create_token(world.agent, "short", expires_in=timedelta(seconds=-1)))
+    assert run(accounts.authenticate_token(short.token)) is None
+    kept = run(accounts.create_token(world.agent, "kept"))
+    run(accounts.set_active(world.admin, world.agent.user_id, False))
+    assert run(accounts.authenticate_token(kept.token)) is None
