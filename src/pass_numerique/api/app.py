@@ -31,6 +31,14 @@ from pass_numerique.web import public, scanner, staff
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
+async def _keep_session_state(_: object) -> None:
+    """Release a pooled connection without asyncpg's reset query (``RESET ALL``, ``UNLISTEN *``…).
+
+    That query is one more round trip after every statement we run outside a transaction, and
+    we never leave session state behind: no ``SET``, advisory lock, ``LISTEN`` or open cursor.
+    """
+
+
 @asynccontextmanager
 async def _database_pool(_: Litestar) -> AsyncIterator[None]:
     db = engine()
@@ -39,7 +47,7 @@ async def _database_pool(_: Litestar) -> AsyncIterator[None]:
     if pooled:
         size = get_settings().db_pool_size
         # Piccolo's default min_size is 10: a smaller max_size must lower it too.
-        await db.start_connection_pool(min_size=min(2, size), max_size=size)
+        await db.start_connection_pool(min_size=min(2, size), max_size=size, reset=_keep_session_state)
     try:
         yield
     finally:

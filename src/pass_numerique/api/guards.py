@@ -1,12 +1,13 @@
 """Route guards: every route declares one, so access is explicit and testable.
 
 Guards check the role; the data scope (territory, site) is enforced by the
-domain functions, which filter their queries by the actor.
+domain functions, which filter their queries by the actor. They are coroutines:
+Litestar runs a plain function guard in a worker thread, a thread hop on every request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -15,25 +16,30 @@ from litestar.handlers.base import BaseRouteHandler
 from pass_numerique.db.tables import Role
 from pass_numerique.domain.actors import Actor
 
-Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
 
 
-def public(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def public(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Open to anyone, signed in or not (the explicit marker of a public route)."""
 
 
-def authenticated(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Any signed-in staff member."""
-    if not isinstance(connection.scope.get("user"), Actor):
+def _require_actor(connection: ASGIConnection) -> Actor:
+    actor = connection.scope.get("user")
+    if not isinstance(actor, Actor):
         raise NotAuthorizedException("Connexion requise.")
+    return actor
+
+
+async def authenticated(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Any signed-in staff member."""
+    _require_actor(connection)
 
 
 def requires(*roles: Role) -> Guard:
     """Signed in with one of ``roles``."""
 
-    def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-        authenticated(connection, handler)
-        if connection.scope["user"].role not in roles:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if _require_actor(connection).role not in roles:
             raise PermissionDeniedException("Vous n'avez pas les droits pour cette action.")
 
     guard.__name__ = "requires_" + "_or_".join(r.value for r in roles)

@@ -17,35 +17,54 @@ SQLite has no data-modifying CTEs; there it always returns None.
 from __future__ import annotations
 
 from datetime import date, datetime
-from string import Formatter
 
 from pass_numerique.db.tables import Voucher
 from pass_numerique.db.transaction import is_sqlite
 from pass_numerique.domain.voucher_tokens import TokenClaims
 
+# The parameters come once each, in this order, in the first CTE; the rest refers to them by name.
+_PARAMETERS = (
+    "site",
+    "agent",
+    "day",
+    "month",
+    "booklet",
+    "number",
+    "kid",
+    "theme",
+    "request_id",
+    "key",
+    "now",
+    "scanned",
+)
 _STATEMENT = """
-WITH site AS (
-    SELECT id FROM partner_site
-    WHERE id = {site}::int AND accreditation_status = 'accredited'
-      AND (accredited_from IS NULL OR accredited_from <= {day}::date)
-      AND (accredited_until IS NULL OR {day}::date <= accredited_until)
-), open_month AS (
-    SELECT {month}::varchar AS month
-    WHERE NOT EXISTS (
-        SELECT 1 FROM reimbursement_period WHERE month = {month}::varchar AND closed_at IS NOT NULL
-    )
+WITH input AS (
+    SELECT {}::int AS site, {}::int AS agent, {}::date AS day, {}::varchar AS month,
+           {}::int AS booklet, {}::int AS number, {}::int AS kid, {}::text AS theme,
+           {}::varchar AS request_id, {}::varchar AS key, {}::timestamptz AS now, {}::varchar AS scanned
+), ready AS (
+    -- The site is accredited today, the month is open, the request id is new.
+    SELECT input.* FROM input
+    WHERE EXISTS (
+        SELECT 1 FROM partner_site s
+        WHERE s.id = input.site AND s.accreditation_status = 'accredited'
+          AND (s.accredited_from IS NULL OR s.accredited_from <= input.day)
+          AND (s.accredited_until IS NULL OR input.day <= s.accredited_until)
+    ) AND NOT EXISTS (
+        SELECT 1 FROM reimbursement_period r WHERE r.month = input.month AND r.closed_at IS NOT NULL
+    ) AND NOT EXISTS (SELECT 1 FROM idempotency_record i WHERE i.key = input.key)
 ), target AS (
+    -- The voucher is available, its booklet issued and valid today, the theme one of its programme's.
     SELECT v.id, v.number, v.face_value_cents, b.id AS booklet_id, b.serial, b.valid_until
-    FROM voucher v
+    FROM ready
+    JOIN voucher v ON v.booklet = ready.booklet AND v.number = ready.number AND v.key_id = ready.kid
     JOIN booklet b ON b.id = v.booklet
     JOIN programme p ON p.id = b.programme
-    WHERE v.booklet = {booklet}::int AND v.number = {number}::int AND v.key_id = {kid}::int
-      AND v.status = 'available' AND b.status = 'issued'
-      AND b.valid_from <= {day}::date AND {day}::date <= b.valid_until
-      AND p.themes::jsonb ? {theme}::text
-      AND NOT EXISTS (SELECT 1 FROM idempotency_record WHERE key = {key}::varchar)
-      AND EXISTS (SELECT 1 FROM site) AND EXISTS (SELECT 1 FROM open_month)
+    WHERE v.status = 'available' AND b.status = 'issued'
+      AND b.valid_from <= ready.day AND ready.day <= b.valid_until
+      AND p.themes::jsonb ? ready.theme
 ), won AS (
+    -- Compare-and-set: a concurrent redemption that committed first makes this match nothing.
     UPDATE voucher v SET status = 'redeemed'
     FROM target t
     WHERE v.id = t.id AND v.status = 'available'
@@ -54,28 +73,28 @@ WITH site AS (
     INSERT INTO redemption
         (voucher, site, agent, redeemed_at, recorded_at, theme, request_id, period, late,
          undone_at, undone_by, undo_reason)
-    SELECT won.id, {site}::int, {agent}::int, {now}::timestamptz, {now}::timestamptz, {theme}::text,
-           {request_id}::varchar, {month}::varchar, false, NULL, NULL, ''
-    FROM won
+    SELECT won.id, input.site, input.agent, input.now, input.now, input.theme, input.request_id,
+           input.month, false, NULL, NULL, ''
+    FROM won, input
     RETURNING id, voucher
 ), audited AS (
     INSERT INTO audit_event (at, actor, action, object_type, object_id, before, after)
-    SELECT {now}::timestamptz, {agent}::int, 'voucher.redeem', 'voucher', redeemed.voucher::text,
+    SELECT input.now, input.agent, 'voucher.redeem', 'voucher', redeemed.voucher::text,
            json_build_object('status', 'available'),
-           json_build_object('status', 'redeemed', 'site', {site}::int, 'theme', {theme}::text,
-                             'redemption', redeemed.id, 'period', {month}::varchar, 'late', false)
-    FROM redeemed
+           json_build_object('status', 'redeemed', 'site', input.site, 'theme', input.theme,
+                             'redemption', redeemed.id, 'period', input.month, 'late', false)
+    FROM redeemed, input
 ), logged AS (
     INSERT INTO scan_attempt (at, scanned, voucher, site, agent, action, outcome, request_id)
-    SELECT {now}::timestamptz, {scanned}::varchar, won.id, {site}::int, {agent}::int, 'redeem',
-           'redeemed', {request_id}::varchar
-    FROM won
+    SELECT input.now, input.scanned, won.id, input.site, input.agent, 'redeem', 'redeemed', input.request_id
+    FROM won, input
 ), answer AS (
+    -- The RedeemResult, as the general path would encode it, stored for replays and returned.
     SELECT json_build_object(
-        'request_id', {request_id}::varchar,
-        'site_id', {site}::int,
+        'request_id', input.request_id,
+        'site_id', input.site,
         'booklet_serial', t.serial,
-        'theme', {theme}::text,
+        'theme', input.theme,
         'redeemed', json_build_array(json_build_object(
             'redemption_id', r.id, 'number', t.number, 'face_value_cents', t.face_value_cents)),
         'total_cents', t.face_value_cents,
@@ -83,29 +102,19 @@ WITH site AS (
         'remaining', (SELECT count(*) - 1 FROM voucher
                       WHERE booklet = t.booklet_id AND status = 'available'),
         'valid_until', t.valid_until,
-        'redeemed_at', {now}::timestamptz,
-        'period', {month}::varchar,
+        'redeemed_at', input.now,
+        'period', input.month,
         'late', false,
         'replayed', false
     )::text AS response
-    FROM redeemed r JOIN target t ON t.id = r.voucher
+    FROM redeemed r JOIN target t ON t.id = r.voucher, input
 ), remembered AS (
     INSERT INTO idempotency_record (key, staff_user, status_code, response, created_at)
-    SELECT {key}::varchar, {agent}::int, 200, answer.response, {now}::timestamptz FROM answer
+    SELECT input.key, input.agent, 200, answer.response, input.now FROM answer, input
 )
 SELECT response FROM answer
 """
-
-
-def _positional(template: str) -> tuple[str, list[str]]:
-    """Piccolo's raw queries take positional ``{}`` placeholders: name them here, once."""
-    # No literal braces in the SQL: Piccolo would take an escaped one for a placeholder.
-    parts = list(Formatter().parse(template))
-    text = "".join(literal + ("{}" if field else "") for literal, field, _, _ in parts)
-    return text, [field for _, field, _, _ in parts if field]
-
-
-_SQL, _NAMES = _positional(_STATEMENT)
+# No literal braces in the SQL above: Piccolo takes every brace for a placeholder.
 
 
 async def redeem_one(
@@ -138,5 +147,5 @@ async def redeem_one(
         "request_id": request_id,
         "scanned": scanned[:200],
     }
-    rows = await Voucher.raw(_SQL, *[values[name] for name in _NAMES])
+    rows = await Voucher.raw(_STATEMENT, *[values[name] for name in _PARAMETERS])
     return rows[0]["response"] if rows else None
