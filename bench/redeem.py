@@ -1,9 +1,9 @@
 """Benchmark: voucher redemption over HTTP against the real server, beside the raw database ceiling.
 
 For each engine (SQLite, then PostgreSQL) it migrates a fresh database, loads N issued vouchers
-through the domain API, starts the production command (``pass-numerique serve --workers 2``),
-logs a few site agents in over HTTP, then drives ``POST /api/v1/redemptions`` with wrk at 1, 16
-and 64 connections: one voucher per request, a unique request id per request, each voucher used
+through the domain API, starts the production command (``pass-numerique serve``, 2 workers on
+PostgreSQL, 1 on SQLite), logs a few site agents in over HTTP, then drives
+``POST /api/v1/redemptions`` with wrk at 1, 16 and 64 connections: one voucher per request, a unique request id per request, each voucher used
 once (so every answer must be 2xx). Beside it, the raw ceiling for the same work: the same
 compare-and-set UPDATE of a voucher plus one audit INSERT per transaction, in a tight loop
 (asyncpg pool of 16 connections on PostgreSQL, one sqlite3 WAL connection on SQLite).
@@ -407,14 +407,15 @@ def _bench_engine(engine: str, args: argparse.Namespace) -> dict:
                 handle.write(json.dumps(body, separators=(",", ":")) + "\n")
         return file
 
-    with Server(env, args.port, args.workers, OUT / f"server-{engine}.log"):
+    workers = args.sqlite_workers if engine == "sqlite" else args.workers
+    with Server(env, args.port, workers, OUT / f"server-{engine}.log"):
         tokens = [
             _http_json(
                 f"http://127.0.0.1:{args.port}/api/v1/auth/login", {"email": email, "password": PASSWORD}
             )["token"]["token"]
             for email in data["emails"]
         ]
-        log(f"[{tag}] server up ({args.workers} workers), {len(tokens)} agent tokens")
+        log(f"[{tag}] server up ({workers} workers), {len(tokens)} agent tokens")
         warm = _wrk(args.port, 16, 2, bodies_for(3000, "warmup"), tokens)
         log(f"[{tag}] warm-up: {warm['rate']:.0f} req/s, non-2xx {warm['non2xx']}")
         plan = [(run, c) for run in range(args.runs) for c in args.concurrency]
@@ -524,9 +525,10 @@ def _section(table: str, all_results: list[dict], args: argparse.Namespace, comm
     return f"""{SECTION}
 
 Measured {DOC_DATE} on a shared 2-core machine ({platform.machine()}, Linux {platform.release()}), loopback
-only. Server: the production command `pass-numerique serve --workers {args.workers}` (uvicorn), access log
-off. Each request is `POST /api/v1/redemptions` for one fresh voucher (its QR URL) with a unique
-`request_id`, a bearer token of one of {args.agents} site agents; every voucher is used once, so every
+only. Server: the production command `pass-numerique serve --workers N` (uvicorn), access log off,
+N = {args.workers} on PostgreSQL and {args.sqlite_workers} on SQLite (the embedded mode's documented setting:
+SQLite has one writer at a time, docs/architecture.md). Each request is `POST /api/v1/redemptions`
+for one fresh voucher (its QR URL) with a unique `request_id`, a bearer token of one of {args.agents} site agents; every voucher is used once, so every
 answer must be 2xx. Load: wrk (2 threads, `bench/redeem.lua`), {args.duration:g} s per run after a 2 s
 warm-up; figures are medians of {args.runs} run(s) per row; non-2xx is summed over the runs. Data:
 {args.vouchers:,} issued vouchers ({args.vouchers // 10:,} booklets of 10) loaded through the domain API
@@ -576,7 +578,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", default="1,16,64", help="wrk connections, comma-separated")
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--runs", type=int, default=3, help="repetitions (medians are reported)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
+    parser.add_argument(
+        "--sqlite-workers", type=int, default=1, help="uvicorn workers on SQLite (the embedded default: one)"
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--no-docs", action="store_true", help=f"do not update {DOCS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
