@@ -2,11 +2,12 @@
 
 For each engine (SQLite, then PostgreSQL) it migrates a fresh database, loads N issued vouchers
 through the domain API, starts the production command (``pass-numerique serve``, 2 workers on
-PostgreSQL, 1 on SQLite), logs a few site agents in over HTTP, then drives
-``POST /api/v1/redemptions`` with wrk at 1, 16 and 64 connections: one voucher per request, a unique request id per request, each voucher used
-once (so every answer must be 2xx). Beside it, the raw ceiling for the same work: the same
-compare-and-set UPDATE of a voucher plus one audit INSERT per transaction, in a tight loop
-(asyncpg pool of 16 connections on PostgreSQL, one sqlite3 WAL connection on SQLite).
+PostgreSQL, 1 on SQLite), logs a few site agents in over HTTP, then drives ``POST
+/api/v1/redemptions`` with wrk at 1, 16 and 64 connections: one voucher per request, a unique
+request id per request, each voucher used once (so every answer must be 2xx). Beside it, the raw
+ceiling for the same work: the same compare-and-set UPDATE of a voucher plus one audit INSERT per
+transaction, in a tight loop (asyncpg pool of 16 connections on PostgreSQL, one sqlite3 WAL
+connection on SQLite).
 It prints a Markdown table and replaces the "## Redemption over HTTP (bench/redeem.py)" section
 of docs/benchmarks.md (``--no-docs`` to skip).
 
@@ -525,15 +526,16 @@ def _section(table: str, all_results: list[dict], args: argparse.Namespace, comm
     return f"""{SECTION}
 
 Measured {DOC_DATE} on a shared 2-core machine ({platform.machine()}, Linux {platform.release()}), loopback
-only. Server: the production command `pass-numerique serve --workers N` (uvicorn), access log off,
-N = {args.workers} on PostgreSQL and {args.sqlite_workers} on SQLite (the embedded mode's documented setting:
-SQLite has one writer at a time, docs/architecture.md). Each request is `POST /api/v1/redemptions`
-for one fresh voucher (its QR URL) with a unique `request_id`, a bearer token of one of {args.agents} site agents; every voucher is used once, so every
-answer must be 2xx. Load: wrk (2 threads, `bench/redeem.lua`), {args.duration:g} s per run after a 2 s
-warm-up; figures are medians of {args.runs} run(s) per row; non-2xx is summed over the runs. Data:
-{args.vouchers:,} issued vouchers ({args.vouchers // 10:,} booklets of 10) loaded through the domain API
-into a fresh database (SQLite file under `bench/out/`, PostgreSQL database `pn_bench`). PostgreSQL
-pool: `PN_DB_POOL_SIZE` = {os.environ.get("PN_DB_POOL_SIZE", "10")} per worker.
+only. Server: the production command `pass-numerique serve --workers N` (uvicorn), access log off, N
+= {args.workers} on PostgreSQL and {args.sqlite_workers} on SQLite (the embedded mode's documented
+setting: SQLite has one writer at a time, docs/architecture.md). Each request is `POST
+/api/v1/redemptions` for one fresh voucher (its QR URL) with a unique `request_id`, a bearer token
+of one of {args.agents} site agents; every voucher is used once, so every answer must be 2xx. Load:
+wrk (2 threads, `bench/redeem.lua`), {args.duration:g} s per run after a 2 s warm-up; figures are
+medians of {args.runs} run(s) per row; non-2xx is summed over the runs. Data: {args.vouchers:,}
+issued vouchers ({args.vouchers // 10:,} booklets of 10) loaded through the domain API into a fresh
+database (SQLite file under `bench/out/`, PostgreSQL database `pn_bench`). PostgreSQL pool:
+`PN_DB_POOL_SIZE` = {os.environ.get("PN_DB_POOL_SIZE", "10")} per worker.
 
 The raw ceiling is the same work without the application: per transaction, the compare-and-set
 `UPDATE voucher SET status = 'redeemed' WHERE id = … AND status = 'available' RETURNING id` and one
