@@ -119,3 +119,67 @@ def test_public_site_list_is_accessible(page: Page, server: str, world: World) -
     expect(page.get_by_role("heading", name="Médiathèque Nord")).to_be_visible()
     assert serious_violations(page) == [], "public site list"
     page.screenshot(path=DOCS_IMG / "public-sites.png", full_page=True)
+
+
+def _sign_in(page: Page, server: str, email: str, target: str) -> None:
+    page.goto(server + target)
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def _some_activity(world: World) -> None:
+    from pass_numerique.domain import beneficiaries, issuance, redemption
+
+    for n, age_band in enumerate(
+        ["vingt_cinq_trente_neuf", "soixante_soixante_neuf", "vingt_cinq_trente_neuf"]
+    ):
+        booklet = domain(
+            issuance.issue_booklet(
+                world.issuer,
+                issuance.IssueRequest(
+                    programme_id=world.programme.id,
+                    beneficiary=beneficiaries.BeneficiaryCreate(
+                        territory_id=world.north.id, age_band=age_band
+                    ),
+                ),
+            )
+        )
+        codes = domain(issuance.booklet_codes(world.issuer, booklet.serial))
+        domain(
+            redemption.redeem(
+                world.agent,
+                redemption.RedeemRequest(
+                    codes=[c.url for c in codes[: n + 2]], theme="email", request_id=f"browser-{n:06d}"
+                ),
+            )
+        )
+
+
+def test_dashboard_with_charts_and_tables_is_accessible(page: Page, server: str, world: World) -> None:
+    _some_activity(world)
+    _sign_in(page, server, world.coordinator.email, "/staff/reports")
+    expect(page.get_by_role("heading", name="Tableau de bord", exact=True)).to_be_visible()
+    # Each chart is an image with a name, and its figures are in a table beside it.
+    expect(page.get_by_role("img", name=re.compile("Parcours des carnets"))).to_be_visible()
+    expect(
+        page.get_by_role("table", name="Chèques utilisés et montants à rembourser par lieu")
+    ).to_contain_text("Médiathèque Nord")
+    assert serious_violations(page) == [], "dashboard"
+    page.screenshot(path=DOCS_IMG / "dashboard.png", full_page=True)
+    # The filters go into the URL: the view can be shared.
+    page.get_by_label("Thématique d'atelier", exact=True).select_option("email")
+    page.get_by_role("button", name="Afficher").click()
+    expect(page).to_have_url(re.compile(r"theme=email"))
+    with page.expect_download() as download:
+        page.get_by_role("link", name="tous les tableaux (XLSX)").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+
+
+def test_public_statistics_page_is_accessible(page: Page, server: str, world: World) -> None:
+    _some_activity(world)
+    page.goto(server + "/statistiques")
+    expect(page.get_by_role("heading", name="Le Pass numérique en chiffres")).to_be_visible()
+    expect(page.get_by_role("table", name="Carnets et chèques par territoire")).to_contain_text("< 5")
+    assert serious_violations(page) == [], "public statistics"
+    page.screenshot(path=DOCS_IMG / "public-statistics.png", full_page=True)

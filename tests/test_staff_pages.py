@@ -322,6 +322,7 @@ ROLES = ("admin", "coordinator", "issuer", "site_agent", "viewer")
 EVERYONE = set(ROLES)
 MANAGERS = {"admin", "coordinator"}
 ISSUERS = {"admin", "coordinator", "issuer"}
+STATEMENT_READERS = {"admin", "coordinator", "site_agent"}
 
 # Every page route and who may open it (None: public). Denied roles get 403, anonymous visitors
 # are sent to the login page (303).
@@ -349,7 +350,15 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/print-runs/1/pdf", MANAGERS),
     ("GET", "/staff/print-runs/1/pdf/file", MANAGERS),
     ("GET", "/staff/print-runs/1/pdf/manifest.csv", MANAGERS),
+    ("GET", "/staff/reports", EVERYONE),
+    ("GET", "/staff/reports/export", EVERYONE),
+    ("GET", "/staff/statements", STATEMENT_READERS),
+    ("POST", "/staff/statements/2026-10/close", MANAGERS),
+    ("GET", "/staff/statements/1/2026-10", STATEMENT_READERS),
+    ("GET", "/staff/statements/1/2026-10/export", STATEMENT_READERS),
+    ("POST", "/staff/statements/1/2026-10/paid", MANAGERS),
     ("GET", "/lieux/TAS-N", None),
+    ("GET", "/statistiques", None),
 ]
 
 
@@ -394,7 +403,7 @@ def test_page_matrix_covers_every_page_route(client) -> None:
     declared = {
         (method, route.path)
         for route in client.app.routes
-        if route.path == "/" or route.path.startswith(("/staff", "/lieux"))
+        if route.path == "/" or route.path.startswith(("/staff", "/lieux", "/statistiques"))
         for handler in getattr(route, "route_handlers", [])
         for method in handler.http_methods
         if method not in ("HEAD", "OPTIONS")

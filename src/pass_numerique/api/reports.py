@@ -16,10 +16,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pass_numerique.api import guards
 from pass_numerique.api.authentication import actor_of
 from pass_numerique.domain import exports, reports, statements
+from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.errors import DomainError
 
 _MEDIA = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
@@ -33,23 +34,73 @@ def _download(data: bytes, fmt: str, stem: str) -> Response[bytes]:
     )
 
 
+def _day(value: str | None, field: str) -> date | None:
+    if not value or not value.strip():
+        return None  # an empty field of the dashboard's form means "no filter"
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise DomainError("invalid_input", "Date attendue au format AAAA-MM-JJ.", field=field) from None
+
+
+def _number(value: str | None, field: str) -> int | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise DomainError("invalid_input", "Identifiant invalide.", field=field) from None
+
+
 def report_filter(
-    start: FromQuery[date | None] = None,
-    end: FromQuery[date | None] = None,
-    territory_id: FromQuery[int | None] = None,
-    site_id: FromQuery[int | None] = None,
-    programme_id: FromQuery[int | None] = None,
+    start: FromQuery[str | None] = None,
+    end: FromQuery[str | None] = None,
+    territory_id: FromQuery[str | None] = None,
+    site_id: FromQuery[str | None] = None,
+    programme_id: FromQuery[str | None] = None,
     theme: FromQuery[str | None] = None,
 ) -> reports.ReportFilter:
-    """The report filters, from the query string (shared by the report and its export)."""
+    """The report filters, from the query string (shared by the report, its export and the dashboard).
+
+    Empty values count as absent: the dashboard's filter form sends every field.
+    """
     return reports.ReportFilter(
-        start=start,
-        end=end,
-        territory_id=territory_id,
-        site_id=site_id,
-        programme_id=programme_id,
-        theme=theme,
+        start=_day(start, "start"),
+        end=_day(end, "end"),
+        territory_id=_number(territory_id, "territory_id"),
+        site_id=_number(site_id, "site_id"),
+        programme_id=_number(programme_id, "programme_id"),
+        theme=(theme or "").strip() or None,
     )
+
+
+async def report_download(
+    actor: Actor, flt: reports.ReportFilter, fmt: Literal["csv", "xlsx"], table: str
+) -> Response[bytes]:
+    """The report as XLSX (every table) or one table as CSV: for the API and the dashboard page."""
+    result = await reports.report(actor, flt)
+    tables = exports.report_tables(result)
+    stem = f"pass-numerique-{result.start}-{result.end}"
+    if fmt == "xlsx":
+        return _download(exports.to_xlsx(tables), "xlsx", stem)
+    chosen = next((t for t in tables if t.name == table), None)
+    if chosen is None:
+        names = [t.name for t in tables]
+        raise DomainError("invalid_input", "Tableau inconnu.", field="table", allowed=names)
+    return _download(exports.to_csv(chosen), "csv", f"{stem}-{chosen.name}")
+
+
+async def statement_download(
+    actor: Actor, site_id: int, month: str, fmt: Literal["csv", "xlsx", "pdf"]
+) -> Response[bytes]:
+    """A site's statement for a month as PDF, CSV (French Excel) or XLSX: for the API and the pages."""
+    result = await statements.statement(actor, site_id, month)
+    stem = f"releve-{site_id}-{month}"
+    if fmt == "pdf":
+        return _download(exports.statement_pdf(result), "pdf", stem)
+    table = exports.statement_table(result)
+    data = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx([table])
+    return _download(data, fmt, stem)
 
 
 class ReportController(Controller):
@@ -72,17 +123,7 @@ class ReportController(Controller):
     ) -> Response[bytes]:
         """The report as XLSX (one sheet per table) or one table as CSV (``table``: synthese, territoires,
         structures, lieux, mois, thematiques, tranches_age, expiration)."""
-        result = await reports.report(actor_of(request), flt)
-        tables = exports.report_tables(result)
-        stem = f"pass-numerique-{result.start}-{result.end}"
-        if format == "xlsx":
-            return _download(exports.to_xlsx(tables), "xlsx", stem)
-        chosen = next((t for t in tables if t.name == table), None)
-        if chosen is None:
-            raise DomainError(
-                "invalid_input", "Tableau inconnu.", field="table", allowed=[t.name for t in tables]
-            )
-        return _download(exports.to_csv(chosen), "csv", f"{stem}-{chosen.name}")
+        return await report_download(actor_of(request), flt, format, table)
 
     @get("/public/statistics", guards=[guards.public])
     async def public_statistics(
@@ -118,13 +159,7 @@ class StatementController(Controller):
         format: FromQuery[Literal["csv", "xlsx", "pdf"]] = "pdf",
     ) -> Response[bytes]:
         """The statement as PDF, CSV (French Excel) or XLSX."""
-        result = await statements.statement(actor_of(request), site_id, month)
-        stem = f"releve-{site_id}-{month}"
-        if format == "pdf":
-            return _download(exports.statement_pdf(result), "pdf", stem)
-        table = exports.statement_table(result)
-        data = exports.to_csv(table) if format == "csv" else exports.to_xlsx([table])
-        return _download(data, format, stem)
+        return await statement_download(actor_of(request), site_id, month, format)
 
     @post("/statements/{site_id:int}/{month:str}/paid", guards=[guards.MANAGERS], status_code=200)
     async def mark_paid(

@@ -1,18 +1,23 @@
-"""Public pages, no login: the list of partner sites of a territory (``/lieux/{code}``).
+"""Public pages, no login: the partner sites of a territory and the scheme's statistics.
 
-The QR code on every booklet cover opens this page (``domain/printing.py``), so a
-beneficiary finds where to use their vouchers.
+The QR code on every booklet cover opens ``/lieux/{code}`` (``domain/printing.py``), so a
+beneficiary finds where to use their vouchers. ``/statistiques`` shows everyone the figures
+per territory, with counts from 1 to 4 hidden so no one can be singled out.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 from litestar import Controller, Request, get
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from pass_numerique.api import guards
-from pass_numerique.domain import sites
+from pass_numerique.domain import reports, sites
+from pass_numerique.web.charts import french_number
 from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS, page
+from pass_numerique.web.staff.reports import percent
 
 
 class PublicPages(Controller):
@@ -23,6 +28,13 @@ class PublicPages(Controller):
     async def territory_sites(self, request: Request, territory_code: FromPath[str]) -> Template:
         listing = await sites.public_sites(territory_code)
         return page(request, "public_sites.html", listing=listing)
+
+    @get("/statistiques", guards=[guards.public])
+    async def statistics(
+        self, request: Request, start: FromQuery[date | None] = None, end: FromQuery[date | None] = None
+    ) -> Template:
+        figures = await reports.public_statistics(start, end)
+        return page(request, "public_statistics.html", figures=figures, number=french_number, percent=percent)
 
 
 PAGES = [PublicPages]

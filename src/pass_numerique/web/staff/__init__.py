@@ -7,5 +7,7 @@ from pass_numerique.web.staff.account import AccountPages, RootPage
 from pass_numerique.web.staff.booklets import BookletPages
 from pass_numerique.web.staff.desk import DeskPages
 from pass_numerique.web.staff.print_runs import PrintRunPages
+from pass_numerique.web.staff.reports import ReportPages
+from pass_numerique.web.staff.statements import StatementPages
 
-PAGES = [AccountPages, DeskPages, BookletPages, PrintRunPages, RootPage]
+PAGES = [AccountPages, DeskPages, BookletPages, PrintRunPages, ReportPages, StatementPages, RootPage]

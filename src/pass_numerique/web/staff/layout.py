@@ -80,6 +80,8 @@ NOTICES = {
     "password": "Votre mot de passe a été modifié. Vos autres sessions ont été fermées.",
     "print_run": "Le tirage a été créé.",
     "print_job": "L'impression du tirage a démarré.",
+    "closed": "Le mois a été clôturé : ses relevés sont figés.",
+    "paid": "Le paiement du relevé a été enregistré.",
 }
 
 
@@ -113,7 +115,15 @@ NAV: list[NavItem] = [
         "/staff/booklets", "Rechercher un carnet", frozenset({Role.admin, Role.coordinator, Role.issuer})
     ),
     NavItem("/staff/print-runs", "Tirages", frozenset({Role.admin, Role.coordinator})),
+    NavItem(
+        "/staff/reports",
+        "Tableau de bord",
+        frozenset({Role.admin, Role.coordinator, Role.issuer, Role.viewer}),
+    ),
+    NavItem("/staff/statements", "Relevés et remboursements", frozenset({Role.admin, Role.coordinator})),
     NavItem("/scan", "Encaisser un chèque", frozenset({Role.site_agent})),
+    NavItem("/staff/reports", "Chiffres du lieu", frozenset({Role.site_agent})),
+    NavItem("/staff/statements", "Relevés du lieu", frozenset({Role.site_agent})),
     NavItem("/staff/password", "Mot de passe", frozenset(Role)),
 ]
 

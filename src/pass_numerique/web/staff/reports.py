@@ -1,0 +1,125 @@
+"""The dashboard: issued versus used for a period, within the signed-in person's scope.
+
+Coordinators see their territories, admins and the network's observatory (viewer) the whole
+département, a site agent its own site (the same page, without the booklet-side figures the
+domain does not give them). The filters live in the URL, so a view can be bookmarked or sent.
+Every chart is drawn from a table that the page also shows (its text alternative).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from litestar import Request, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.api.reports import report_download, report_filter
+from pass_numerique.db.tables import Role
+from pass_numerique.domain import programmes, reports, sites, territories, value_lists
+from pass_numerique.domain.reports import Report, ReportFilter
+from pass_numerique.web.charts import bar_chart, french_number
+from pass_numerique.web.staff.layout import StaffController, page
+
+FUNNEL_STEPS = (
+    ("printed", "Imprimés"),
+    ("allocated", "Attribués aux structures"),
+    ("issued", "Remis aux bénéficiaires"),
+    ("started", "Entamés (au moins un chèque utilisé)"),
+    ("fully_used", "Entièrement utilisés"),
+)
+
+
+def percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f} %".replace(".", ",")
+
+
+def _charts(result: Report) -> dict[str, object]:
+    totals = result.totals
+    charts: dict[str, object] = {
+        "by_month": bar_chart(
+            "graphique-mois", "Chèques utilisés par mois", [(r.label, r.count) for r in result.by_month]
+        ),
+        "by_theme": bar_chart(
+            "graphique-thematiques",
+            "Chèques utilisés par thématique d'atelier",
+            [(r.label, r.count) for r in result.by_theme],
+        ),
+        "by_age_band": bar_chart(
+            "graphique-ages",
+            "Chèques utilisés par tranche d'âge des bénéficiaires",
+            [(r.label, r.count) for r in result.by_age_band],
+        ),
+    }
+    if totals.booklets_issued is not None:
+        funnel = {
+            "printed": totals.booklets_printed,
+            "allocated": totals.booklets_allocated,
+            "issued": totals.booklets_issued,
+            "started": totals.booklets_started,
+            "fully_used": totals.booklets_fully_used,
+        }
+        charts["funnel"] = bar_chart(
+            "graphique-parcours",
+            "Parcours des carnets, de l'impression à l'utilisation complète",
+            [(label, funnel[key]) for key, label in FUNNEL_STEPS],
+        )
+    if result.first_use is not None:
+        charts["first_use"] = bar_chart(
+            "graphique-premier-usage",
+            "Délai entre la remise du carnet et le premier chèque utilisé",
+            [(b.label, b.count) for b in result.first_use.buckets],
+        )
+    return charts
+
+
+class ReportPages(StaffController):
+    dependencies = {"flt": Provide(report_filter, sync_to_thread=False)}
+
+    @get("/reports", guards=[guards.REPORTS])
+    async def dashboard(self, request: Request, flt: NamedDependency[ReportFilter]) -> Template:
+        actor = actor_of(request)
+        result = await reports.report(actor, flt)
+        all_territories = await territories.list_territories()
+        visible = [
+            t
+            for t in all_territories
+            if actor.role in (Role.admin, Role.viewer) or t.id in actor.territory_ids
+        ]
+        site_list = await sites.list_sites(actor)
+        query = request.url.query or ""
+        return page(
+            request,
+            "reports.html",
+            report=result,
+            charts=_charts(result),
+            funnel_steps=FUNNEL_STEPS,
+            territory_names={t.id: t.name for t in all_territories},
+            territory_options=[(t.id, t.name) for t in visible] if actor.role != Role.site_agent else [],
+            site_options=[(s.id, s.name) for s in site_list] if actor.role != Role.site_agent else [],
+            programme_options=[(p.id, p.name) for p in await programmes.list_programmes()],
+            theme_options=sorted(value_lists.value_lists()["thematique"].items(), key=lambda item: item[1]),
+            theme_label=lambda code: value_lists.label("thematique", code),
+            values={name: "" if value is None else str(value) for name, value in _filter_values(flt)},
+            export_query=("&" + query) if query else "",
+            percent=percent,
+            number=french_number,
+        )
+
+    @get("/reports/export", guards=[guards.REPORTS])
+    async def export(
+        self,
+        request: Request,
+        flt: NamedDependency[ReportFilter],
+        format: FromQuery[Literal["csv", "xlsx"]] = "xlsx",
+        table: FromQuery[str] = "territoires",
+    ) -> Response[bytes]:
+        """The dashboard's figures as a spreadsheet (every table) or one table as CSV."""
+        return await report_download(actor_of(request), flt, format, table)
+
+
+def _filter_values(flt: ReportFilter) -> list[tuple[str, object]]:
+    return [(name, getattr(flt, name)) for name in flt.__struct_fields__]

@@ -1,0 +1,97 @@
+"""The dashboard pages and the public statistics page over real HTTP: figures, scope, filters, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import openpyxl
+
+from conftest import World, issue, run
+from pass_numerique.domain import redemption
+from pass_numerique.domain.clock import local_date, utcnow
+from test_staff_pages import login
+
+
+def redeem(world: World, codes, agent=None, request_id: str = "page-000001") -> None:
+    run(
+        redemption.redeem(
+            agent or world.agent,
+            redemption.RedeemRequest(codes=[c.url for c in codes], theme="email", request_id=request_id),
+        )
+    )
+
+
+def test_coordinator_sees_the_funnel_and_site_table_and_exports_them(client, world: World) -> None:
+    _, north = issue(world)
+    redeem(world, north[:3])
+    _, south = issue(world, world.issuer_south)
+    redeem(world, south[:1], agent=world.agent_south, request_id="page-000002")
+    login(client, world.coordinator)
+    page = client.get("/staff/reports")
+    assert page.status_code == 200
+    text = page.text
+    assert "Parcours des carnets" in text and 'role="img"' in text  # chart, with its table beside it
+    assert "Médiathèque Nord" in text and "30,00 €" in text
+    assert "Espace Sud" not in text  # the southern site is outside the coordinator's territories
+    assert "30,0 %" in text  # 3 of the 10 vouchers issued in the north
+    # The filters live in the URL and come back selected; the export links carry them.
+    filtered = client.get(f"/staff/reports?territory_id={world.north.id}&theme=email")
+    assert f'<option value="{world.north.id}" selected' in filtered.text
+    assert (
+        f"&amp;territory_id={world.north.id}" in filtered.text
+        or f"&territory_id={world.north.id}" in filtered.text
+    )
+    xlsx = client.get(f"/staff/reports/export?format=xlsx&territory_id={world.north.id}")
+    assert xlsx.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    site_rows = list(book["lieux"].iter_rows(values_only=True))
+    assert any(row[0] == "Médiathèque Nord" and 3 in row for row in site_rows)
+    assert not any(row[0] == "Espace Sud" for row in site_rows)
+    exported = client.get("/staff/reports/export?format=csv&table=lieux")
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+    assert exported.content.startswith(b"\xef\xbb\xbf")  # BOM: French Excel reads UTF-8
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig")), delimiter=";"))
+    assert any("Médiathèque Nord" in row for row in rows)
+    assert not any("Espace Sud" in row for row in rows)
+    assert client.get("/staff/reports/export?format=csv&table=nope").status_code == 422
+
+
+def test_a_site_agent_sees_only_its_own_site(client, world: World) -> None:
+    _, north = issue(world)
+    redeem(world, north[:2])
+    _, south = issue(world, world.issuer_south)
+    redeem(world, south[:1], agent=world.agent_south, request_id="page-000002")
+    login(client, world.agent)
+    page = client.get("/staff/reports")
+    assert page.status_code == 200
+    assert "Tableau de bord du lieu" in page.text and "20,00 €" in page.text
+    assert "Espace Sud" not in page.text and "Parcours des carnets" not in page.text
+    assert client.get(f"/staff/reports?site_id={world.site_south.id}").status_code == 404
+    exported = client.get(f"/staff/reports/export?format=csv&table=lieux&site_id={world.site_south.id}")
+    assert exported.status_code == 404
+
+
+def test_bad_filters_are_refused_with_a_page_not_a_crash(client, world: World) -> None:
+    login(client, world.coordinator)
+    assert client.get("/staff/reports?start=yesterday").status_code == 422
+    assert client.get("/staff/reports?start=&end=&territory_id=&theme=").status_code == 200
+    today = local_date(utcnow())
+    backwards = client.get(f"/staff/reports?start={today}&end={today - timedelta(days=3)}")
+    assert backwards.status_code == 422 and "La date de début doit précéder" in backwards.text
+    assert client.get(f"/staff/reports?territory_id={world.south.id}").status_code == 404
+
+
+def test_public_statistics_hide_small_counts(client, world: World) -> None:
+    for _ in range(6):
+        issue(world)
+    _, south = issue(world, world.issuer_south)
+    redeem(world, south[:2], agent=world.agent_south)
+    page = client.get("/statistiques")
+    assert page.status_code == 200
+    text = page.text
+    assert "Nord" in text and "Sud" in text
+    assert "&lt; 5" in text  # one booklet issued in the south: hidden
+    assert "<td>6</td>" in text  # six booklets in the north: shown
+    assert client.get("/lieux/TAS-N").text.count('href="/statistiques"') == 1
