@@ -183,3 +183,30 @@ def test_public_statistics_page_is_accessible(page: Page, server: str, world: Wo
     expect(page.get_by_role("table", name="Carnets et chèques par territoire")).to_contain_text("< 5")
     assert serious_violations(page) == [], "public statistics"
     page.screenshot(path=DOCS_IMG / "public-statistics.png", full_page=True)
+
+
+def test_site_import_with_one_bad_line_then_fixed(page: Page, server: str, world: World, tmp_path) -> None:
+    from test_site_directory import as_csv, three_sites
+
+    bad, good = tmp_path / "lieux-erreur.csv", tmp_path / "lieux.csv"
+    bad.write_bytes(as_csv(three_sites(bad_postal_code=True)))
+    good.write_bytes(as_csv(three_sites()))
+    _sign_in(page, server, world.coordinator.email, "/staff/sites")
+    expect(page.get_by_role("heading", name="Lieux de médiation numérique")).to_be_visible()
+    assert serious_violations(page) == [], "site list"
+    page.get_by_role("link", name="Importer un fichier du standard national").click()
+    page.get_by_label("Fichier des lieux").set_input_files(bad)
+    page.get_by_role("button", name="Importer").click()
+    expect(page.get_by_role("heading", name=re.compile("Rien n'a été importé"))).to_be_visible()
+    errors = page.locator("#erreurs")
+    expect(errors).to_contain_text("code_postal")
+    expect(errors.locator("tbody tr")).to_have_count(1)
+    assert serious_violations(page) == [], "import errors"
+    page.screenshot(path=DOCS_IMG / "sites-import.png", full_page=True)
+    page.get_by_label("Fichier des lieux").set_input_files(good)
+    page.get_by_role("button", name="Importer").click()
+    expect(page.get_by_text("L'import est terminé")).to_be_visible()
+    expect(page.get_by_role("link", name="Lieu 2")).to_be_visible()
+    page.get_by_role("link", name="Lieu 2").click()
+    expect(page.get_by_role("heading", name="Lieu 2")).to_be_visible()
+    assert serious_violations(page) == [], "site page"

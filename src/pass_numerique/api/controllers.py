@@ -14,6 +14,7 @@ from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.printing import PrintingController
 from pass_numerique.api.reports import ReportController, StatementController
 from pass_numerique.api.scanner import ScannerController
+from pass_numerique.api.site_directory import SiteDirectoryController
 from pass_numerique.domain import (
     accounts,
     audit,
@@ -298,6 +299,7 @@ class HealthController(Controller):
 
 
 CONTROLLERS = [
+    SiteDirectoryController,
     AuthController,
     ReferenceController,
     UserController,

@@ -47,6 +47,9 @@ class SiteOut(msgspec.Struct, kw_only=True):
     accreditation_status: AccreditationStatus
     accredited_from: date | None
     accredited_until: date | None
+    siret: str | None = None
+    external_id: str | None = None
+    """The site's ``id`` in the national open-data standard, when it came from an import."""
 
 
 def is_accredited_on(site: dict, day: date) -> bool:
@@ -71,29 +74,69 @@ def _out(row: dict) -> SiteOut:
     return msgspec.convert(row, SiteOut, strict=False)
 
 
-async def create_site(actor: Actor | None, data: SiteCreate) -> SiteOut:
-    """Create a site in ``pending`` accreditation (admins, coordinators of its territory)."""
-    if actor is not None:
-        actor.require_role(*MANAGERS)
-        actor.require_territory(data.territory_id)
+def check_site(data: SiteCreate) -> None:
+    """The rules every site meets, however it is entered (form, API, import)."""
     if not data.name.strip():
         raise DomainError("invalid_input", "Le nom du lieu est obligatoire.", field="name")
     if data.commune_insee and not (len(data.commune_insee) == 5 and data.commune_insee.isalnum()):
         raise DomainError(
             "invalid_input", "Code INSEE de commune invalide (5 caractères).", field="commune_insee"
         )
+
+
+def _columns(data: SiteCreate) -> dict:
+    values = msgspec.structs.asdict(data)
+    values["territory"] = values.pop("territory_id")
+    values["name"] = data.name.strip()
+    return values
+
+
+async def insert_site(actor_id: int | None, data: SiteCreate, external_id: str | None = None) -> int:
+    """Insert a checked site, pending accreditation, with its audit event; inside the caller's transaction."""
+    row = (
+        await PartnerSite.insert(
+            PartnerSite(**_columns(data), external_id=external_id, created_at=utcnow())
+        ).returning(PartnerSite.id)
+    )[0]
+    after = await get_site(None, row["id"])
+    await audit.record(actor_id, "site.create", "partner_site", row["id"], after=after)
+    return row["id"]
+
+
+async def replace_site(actor_id: int | None, site_id: int, data: SiteCreate) -> None:
+    """Overwrite a site's details (not its accreditation), audited; inside the caller's transaction."""
+    before = await get_site(None, site_id)
+    await PartnerSite.update(_columns(data)).where(PartnerSite.id == site_id)
+    after = await get_site(None, site_id)
+    if after != before:
+        await audit.record(actor_id, "site.update", "partner_site", site_id, before=before, after=after)
+
+
+async def create_site(actor: Actor | None, data: SiteCreate) -> SiteOut:
+    """Create a site in ``pending`` accreditation (admins, coordinators of its territory)."""
+    if actor is not None:
+        actor.require_role(*MANAGERS)
+        actor.require_territory(data.territory_id)
+    check_site(data)
     async with write_transaction():
         if not await Territory.exists().where(Territory.id == data.territory_id):
             raise not_found("Territoire")
-        values = msgspec.structs.asdict(data)
-        values["territory"] = values.pop("territory_id")
-        values["name"] = data.name.strip()
-        row = (
-            await PartnerSite.insert(PartnerSite(**values, created_at=utcnow())).returning(PartnerSite.id)
-        )[0]
-        out = await get_site(actor, row["id"])
-        await audit.record(actor.user_id if actor else None, "site.create", "partner_site", out.id, after=out)
-    return out
+        site_id = await insert_site(actor.user_id if actor else None, data)
+    return await get_site(actor, site_id)
+
+
+async def update_site(actor: Actor, site_id: int, data: SiteCreate) -> SiteOut:
+    """Edit a site's details (admins, coordinators of its territory, before and after the change)."""
+    actor.require_role(*MANAGERS)
+    current = await get_site(actor, site_id)
+    actor.require_territory(current.territory_id)
+    actor.require_territory(data.territory_id)
+    check_site(data)
+    async with write_transaction():
+        if not await Territory.exists().where(Territory.id == data.territory_id):
+            raise not_found("Territoire")
+        await replace_site(actor.user_id, site_id, data)
+    return await get_site(actor, site_id)
 
 
 async def set_accreditation(actor: Actor | None, site_id: int, data: Accreditation) -> SiteOut:

@@ -8,6 +8,16 @@ from pass_numerique.web.staff.booklets import BookletPages
 from pass_numerique.web.staff.desk import DeskPages
 from pass_numerique.web.staff.print_runs import PrintRunPages
 from pass_numerique.web.staff.reports import ReportPages
+from pass_numerique.web.staff.sites import SitePages
 from pass_numerique.web.staff.statements import StatementPages
 
-PAGES = [AccountPages, DeskPages, BookletPages, PrintRunPages, ReportPages, StatementPages, RootPage]
+PAGES = [
+    AccountPages,
+    DeskPages,
+    BookletPages,
+    PrintRunPages,
+    ReportPages,
+    StatementPages,
+    SitePages,
+    RootPage,
+]

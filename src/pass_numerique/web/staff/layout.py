@@ -81,6 +81,14 @@ NOTICES = {
     "print_run": "Le tirage a été créé.",
     "print_job": "L'impression du tirage a démarré.",
     "closed": "Le mois a été clôturé : ses relevés sont figés.",
+    "site_created": "Le lieu a été créé, en attente d'habilitation.",
+    "site_updated": "Le lieu a été modifié.",
+    "site_accredited": "Le lieu est habilité aux dates indiquées.",
+    "site_suspended": "Le lieu est suspendu : il ne peut plus encaisser de chèques.",
+    "sites_imported": (
+        "L'import est terminé : les lieux du fichier ont été créés ou mis à jour "
+        "(les nouveaux sont en attente d'habilitation)."
+    ),
     "paid": "Le paiement du relevé a été enregistré.",
 }
 
@@ -115,6 +123,7 @@ NAV: list[NavItem] = [
         "/staff/booklets", "Rechercher un carnet", frozenset({Role.admin, Role.coordinator, Role.issuer})
     ),
     NavItem("/staff/print-runs", "Tirages", frozenset({Role.admin, Role.coordinator})),
+    NavItem("/staff/sites", "Lieux de médiation", frozenset({Role.admin, Role.coordinator})),
     NavItem(
         "/staff/reports",
         "Tableau de bord",

@@ -1,0 +1,53 @@
+"""Partner sites in the national open-data standard over HTTP: import (CSV or JSON body) and export."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromQuery
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.domain import site_directory
+
+MEDIA = {"csv": "text/csv", "json": "application/json"}
+
+
+def sites_download(data: bytes, fmt: Literal["csv", "json"]) -> Response[bytes]:
+    """An export of the sites in the national standard, as a file to save."""
+    return Response(
+        data,
+        media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="lieux-mediation-numerique.{fmt}"'},
+    )
+
+
+class SiteDirectoryController(Controller):
+    path = "/api/v1/sites"
+    tags = ["sites"]
+
+    @post("/import", guards=[guards.MANAGERS], status_code=200)
+    async def import_sites(
+        self,
+        request: Request,
+        territory_id: FromQuery[int],
+        dry_run: FromQuery[bool] = False,
+        filename: FromQuery[str] = "import.csv",
+    ) -> Response[site_directory.ImportReport]:
+        """Import the request body (a CSV or JSON file of the national standard) into a territory.
+
+        All or nothing: with any error, nothing is written and the answer is 422 with every error
+        by line and column. ``dry_run=true`` checks and counts without writing.
+        """
+        report = await site_directory.import_sites(
+            actor_of(request), await request.body(), filename, territory_id, dry_run=dry_run
+        )
+        return Response(report, status_code=422 if report.errors else 200)
+
+    @get("/export", guards=[guards.MANAGERS])
+    async def export_sites(
+        self, request: Request, format: FromQuery[Literal["csv", "json"]] = "csv"
+    ) -> Response[bytes]:
+        """The sites within the caller's scope, in the national standard (CSV or JSON)."""
+        return sites_download(await site_directory.export_sites(actor_of(request), format), format)
