@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Count, Sum
 
 from pass_numerique.db.tables import (
@@ -259,9 +260,18 @@ def _in(column: Column, ids: list[int]) -> Any:
 # booklet side: printed -> allocated -> issued -> started -> fully used
 
 
-def _replacements() -> Any:
-    """Booklets issued to replace a cancelled one: their vouchers were counted with the original."""
-    return Booklet.select(Booklet.replaced_by).where(Booklet.replaced_by.is_not_null())
+# Written as NOT EXISTS, not NOT IN: PostgreSQL cannot turn ``NOT IN (subquery)`` into an anti-join
+# (NULL semantics) and, once the subquery outgrows work_mem, re-scans it for every booklet.
+_NOT_A_REPLACEMENT = WhereRaw('NOT EXISTS (SELECT 1 FROM booklet r WHERE r.replaced_by = "booklet"."id")')
+"""Booklets issued to replace a cancelled one are left out: their vouchers were counted with the original."""
+_ALL_USED = WhereRaw(
+    'NOT EXISTS (SELECT 1 FROM voucher v WHERE v.booklet = "booklet"."id" AND v.status <> {})',
+    VoucherStatus.redeemed.value,
+)
+_SOME_USED = WhereRaw(
+    'EXISTS (SELECT 1 FROM voucher v WHERE v.booklet = "booklet"."id" AND v.status = {})',
+    VoucherStatus.redeemed.value,
+)
 
 
 def _booklet_where(scope: _Scope, flt: ReportFilter) -> Any:
@@ -286,10 +296,7 @@ async def _booklet_funnel(
         base &= Booklet.structure.is_not_null()
     key = group._meta.name
     issued = (
-        base
-        & (Booklet.issued_at >= window.since)
-        & (Booklet.issued_at < window.until)
-        & Booklet.id.not_in(_replacements())
+        base & (Booklet.issued_at >= window.since) & (Booklet.issued_at < window.until) & _NOT_A_REPLACEMENT
     )
 
     def counted(where: Any) -> Any:
@@ -300,25 +307,14 @@ async def _booklet_funnel(
             base
             & (Booklet.created_at >= window.since)
             & (Booklet.created_at < window.until)
-            & Booklet.id.not_in(_replacements())
+            & _NOT_A_REPLACEMENT
         ),
         "allocated": counted(
             base & (Booklet.allocated_at >= window.since) & (Booklet.allocated_at < window.until)
         ),
         "issued": counted(issued),
-        "started": counted(
-            issued
-            & Booklet.id.is_in(
-                Voucher.select(Voucher.booklet).where(Voucher.status == VoucherStatus.redeemed)
-            )
-        ),
-        "fully_used": counted(
-            issued
-            & (Booklet.status == BookletStatus.issued)
-            & Booklet.id.not_in(
-                Voucher.select(Voucher.booklet).where(Voucher.status != VoucherStatus.redeemed)
-            )
-        ),
+        "started": counted(issued & _SOME_USED),
+        "fully_used": counted(issued & (Booklet.status == BookletStatus.issued) & _ALL_USED),
         "sleeping": counted(base & (Booklet.status == BookletStatus.allocated)),
         "vouchers_issued": Booklet.select(group, Sum(Booklet.voucher_count).as_alias("count"))
         .where(issued)
@@ -452,7 +448,7 @@ async def _first_use_histogram(scope: _Scope, flt: ReportFilter, window: _Window
         "r.undone_at IS NULL",
         "b.issued_at >= {}",
         "b.issued_at < {}",
-        "b.id NOT IN (SELECT replaced_by FROM booklet WHERE replaced_by IS NOT NULL)",
+        "NOT EXISTS (SELECT 1 FROM booklet x WHERE x.replaced_by = b.id)",
     ]
     params: list[Any] = [window.since, window.until]
     if scope.territories is not None:

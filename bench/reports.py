@@ -1,0 +1,151 @@
+"""Benchmark: latency of each dashboard query on a seeded database (bench/seed_reports.py).
+
+For each database given, it runs every report a dashboard asks for (the whole département, one
+coordinator's territory, one site, filtered by programme and by theme, the public statistics, a
+month's statements), a few times each after one warm-up, and prints p50 and p95 in a Markdown
+table; with ``--docs`` it replaces the "## Reports" section of docs/benchmarks.md.
+
+    .venv/bin/python bench/reports.py --url postgresql://postgres@127.0.0.1:5432/pn_bench_reports \\
+        --url sqlite:///bench/out/reports.sqlite3 --docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Reports (bench/reports.py)"
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]:
+    from pass_numerique.db.tables import Role, Voucher
+    from pass_numerique.db.transaction import engine, is_sqlite
+    from pass_numerique.domain import reports, statements
+    from pass_numerique.domain.actors import Actor
+
+    db = engine()
+    if not is_sqlite():
+        await db.start_connection_pool(min_size=1, max_size=2)
+    try:
+        vouchers = await Voucher.count()
+        admin = Actor(
+            user_id=1, email="a@bench", display_name="Admin", role=Role.admin, territory_ids=frozenset()
+        )
+        coordinator = Actor(
+            user_id=1, email="c@bench", display_name="C", role=Role.coordinator, territory_ids=frozenset({1})
+        )
+        agent = Actor(
+            user_id=1,
+            email="s@bench",
+            display_name="S",
+            role=Role.site_agent,
+            territory_ids=frozenset({1}),
+            site_id=1,
+        )
+        viewer = Actor(
+            user_id=1, email="v@bench", display_name="V", role=Role.viewer, territory_ids=frozenset()
+        )
+        month = statements.last_month()
+        cases: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("whole département (admin)", lambda: reports.report(admin, reports.ReportFilter())),
+            ("network observatory (viewer)", lambda: reports.report(viewer, reports.ReportFilter())),
+            ("one territory (coordinator)", lambda: reports.report(coordinator, reports.ReportFilter())),
+            ("one site (site agent)", lambda: reports.report(agent, reports.ReportFilter())),
+            ("filtered by programme", lambda: reports.report(admin, reports.ReportFilter(programme_id=1))),
+            ("filtered by theme", lambda: reports.report(admin, reports.ReportFilter(theme="email"))),
+            ("public statistics", lambda: reports.public_statistics()),
+            ("statements of last month", lambda: statements.list_statements(admin, month)),
+        ]
+        rows = []
+        for label, call in cases:
+            await call()  # warm-up: caches, plans
+            samples = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                await call()
+                samples.append((time.perf_counter() - started) * 1000)
+            rows.append((label, statistics.median(samples), _percentile(samples, 0.95)))
+            print(f"  {label:<32} p50 {rows[-1][1]:8.0f} ms  p95 {rows[-1][2]:8.0f} ms", flush=True)
+        engine_name = "SQLite" if is_sqlite() else "PostgreSQL"
+        return engine_name, vouchers, rows
+    finally:
+        if not is_sqlite():
+            await db.close_connection_pool()
+
+
+def _child(url: str, runs: int) -> None:
+    os.environ["PN_DATABASE_URL"] = url
+    engine_name, vouchers, rows = asyncio.run(_measure(runs))
+    for label, p50, p95 in rows:
+        print(f"ROW\t{engine_name}\t{vouchers}\t{label}\t{p50:.0f}\t{p95:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", action="append", help="a seeded database (repeatable)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--docs", action="store_true", help=f"write the table into {DOCS.relative_to(ROOT)}")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return _child(args.child, args.runs)
+    urls = args.url or ["postgresql://postgres@127.0.0.1:5432/pn_bench_reports"]
+    lines = []
+    for url in urls:
+        print(f"{url}", flush=True)
+        # One process per database: the engine is chosen from PN_DATABASE_URL at import time.
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", url, "--runs", str(args.runs)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        print("".join(line + "\n" for line in done.stdout.splitlines() if not line.startswith("ROW")), end="")
+        lines += [line.split("\t")[1:] for line in done.stdout.splitlines() if line.startswith("ROW")]
+    table = ["| Engine | Vouchers | Report | p50 ms | p95 ms |", "|---|---:|---|---:|---:|"]
+    table += [f"| {e} | {int(v):,} | {label} | {p50} | {p95} |" for e, v, label, p50, p95 in lines]
+    print("\n".join(table))
+    if args.docs:
+        _write_docs(table, args, urls)
+
+
+def _write_docs(table: list[str], args: argparse.Namespace, urls: list[str]) -> None:
+    section = (
+        f"{SECTION}\n\nMeasured {dt.date.today()} on a shared 2-core machine ({platform.machine()}, "
+        f"Linux {platform.release()}), data from `bench/seed_reports.py` (100 territories, 2,000 sites, "
+        "500 structures, booklets of 10 vouchers over two years, about 40 % of vouchers used). Each report "
+        f"is the domain function a page calls, run {args.runs} times after a warm-up, in one process; "
+        "p50 and p95 in milliseconds.\n\n"
+        + "\n".join(table)
+        + "\n\nCommand: `.venv/bin/python bench/reports.py "
+        + " ".join(f"--url {u}" for u in urls)
+        + f" --runs {args.runs} --docs`.\n"
+    )
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    if SECTION in text:
+        before, _, rest = text.partition(SECTION)
+        after = rest[rest.find("\n## ") :] if "\n## " in rest else "\n"
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOCS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
