@@ -120,6 +120,7 @@ class StaffUser(Table, tablename="staff_user"):
     structure = _fk(DistributingStructure, help_text="For issuers")
     created_at = Timestamptz()
     last_login_at = Timestamptz(null=True, default=None)
+    must_change_password = Boolean(default=False, help_text="Set by an admin's reset: a temporary password")
 
 
 class CoordinatorTerritory(Table, tablename="coordinator_territory"):

@@ -13,6 +13,7 @@ from pass_numerique.db.tables import (
     CoordinatorTerritory,
     LoginFailure,
     Role,
+    StaffSession,
     StaffUser,
 )
 from pass_numerique.db.transaction import write_transaction
@@ -40,6 +41,8 @@ class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     territory_ids: list[int] = []
     site_id: int | None = None
     structure_id: int | None = None
+    must_change_password: bool = False
+    """A temporary password (an invitation): to be changed at the first sign-in."""
 
 
 class User(msgspec.Struct, kw_only=True):
@@ -184,6 +187,7 @@ async def create_user(actor: Actor | None, data: UserCreate) -> User:
                     display_name=data.display_name.strip(),
                     role=data.role,
                     password_hash=password_hash,
+                    must_change_password=data.must_change_password,
                     active=True,
                     site=data.site_id if data.role == Role.site_agent else None,
                     structure=data.structure_id if data.role == Role.issuer else None,
@@ -235,8 +239,10 @@ async def list_users(actor: Actor) -> list[User]:
 
 
 async def set_active(actor: Actor, user_id: int, active: bool) -> None:
-    """Deactivate (or reactivate) an account; deactivation revokes its tokens."""
+    """Deactivate (or reactivate) an account; deactivation revokes its tokens and ends its sessions."""
     actor.require_role(Role.admin)
+    if not active and user_id == actor.user_id:
+        raise DomainError("invalid_state", "Vous ne pouvez pas désactiver votre propre compte.")
     async with write_transaction():
         updated = (
             await StaffUser.update({StaffUser.active: active})
@@ -249,6 +255,7 @@ async def set_active(actor: Actor, user_id: int, active: bool) -> None:
             await ApiToken.update({ApiToken.revoked_at: utcnow()}).where(
                 (ApiToken.staff_user == user_id) & ApiToken.revoked_at.is_null()
             )
+            await StaffSession.delete().where(StaffSession.staff_user == user_id)
         await audit.record(actor.user_id, "user.set_active", "staff_user", user_id, after={"active": active})
 
 
@@ -367,5 +374,39 @@ async def change_password(actor: Actor, old_password: str, new_password: str) ->
         )
     new_hash = passwords.hash_password(new_password)
     async with write_transaction():
-        await StaffUser.update({StaffUser.password_hash: new_hash}).where(StaffUser.id == actor.user_id)
+        await StaffUser.update(
+            {StaffUser.password_hash: new_hash, StaffUser.must_change_password: False}
+        ).where(StaffUser.id == actor.user_id)
         await audit.record(actor.user_id, "user.change_password", "staff_user", actor.user_id)
+
+
+def temporary_password() -> str:
+    """A one-time password for an invitation or a reset: 16 random characters, easy to read out."""
+    return secrets.token_urlsafe(12)
+
+
+async def reset_password(actor: Actor, user_id: int) -> str:
+    """An admin sets a temporary password, shown to them once; the person must change it at sign-in.
+
+    Their sessions end and their API tokens stay (a phone scanner keeps working). Audited, never the password.
+    """
+    actor.require_role(Role.admin)
+    password = temporary_password()
+    new_hash = passwords.hash_password(password)
+    async with write_transaction():
+        updated = (
+            await StaffUser.update({StaffUser.password_hash: new_hash, StaffUser.must_change_password: True})
+            .where(StaffUser.id == user_id)
+            .returning(StaffUser.id)
+        )
+        if not updated:
+            raise not_found("Compte")
+        await StaffSession.delete().where(StaffSession.staff_user == user_id)
+        await audit.record(actor.user_id, "user.reset_password", "staff_user", user_id)
+    return password
+
+
+async def must_change_password(user_id: int) -> bool:
+    """Whether the person signed in with a temporary password they must replace first."""
+    row = await StaffUser.select(StaffUser.must_change_password).where(StaffUser.id == user_id).first()
+    return bool(row and row["must_change_password"])

@@ -10,6 +10,7 @@ from pass_numerique.web.staff.print_runs import PrintRunPages
 from pass_numerique.web.staff.reports import ReportPages
 from pass_numerique.web.staff.sites import SitePages
 from pass_numerique.web.staff.statements import StatementPages
+from pass_numerique.web.staff.users import UserPages
 
 PAGES = [
     AccountPages,
@@ -19,5 +20,6 @@ PAGES = [
     ReportPages,
     StatementPages,
     SitePages,
+    UserPages,
     RootPage,
 ]

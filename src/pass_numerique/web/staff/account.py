@@ -71,6 +71,8 @@ class AccountPages(StaffController):
         if previous:  # a new id at each login (no session fixation); the old one is ended
             await sessions.close_session(previous)
         raw = await sessions.open_session(actor)
+        if await accounts.must_change_password(actor.user_id):
+            target = "/staff/password?fait=must_change"
         response = see_other(target)
         response.set_cookie(_session_cookie(raw, int(sessions.MAX_AGE.total_seconds())))
         return response

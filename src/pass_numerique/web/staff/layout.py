@@ -81,6 +81,10 @@ NOTICES = {
     "print_run": "Le tirage a été créé.",
     "print_job": "L'impression du tirage a démarré.",
     "closed": "Le mois a été clôturé : ses relevés sont figés.",
+    "user_activated": "Le compte est réactivé.",
+    "user_deactivated": "Le compte est désactivé : ses sessions et ses jetons ne fonctionnent plus.",
+    "token_revoked": "Le jeton est révoqué.",
+    "must_change": "Vous vous êtes connecté avec un mot de passe temporaire : choisissez le vôtre.",
     "site_created": "Le lieu a été créé, en attente d'habilitation.",
     "site_updated": "Le lieu a été modifié.",
     "site_accredited": "Le lieu est habilité aux dates indiquées.",
@@ -124,6 +128,7 @@ NAV: list[NavItem] = [
     ),
     NavItem("/staff/print-runs", "Tirages", frozenset({Role.admin, Role.coordinator})),
     NavItem("/staff/sites", "Lieux de médiation", frozenset({Role.admin, Role.coordinator})),
+    NavItem("/staff/users", "Comptes", frozenset({Role.admin})),
     NavItem(
         "/staff/reports",
         "Tableau de bord",

@@ -1,0 +1,205 @@
+"""Staff accounts (admin): list, invite with a temporary password, deactivate, reset a password;
+and each person's own API tokens (for a phone scanner or a script).
+
+There is no e-mail sending: the temporary password is shown once to the admin, who passes it
+on; the person must replace it at the first sign-in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.db.tables import Role
+from pass_numerique.domain import accounts, sites, structures, territories
+from pass_numerique.domain.errors import DomainError, not_found
+from pass_numerique.web.staff.layout import (
+    ROLE_LABELS,
+    StaffController,
+    form_errors,
+    form_int,
+    form_of,
+    page,
+    see_other,
+)
+
+PAGE_SIZE = 50
+USER_FIELDS = {"email", "display_name", "role", "territory_ids", "site_id", "structure_id"}
+
+
+class UserPages(StaffController):
+    async def _options(self, request: Request) -> dict[str, Any]:
+        actor = actor_of(request)
+        return {
+            "role_options": [(role.value, label) for role, label in ROLE_LABELS.items()],
+            "territory_options": [(t.id, t.name) for t in await territories.list_territories()],
+            "site_options": [(s.id, s.name) for s in await sites.list_sites(actor)],
+            "structure_options": [(s.id, s.name) for s in await structures.list_structures(actor)],
+        }
+
+    @get("/users", guards=[guards.ADMIN])
+    async def list_users(
+        self,
+        request: Request,
+        role: FromQuery[str | None] = None,
+        etat: FromQuery[str | None] = None,
+        recherche: FromQuery[str | None] = None,
+        page_number: FromQuery[int] = 1,
+    ) -> Template:
+        found = await accounts.list_users(actor_of(request))
+        if role:
+            found = [u for u in found if u.role == role]
+        if etat in ("actif", "inactif"):
+            found = [u for u in found if u.active == (etat == "actif")]
+        needle = (recherche or "").strip().lower()
+        if needle:
+            found = [u for u in found if needle in f"{u.email} {u.display_name}".lower()]
+        pages = max(1, -(-len(found) // PAGE_SIZE))
+        current = min(max(page_number, 1), pages)
+        values = {"role": role or "", "etat": etat or "", "recherche": recherche or ""}
+        return page(
+            request,
+            "users.html",
+            users=found[(current - 1) * PAGE_SIZE : current * PAGE_SIZE],
+            count=len(found),
+            page_number=current,
+            pages=pages,
+            query="&".join(f"{k}={v}" for k, v in values.items() if v),
+            values=values,
+            role_labels=ROLE_LABELS,
+            **await self._options(request),
+        )
+
+    async def _new(self, request: Request, status_code: int = 200, **context: Any) -> Template:
+        return page(
+            request, "user_new.html", status_code=status_code, **await self._options(request), **context
+        )
+
+    @get("/users/new", guards=[guards.ADMIN])
+    async def new_user(
+        self,
+        request: Request,
+        role: FromQuery[str | None] = None,
+        site_id: FromQuery[int | None] = None,
+        structure_id: FromQuery[int | None] = None,
+    ) -> Template:
+        """Prefilled from a site's or a structure's page (« Ajouter un agent »)."""
+        values = {"role": role or "", "site_id": str(site_id or ""), "structure_id": str(structure_id or "")}
+        return await self._new(request, values=values)
+
+    @post("/users", guards=[guards.ADMIN])
+    async def create_user(self, request: Request) -> Response:
+        values = await form_of(request)
+        territory_ids = values.get("territory_ids", [])
+        territory_ids = territory_ids if isinstance(territory_ids, list) else [territory_ids]
+        role = str(values.get("role", ""))
+        password = accounts.temporary_password()
+        try:
+            if role not in {r.value for r in Role}:
+                raise DomainError("invalid_input", "Choisissez un rôle.", field="role")
+            user = await accounts.create_user(
+                actor_of(request),
+                accounts.UserCreate(
+                    email=str(values.get("email", "")),
+                    display_name=str(values.get("display_name", "")),
+                    role=Role(role),
+                    password=password,
+                    territory_ids=[int(t) for t in territory_ids if str(t).isdigit()],
+                    site_id=form_int(values, "site_id", "le lieu") if role == Role.site_agent else None,
+                    structure_id=form_int(values, "structure_id", "la structure")
+                    if role == Role.issuer
+                    else None,
+                    must_change_password=True,
+                ),
+            )
+        except DomainError as exc:
+            values["territory_ids"] = [str(t) for t in territory_ids]
+            return await self._new(
+                request, status_code=exc.status_code, values=values, errors=form_errors(exc, USER_FIELDS)
+            )
+        return await self._user(request, user.id, status_code=201, new_password=password, created=True)
+
+    async def _user(self, request: Request, user_id: int, status_code: int = 200, **context: Any) -> Template:
+        user = next((u for u in await accounts.list_users(actor_of(request)) if u.id == user_id), None)
+        if user is None:
+            raise not_found("Compte")
+        return page(
+            request,
+            "user.html",
+            status_code=status_code,
+            account=user,
+            role_labels=ROLE_LABELS,
+            **await self._options(request),
+            **context,
+        )
+
+    @get("/users/{user_id:int}", guards=[guards.ADMIN])
+    async def user(self, request: Request, user_id: FromPath[int]) -> Template:
+        return await self._user(request, user_id)
+
+    @post("/users/{user_id:int}/active", guards=[guards.ADMIN])
+    async def set_active(self, request: Request, user_id: FromPath[int]) -> Response:
+        """Deactivating asks to confirm first; reactivating does not."""
+        values = await form_of(request)
+        active = values.get("active") == "oui"
+        if not active and values.get("confirm") != "oui":
+            return await self._user(request, user_id, confirm_deactivate=True)
+        try:
+            await accounts.set_active(actor_of(request), user_id, active)
+        except DomainError as exc:
+            if exc.code == "not_found":
+                raise
+            return await self._user(
+                request, user_id, status_code=exc.status_code, errors={"_form": exc.message}
+            )
+        return see_other(
+            f"/staff/users/{user_id}?fait=" + ("user_activated" if active else "user_deactivated")
+        )
+
+    @post("/users/{user_id:int}/password", guards=[guards.ADMIN])
+    async def reset_password(self, request: Request, user_id: FromPath[int]) -> Response:
+        """First post: the confirmation step; second: a temporary password, shown on this answer only."""
+        values = await form_of(request)
+        if values.get("confirm") != "oui":
+            return await self._user(request, user_id, confirm_reset=True)
+        password = await accounts.reset_password(actor_of(request), user_id)
+        return await self._user(request, user_id, new_password=password)
+
+    # -- one's own API tokens ---------------------------------------------------
+
+    async def _tokens(self, request: Request, status_code: int = 200, **context: Any) -> Template:
+        return page(
+            request,
+            "tokens.html",
+            status_code=status_code,
+            tokens=await accounts.list_tokens(actor_of(request)),
+            **context,
+        )
+
+    @get("/tokens", guards=[guards.STAFF])
+    async def tokens(self, request: Request) -> Template:
+        return await self._tokens(request)
+
+    @post("/tokens", guards=[guards.STAFF])
+    async def create_token(self, request: Request) -> Response:
+        values = await form_of(request)
+        label = str(values.get("label", "")).strip()
+        if not label:
+            return await self._tokens(
+                request,
+                status_code=422,
+                values=values,
+                errors={"label": "Donnez un nom au jeton (ex. : téléphone)."},
+            )
+        issued = await accounts.create_token(actor_of(request), label[:100])
+        return await self._tokens(request, status_code=201, issued=issued)
+
+    @post("/tokens/{token_id:int}/revoke", guards=[guards.STAFF])
+    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Response:
+        await accounts.revoke_token(actor_of(request), token_id)
+        return see_other("/staff/tokens?fait=token_revoked")
