@@ -166,7 +166,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/api/v1/scanner/offline-bundle", {"site_agent"}),
     ("POST", "/api/v1/scanner/sync", {"site_agent"}),
     ("GET", "/api/v1/scanner/conflicts", {"site_agent", "coordinator", "admin"}),
-    ("GET", "/api/v1/audit", {"admin"}),
+    ("GET", "/api/v1/audit", MANAGERS),
     ("GET", "/api/v1/booklets/16-2026-000001/pdf", ISSUERS),
     ("POST", "/api/v1/print-runs/1/pdf", MANAGERS),
     ("GET", "/api/v1/print-runs/1/pdf", MANAGERS),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
-from conftest import World, run
+from conftest import World, issue, run
 from pass_numerique.db.tables import AuditEvent
 from pass_numerique.domain import audit, beneficiaries, issuance
+from pass_numerique.domain.errors import DomainError
+from test_staff_pages import login
 
 
 def test_state_changes_leave_events_with_actor_and_before_after(world: World) -> None:
@@ -36,3 +40,37 @@ def test_audit_events_cannot_be_changed_or_deleted(world: World) -> None:
     with pytest.raises(Exception, match="append-only"):
         run(AuditEvent.delete().where(AuditEvent.id == 1))
     assert run(AuditEvent.count().where(AuditEvent.action == "tampered")) == 0
+
+
+def test_search_filters_and_scopes_the_log(world: World) -> None:
+    north, _ = issue(world)
+    south, _ = issue(world, world.issuer_south)
+    run(issuance.cancel_booklet(world.issuer, north.serial, issuance.CancelRequest(reason="perdu")))
+    everything = run(audit.search(world.admin, audit.AuditFilter()))
+    assert everything.total == len(everything.entries) and everything.total >= 3
+    assert everything.entries[0].id > everything.entries[-1].id  # newest first
+    cancelled = run(audit.search(world.admin, audit.AuditFilter(action="booklet.cancel")))
+    assert [e.object_id for e in cancelled.entries] == [north.serial]
+    by_object = run(
+        audit.search(world.admin, audit.AuditFilter(object_type="booklet", object_id=south.serial))
+    )
+    assert by_object.total >= 1 and {e.object_id for e in by_object.entries} == {south.serial}
+    # The northern coordinator sees what the northern issuer did, not the southern one.
+    seen = run(audit.search(world.coordinator, audit.AuditFilter(object_type="booklet")))
+    assert north.serial in {e.object_id for e in seen.entries}
+    assert south.serial not in {e.object_id for e in seen.entries}
+    paged = run(audit.search(world.admin, audit.AuditFilter(), limit=1, offset=1))
+    assert len(paged.entries) == 1 and paged.total == everything.total
+    later = run(audit.search(world.admin, audit.AuditFilter(start=date.today() + timedelta(days=2))))
+    assert later.total == 0
+    with pytest.raises(DomainError):
+        run(audit.search(world.issuer, audit.AuditFilter()))
+
+
+def test_audit_page_filters_in_the_url(client, world: World) -> None:
+    booklet, _ = issue(world)
+    login(client, world.coordinator)
+    page = client.get(f"/staff/audit?objet=booklet&identifiant={booklet.serial}")
+    assert page.status_code == 200 and f'href="/staff/booklets/{booklet.serial}"' in page.text
+    assert "Carnet remis (neuf)" in page.text
+    assert client.get("/staff/audit?du=hier").status_code == 422

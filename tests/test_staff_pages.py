@@ -375,6 +375,7 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/staff/tokens", EVERYONE),
     ("POST", "/staff/tokens", EVERYONE),
     ("POST", "/staff/tokens/999/revoke", EVERYONE),
+    ("GET", "/staff/audit", MANAGERS),
     ("GET", "/lieux/TAS-N", None),
     ("GET", "/statistiques", None),
 ]

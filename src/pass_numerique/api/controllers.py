@@ -275,18 +275,29 @@ class AuditController(Controller):
     path = "/api/v1/audit"
     tags = ["audit"]
 
-    @get("/", guards=[guards.ADMIN])
+    @get("/", guards=[guards.MANAGERS])
     async def list_events(
         self,
+        request: Request,
         object_type: FromQuery[str | None] = None,
         object_id: FromQuery[str | None] = None,
         actor_id: FromQuery[int | None] = None,
+        action: FromQuery[str | None] = None,
+        start: FromQuery[date | None] = None,
+        end: FromQuery[date | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> list[audit.AuditEntry]:
-        return await audit.history(
-            object_type=object_type, object_id=object_id, actor_id=actor_id, limit=limit, offset=offset
+    ) -> audit.AuditPage:
+        """Audit events, newest first (a coordinator: those of the people of its territories)."""
+        flt = audit.AuditFilter(
+            actor_id=actor_id,
+            object_type=object_type,
+            object_id=object_id,
+            action=action,
+            start=start,
+            end=end,
         )
+        return await audit.search(actor_of(request), flt, limit=limit, offset=offset)
 
 
 class HealthController(Controller):

@@ -4,6 +4,7 @@ One module per area (account, desk, booklets, print runs...); ``layout`` holds w
 """
 
 from pass_numerique.web.staff.account import AccountPages, RootPage
+from pass_numerique.web.staff.audit_log import AuditPages
 from pass_numerique.web.staff.booklets import BookletPages
 from pass_numerique.web.staff.desk import DeskPages
 from pass_numerique.web.staff.print_runs import PrintRunPages
@@ -21,5 +22,6 @@ PAGES = [
     StatementPages,
     SitePages,
     UserPages,
+    AuditPages,
     RootPage,
 ]

@@ -129,6 +129,7 @@ NAV: list[NavItem] = [
     NavItem("/staff/print-runs", "Tirages", frozenset({Role.admin, Role.coordinator})),
     NavItem("/staff/sites", "Lieux de médiation", frozenset({Role.admin, Role.coordinator})),
     NavItem("/staff/users", "Comptes", frozenset({Role.admin})),
+    NavItem("/staff/audit", "Journal", frozenset({Role.admin, Role.coordinator})),
     NavItem(
         "/staff/reports",
         "Tableau de bord",
