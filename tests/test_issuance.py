@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import World, run
+from conftest import World, issue, run
 from pass_numerique.db.tables import AuditEvent, Beneficiary, Booklet, Voucher
 from pass_numerique.domain import beneficiaries, issuance, redemption
 from pass_numerique.domain.clock import local_date, utcnow
@@ -227,3 +227,20 @@ def test_serials_are_unique_across_concurrent_runs(world: World) -> None:
     run(both())
     serials = [r["serial"] for r in run(Booklet.select(Booklet.serial))]
     assert len(serials) == 60 == len(set(serials))
+
+
+def test_a_booklet_is_found_by_serial_short_code_or_scanned_qr(world: World) -> None:
+    booklet, codes = issue(world)
+    for typed in (
+        booklet.serial,
+        booklet.serial.lower(),
+        codes[3].short_code.replace("-", "").lower(),
+        codes[3].url,
+    ):
+        assert run(issuance.find_serial(world.issuer, typed)) == booklet.serial
+    wrong = codes[3].short_code[:-1] + ("0" if codes[3].short_code[-1] != "0" else "1")
+    with pytest.raises(DomainError) as refused:
+        run(issuance.find_serial(world.issuer, wrong))
+    assert refused.value.code == "invalid_checksum"
+    with pytest.raises(DomainError):
+        run(issuance.find_serial(world.agent, booklet.serial))  # site agents do not search booklets

@@ -341,6 +341,7 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/beneficiaries/B-XXXX/issue", ISSUERS),
     ("POST", "/staff/beneficiaries/B-XXXX/assign", ISSUERS),
     ("GET", "/staff/booklets", ISSUERS),
+    ("POST", "/staff/booklets/find", ISSUERS),
     ("GET", "/staff/booklets/16-2026-000001", ISSUERS),
     ("GET", "/staff/booklets/16-2026-000001/pdf", ISSUERS),
     ("POST", "/staff/booklets/16-2026-000001/cancel", ISSUERS),
@@ -515,3 +516,18 @@ def test_each_login_gets_a_new_session_id_and_ends_the_previous_one(client, worl
     assert client.cookies[sessions.COOKIE_NAME] != first
     assert run(StaffSession.count()) == 1
     assert run(sessions.authenticate_session(first)) is None
+
+
+def test_booklet_search_by_voucher_code_is_posted_never_in_the_url(client, world: World) -> None:
+    booklet, codes = issue(world)
+    login(client, world.issuer)
+    token = csrf(client, "/staff/booklets")
+    found = client.post(
+        "/staff/booklets/find",
+        data={"_csrf_token": token, "code": codes[0].short_code},
+        follow_redirects=False,
+    )
+    assert found.status_code == 303 and found.headers["location"] == f"/staff/booklets/{booklet.serial}"
+    wrong = codes[0].short_code[:-1] + ("0" if codes[0].short_code[-1] != "0" else "1")
+    refused = client.post("/staff/booklets/find", data={"_csrf_token": token, "code": wrong})
+    assert refused.status_code == 422 and "erreur de frappe" in refused.text

@@ -7,6 +7,7 @@ members acting at once cannot both win.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -24,7 +25,7 @@ from pass_numerique.db.tables import (
     VoucherStatus,
 )
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit, beneficiaries, short_codes, voucher_tokens
+from pass_numerique.domain import audit, beneficiaries, codes, short_codes, voucher_tokens
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.beneficiaries import ISSUING_ROLES, BeneficiaryCreate
 from pass_numerique.domain.clock import add_months, local_date, utcnow
@@ -655,6 +656,33 @@ async def get_booklet(actor: Actor | None, serial: str, *, today: date | None = 
         replaced_by=booklet["replaced_by_serial"],
         vouchers=out_vouchers,
     )
+
+
+_SERIAL = re.compile(r"^[0-9AB]{2,3}-\d{4}-\d{6}$")
+
+
+async def find_serial(actor: Actor, text: str) -> str:
+    """The serial of the booklet designated by a typed serial, a voucher's short code or a scanned QR.
+
+    A short code's check character is verified before any look-up (``invalid_checksum``). The
+    caller then opens the booklet through ``get_booklet``, which applies the actor's scope.
+    """
+    actor.require_role(*ISSUING_ROLES)
+    value = text.strip()
+    if _SERIAL.match(value.upper()):
+        return value.upper()
+    scanned = codes.parse_scanned(value)
+    if isinstance(scanned, codes.ScannedToken):
+        row = await Booklet.select(Booklet.serial).where(Booklet.id == scanned.claims.booklet_id).first()
+    else:
+        row = (
+            await Voucher.select(Voucher.booklet.serial.as_alias("serial"))
+            .where(Voucher.short_code_hash == short_codes.lookup_hash(scanned.code))
+            .first()
+        )
+    if row is None:
+        raise DomainError("unknown_code")
+    return row["serial"]
 
 
 async def booklet_with_codes(actor: Actor | None, serial: str) -> tuple[dict, list[VoucherCode]]:

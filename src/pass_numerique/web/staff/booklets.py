@@ -38,6 +38,27 @@ class BookletPages(StaffController):
             return see_other(f"/staff/booklets/{quote(numero.strip())}")
         return page(request, "booklet_search.html")
 
+    @post("/booklets/find", guards=[guards.ISSUERS])
+    async def find_booklet(self, request: Request) -> Response:
+        """A serial, a voucher's short code or its QR, posted (a voucher code never goes into a URL)."""
+        values = await form_of(request)
+        text = str(values.get("code", ""))
+        try:
+            if not text.strip():
+                raise DomainError(
+                    "invalid_input", "Saisissez un numéro de carnet ou un code de chèque.", field="code"
+                )
+            serial = await issuance.find_serial(actor_of(request), text)
+        except DomainError as exc:
+            return page(
+                request,
+                "booklet_search.html",
+                status_code=exc.status_code,
+                values={"code": text.strip()[:100]},
+                errors={"code": exc.message},
+            )
+        return see_other(f"/staff/booklets/{quote(serial)}")
+
     async def _booklet(
         self, request: Request, serial: str, status_code: int = 200, **context: Any
     ) -> Template:
