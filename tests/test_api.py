@@ -150,6 +150,8 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/beneficiaries", ISSUERS),
     ("POST", "/api/v1/beneficiaries/find", ISSUERS),
     ("GET", "/api/v1/beneficiaries/B-XXXX", ISSUERS),
+    ("GET", "/api/v1/beneficiaries/B-XXXX/export", ISSUERS),
+    ("POST", "/api/v1/beneficiaries/B-XXXX/erase", ISSUERS),
     ("POST", "/api/v1/booklets/issue", ISSUERS),
     ("GET", "/api/v1/booklets/16-2026-000001", ISSUERS),
     ("GET", "/api/v1/booklets/16-2026-000001/codes", ISSUERS),

@@ -338,6 +338,8 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/desk/find", ISSUERS),
     ("POST", "/staff/desk/create", ISSUERS),
     ("GET", "/staff/beneficiaries/B-XXXX", ISSUERS),
+    ("GET", "/staff/beneficiaries/B-XXXX/export", ISSUERS),
+    ("POST", "/staff/beneficiaries/B-XXXX/erase", ISSUERS),
     ("POST", "/staff/beneficiaries/B-XXXX/issue", ISSUERS),
     ("POST", "/staff/beneficiaries/B-XXXX/assign", ISSUERS),
     ("GET", "/staff/booklets", ISSUERS),

@@ -19,6 +19,7 @@ from pass_numerique.domain import (
     accounts,
     audit,
     beneficiaries,
+    data_rights,
     issuance,
     programmes,
     redemption,
@@ -179,6 +180,16 @@ class BeneficiaryController(Controller):
     async def find(self, request: Request, data: JSONBody[RefLookup]) -> beneficiaries.BeneficiaryOut:
         """Find by external reference; sent in the body so it never lands in a URL or log."""
         return await beneficiaries.find_by_external_ref(actor_of(request), data.external_ref)
+
+    @get("/{public_id:str}/export", guards=[guards.ISSUERS])
+    async def export(self, request: Request, public_id: FromPath[str]) -> data_rights.BeneficiaryData:
+        """Everything held on the beneficiary (RGPD right of access)."""
+        return await data_rights.export_beneficiary(actor_of(request), public_id)
+
+    @post("/{public_id:str}/erase", guards=[guards.ISSUERS], status_code=204)
+    async def erase(self, request: Request, public_id: FromPath[str]) -> None:
+        """Erase the beneficiary's personal fields for good; anonymous counts stay (RGPD erasure)."""
+        await data_rights.erase_beneficiary(actor_of(request), public_id)
 
     @get("/{public_id:str}", guards=[guards.ISSUERS])
     async def get_one(self, request: Request, public_id: FromPath[str]) -> beneficiaries.BeneficiaryOut:

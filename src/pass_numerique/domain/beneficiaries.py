@@ -126,7 +126,9 @@ async def insert_beneficiary(actor: Actor | None, data: BeneficiaryCreate) -> di
         "beneficiary.create",
         "beneficiary",
         row["public_id"],
-        after={k: v for k, v in row.items() if k not in ("external_ref_hash", "created_at")},
+        # Only what stays after an erasure (domain/data_rights.py): the log is append-only, so
+        # the person's details (commune, gender, status, needs) are never copied into it.
+        after={"territory": row["territory"], "age_band": row["age_band"]},
     )
     return row
 

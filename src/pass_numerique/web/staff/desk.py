@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
@@ -12,6 +13,7 @@ from pass_numerique.api import guards
 from pass_numerique.api.authentication import actor_of
 from pass_numerique.domain import (
     beneficiaries,
+    data_rights,
     issuance,
     programmes,
     territories,
@@ -143,6 +145,28 @@ class DeskPages(StaffController):
             booklet_status=BOOKLET_STATUS,
             **context,
         )
+
+    @get("/beneficiaries/{public_id:str}/export", guards=[guards.ISSUERS], media_type="application/json")
+    async def export_beneficiary(self, request: Request, public_id: FromPath[str]) -> Response[bytes]:
+        """Everything held on the person, as a JSON file to hand over (RGPD right of access)."""
+        data = await data_rights.export_beneficiary(actor_of(request), public_id)
+        return Response(
+            msgspec.json.format(msgspec.json.encode(data), indent=2),
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="donnees-{public_id}.json"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @post("/beneficiaries/{public_id:str}/erase", guards=[guards.ISSUERS])
+    async def erase_beneficiary(self, request: Request, public_id: FromPath[str]) -> Response:
+        """First post: the confirmation step; second (``confirm=oui``): the erasure, for good."""
+        values = await form_of(request)
+        if values.get("confirm") != "oui":
+            return await self._beneficiary(request, public_id, confirm_erase=True)
+        await data_rights.erase_beneficiary(actor_of(request), public_id)
+        return see_other("/staff/desk?fait=erased")
 
     @get("/beneficiaries/{public_id:str}", guards=[guards.ISSUERS])
     async def beneficiary(self, request: Request, public_id: FromPath[str]) -> Template:

@@ -81,6 +81,7 @@ NOTICES = {
     "print_run": "Le tirage a été créé.",
     "print_job": "L'impression du tirage a démarré.",
     "closed": "Le mois a été clôturé : ses relevés sont figés.",
+    "erased": "Les données de la personne ont été effacées ; ses carnets restent comptés de façon anonyme.",
     "user_activated": "Le compte est réactivé.",
     "user_deactivated": "Le compte est désactivé : ses sessions et ses jetons ne fonctionnent plus.",
     "token_revoked": "Le jeton est révoqué.",
