@@ -379,6 +379,11 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/tokens", EVERYONE),
     ("POST", "/staff/tokens/999/revoke", EVERYONE),
     ("GET", "/staff/audit", MANAGERS),
+    ("GET", "/staff/structures", MANAGERS),
+    ("POST", "/staff/structures", MANAGERS),
+    ("GET", "/staff/structures/1", MANAGERS),
+    ("POST", "/staff/structures/1", MANAGERS),
+    ("POST", "/staff/print-runs/1/allocate", MANAGERS),
     ("GET", "/lieux/TAS-N", None),
     ("GET", "/statistiques", None),
 ]

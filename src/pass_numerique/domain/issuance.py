@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 import msgspec
+from piccolo.query.functions.aggregate import Count
 
 from pass_numerique.db.tables import (
     Booklet,
@@ -111,6 +113,8 @@ class AllocateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     print_run_id: int | None = None
     first_serial: str | None = None
     last_serial: str | None = None
+    serials: list[str] | None = None
+    """Exactly these booklets (typed or scanned one by one)."""
 
 
 class AllocationResult(msgspec.Struct, kw_only=True):
@@ -394,7 +398,11 @@ async def allocate(
         .where((Booklet.status == BookletStatus.printed) & (Booklet.territory == structure["territory"]))
         .order_by(Booklet.serial)
     )
-    if request.first_serial and request.last_serial:
+    if request.serials:
+        wanted_serials = sorted({s.strip().upper() for s in request.serials if s.strip()})
+        candidates = candidates.where(Booklet.serial.is_in(wanted_serials))
+        wanted = len(wanted_serials)
+    elif request.first_serial and request.last_serial:
         candidates = candidates.where(
             (Booklet.serial >= request.first_serial) & (Booklet.serial <= request.last_serial)
         )
@@ -411,6 +419,13 @@ async def allocate(
     async with write_transaction():
         ids = [r["id"] for r in await candidates]
         if not ids or (wanted is not None and len(ids) < wanted):
+            if request.serials:
+                raise DomainError(
+                    "not_enough_stock",
+                    "Certains de ces carnets ne sont pas en stock dans ce territoire (déjà attribués, remis "
+                    "ou inconnus) : rien n'a été attribué.",
+                    available=len(ids),
+                )
             raise DomainError("not_enough_stock", available=len(ids))
         updated = (
             await Booklet.update(
@@ -435,6 +450,71 @@ async def allocate(
             after={"count": len(serials), "first": serials[0], "last": serials[-1]},
         )
     return AllocationResult(structure_id=structure["id"], allocated=len(serials), serials=serials)
+
+
+class StockCounts(msgspec.Struct, kw_only=True):
+    """Where the booklets of a print run (or of a structure) are now."""
+
+    in_stock: int
+    allocated: int
+    issued: int
+    used: int
+    """Issued booklets with at least one voucher used."""
+    cancelled: int
+
+
+async def stock_counts(where: Any) -> StockCounts:
+    """Booklets matching ``where`` counted by status, and how many of them were used."""
+    by_status = {
+        r["status"]: r["count"]
+        for r in await Booklet.select(Booklet.status, Count()).where(where).group_by(Booklet.status)
+    }
+    used = await Booklet.count().where(
+        where
+        & Booklet.id.is_in(Voucher.select(Voucher.booklet).where(Voucher.status == VoucherStatus.redeemed))
+    )
+    return StockCounts(
+        in_stock=by_status.get(BookletStatus.printed, 0),
+        allocated=by_status.get(BookletStatus.allocated, 0),
+        issued=by_status.get(BookletStatus.issued, 0),
+        used=used,
+        cancelled=by_status.get(BookletStatus.cancelled, 0),
+    )
+
+
+async def print_run_stock(actor: Actor, run_id: int) -> tuple[StockCounts, dict[int, int]]:
+    """A print run's booklets by status, and how many each structure holds unissued."""
+    await get_print_run(actor, run_id)  # scope
+    where = Booklet.print_run == run_id
+    sleeping = (
+        await Booklet.select(Booklet.structure, Count())
+        .where(where & (Booklet.status == BookletStatus.allocated))
+        .group_by(Booklet.structure)
+    )
+    return await stock_counts(where), {r["structure"]: r["count"] for r in sleeping}
+
+
+class StructureStock(msgspec.Struct, kw_only=True):
+    counts: StockCounts
+    oldest_allocated_at: datetime | None
+    """When the longest-sleeping booklet still in the structure's drawer was handed to it."""
+
+
+async def structure_stock(actor: Actor, structure_id: int) -> StructureStock:
+    """The booklets a structure received, by status, and how long its stock has been sleeping."""
+    structure = await DistributingStructure.select().where(DistributingStructure.id == structure_id).first()
+    if structure is None or not actor.sees_territory(structure["territory"]):
+        raise not_found("Structure")
+    where = Booklet.structure == structure_id
+    oldest = (
+        await Booklet.select(Booklet.allocated_at)
+        .where(where & (Booklet.status == BookletStatus.allocated))
+        .order_by(Booklet.allocated_at)
+        .first()
+    )
+    return StructureStock(
+        counts=await stock_counts(where), oldest_allocated_at=oldest["allocated_at"] if oldest else None
+    )
 
 
 # A booklet with the public id of its beneficiary and the serial of its replacement, in one query.

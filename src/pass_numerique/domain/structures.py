@@ -29,15 +29,21 @@ class StructureOut(msgspec.Struct, kw_only=True):
     siret: str | None
 
 
+def _check(data: StructureCreate) -> None:
+    if not data.name.strip():
+        raise DomainError("invalid_input", "Le nom de la structure est obligatoire.", field="name")
+    if data.kind not in KINDS:
+        raise DomainError("invalid_input", "Type de structure inconnu.", field="kind")
+    if data.siret is not None and not (len(data.siret) == 14 and data.siret.isdigit()):
+        raise DomainError("invalid_input", "Le SIRET compte 14 chiffres.", field="siret")
+
+
 async def create_structure(actor: Actor | None, data: StructureCreate) -> StructureOut:
     """Create a structure (admins, coordinators of its territory)."""
     if actor is not None:
         actor.require_role(*MANAGERS)
         actor.require_territory(data.territory_id)
-    if data.kind not in KINDS:
-        raise DomainError("invalid_input", "Type de structure inconnu.", field="kind")
-    if data.siret is not None and not (len(data.siret) == 14 and data.siret.isdigit()):
-        raise DomainError("invalid_input", "Le SIRET compte 14 chiffres.", field="siret")
+    _check(data)
     async with write_transaction():
         if not await Territory.exists().where(Territory.id == data.territory_id):
             raise not_found("Territoire")
@@ -73,3 +79,39 @@ async def list_structures(actor: Actor) -> list[StructureOut]:
     for row in rows:
         row["territory_id"] = row.pop("territory")
     return msgspec.convert(rows, list[StructureOut])
+
+
+async def get_structure(actor: Actor, structure_id: int) -> StructureOut:
+    """A structure within the actor's territories (not_found otherwise)."""
+    row = await DistributingStructure.select().where(DistributingStructure.id == structure_id).first()
+    if row is None or not actor.sees_territory(row["territory"]):
+        raise not_found("Structure")
+    row["territory_id"] = row.pop("territory")
+    return msgspec.convert(row, StructureOut)
+
+
+async def update_structure(actor: Actor, structure_id: int, data: StructureCreate) -> StructureOut:
+    """Rename, retype or move a structure (admins, coordinators of both territories), audited."""
+    actor.require_role(*MANAGERS)
+    before = await get_structure(actor, structure_id)
+    actor.require_territory(data.territory_id)
+    _check(data)
+    async with write_transaction():
+        await DistributingStructure.update(
+            {
+                DistributingStructure.name: data.name.strip(),
+                DistributingStructure.kind: data.kind,
+                DistributingStructure.territory: data.territory_id,
+                DistributingStructure.siret: data.siret,
+            }
+        ).where(DistributingStructure.id == structure_id)
+        after = await get_structure(actor, structure_id)
+        await audit.record(
+            actor.user_id,
+            "structure.update",
+            "distributing_structure",
+            structure_id,
+            before=before,
+            after=after,
+        )
+    return after

@@ -11,6 +11,7 @@ from pass_numerique.web.staff.print_runs import PrintRunPages
 from pass_numerique.web.staff.reports import ReportPages
 from pass_numerique.web.staff.sites import SitePages
 from pass_numerique.web.staff.statements import StatementPages
+from pass_numerique.web.staff.structures import StructurePages
 from pass_numerique.web.staff.users import UserPages
 
 PAGES = [
@@ -21,6 +22,7 @@ PAGES = [
     ReportPages,
     StatementPages,
     SitePages,
+    StructurePages,
     UserPages,
     AuditPages,
     RootPage,

@@ -81,6 +81,9 @@ NOTICES = {
     "print_run": "Le tirage a été créé.",
     "print_job": "L'impression du tirage a démarré.",
     "closed": "Le mois a été clôturé : ses relevés sont figés.",
+    "allocated": "Les carnets ont été attribués à la structure.",
+    "structure_created": "La structure a été créée.",
+    "structure_updated": "La structure a été modifiée.",
     "erased": "Les données de la personne ont été effacées ; ses carnets restent comptés de façon anonyme.",
     "user_activated": "Le compte est réactivé.",
     "user_deactivated": "Le compte est désactivé : ses sessions et ses jetons ne fonctionnent plus.",
@@ -128,6 +131,7 @@ NAV: list[NavItem] = [
         "/staff/booklets", "Rechercher un carnet", frozenset({Role.admin, Role.coordinator, Role.issuer})
     ),
     NavItem("/staff/print-runs", "Tirages", frozenset({Role.admin, Role.coordinator})),
+    NavItem("/staff/structures", "Structures", frozenset({Role.admin, Role.coordinator})),
     NavItem("/staff/sites", "Lieux de médiation", frozenset({Role.admin, Role.coordinator})),
     NavItem("/staff/users", "Comptes", frozenset({Role.admin})),
     NavItem("/staff/audit", "Journal", frozenset({Role.admin, Role.coordinator})),

@@ -16,6 +16,7 @@ from pass_numerique.domain import (
     issuance,
     print_jobs,
     programmes,
+    structures,
     territories,
 )
 from pass_numerique.domain.errors import DomainError
@@ -71,8 +72,7 @@ class PrintRunPages(StaffController):
             return await self._runs(request, status_code=exc.status_code, values=values, errors=errors)
         return see_other(f"/staff/print-runs/{run.id}?fait=print_run")
 
-    @get("/print-runs/{run_id:int}", guards=[guards.MANAGERS])
-    async def print_run(self, request: Request, run_id: FromPath[int]) -> Template:
+    async def _run(self, request: Request, run_id: int, status_code: int = 200, **context: Any) -> Template:
         actor = actor_of(request)
         run = await issuance.get_print_run(actor, run_id)
         try:
@@ -81,9 +81,58 @@ class PrintRunPages(StaffController):
             job = None
         programme = await programmes.get_programme(run.programme_id)
         live = job is not None and job.status in (PrintJobStatus.queued, PrintJobStatus.running)
+        stock, sleeping = await issuance.print_run_stock(actor, run_id)
+        options = [
+            (s.id, s.name)
+            for s in await structures.list_structures(actor)
+            if s.territory_id == run.territory_id
+        ]
         return page(
-            request, "print_run.html", run=run, job=job, live=live, programme=programme, job_status=JOB_STATUS
+            request,
+            "print_run.html",
+            status_code=status_code,
+            run=run,
+            job=job,
+            live=live,
+            programme=programme,
+            job_status=JOB_STATUS,
+            stock=stock,
+            sleeping=sleeping,
+            structure_options=options,
+            structure_names=dict(options),
+            **context,
         )
+
+    @get("/print-runs/{run_id:int}", guards=[guards.MANAGERS])
+    async def print_run(self, request: Request, run_id: FromPath[int]) -> Template:
+        return await self._run(request, run_id)
+
+    @post("/print-runs/{run_id:int}/allocate", guards=[guards.MANAGERS])
+    async def allocate(self, request: Request, run_id: FromPath[int]) -> Response:
+        """Hand stock of this run to a structure: a count, a serial range or a list of scanned serials."""
+        values = await form_of(request)
+        serials = [line.strip() for line in str(values.get("serials", "")).splitlines() if line.strip()]
+        first, last = str(values.get("first_serial", "")).strip(), str(values.get("last_serial", "")).strip()
+        count_text = str(values.get("count", "")).strip()
+        try:
+            await issuance.allocate(
+                actor_of(request),
+                issuance.AllocateRequest(
+                    structure_id=form_int(values, "structure_id", "la structure"),
+                    print_run_id=run_id,
+                    serials=serials or None,
+                    first_serial=first or None,
+                    last_serial=last or None,
+                    count=None
+                    if serials or (first and last) or not count_text
+                    else form_int(values, "count", "le nombre de carnets"),
+                ),
+            )
+        except DomainError as exc:
+            errors = form_errors(exc, {"structure_id", "count", "first_serial", "last_serial", "serials"})
+            return await self._run(request, run_id, status_code=exc.status_code, values=values, errors=errors)
+        # Redirect: a reload must not allocate twice. The audit log keeps the serials.
+        return see_other(f"/staff/print-runs/{run_id}?fait=allocated")
 
     @post("/print-runs/{run_id:int}/pdf", guards=[guards.MANAGERS])
     async def start_print_job(self, request: Request, run_id: FromPath[int]) -> Response:

@@ -1,0 +1,126 @@
+"""Distributing structures (MDS, CCAS, CAF, associations…): list, create, edit, and their stock.
+
+The stock is the point: booklets handed to a structure and not issued sleep in a drawer,
+the first cause of low use in the real scheme. Each structure's page says how many and since when.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from pass_numerique.api import guards
+from pass_numerique.api.authentication import actor_of
+from pass_numerique.db.tables import Role, StaffUser
+from pass_numerique.domain import issuance, structures, territories
+from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.errors import DomainError
+from pass_numerique.web.staff.layout import StaffController, form_errors, form_int, form_of, page, see_other
+
+KIND_LABELS = {
+    "mds": "Maison départementale des solidarités",
+    "ccas": "CCAS",
+    "caf": "CAF",
+    "france_travail": "France Travail",
+    "association": "Association",
+    "other": "Autre",
+}
+FIELDS = {"name", "territory_id", "kind", "siret"}
+
+
+def _structure_create(values: dict[str, Any]) -> structures.StructureCreate:
+    return structures.StructureCreate(
+        name=str(values.get("name", "")).strip(),
+        territory_id=form_int(values, "territory_id", "le territoire"),
+        kind=str(values.get("kind", "other")),
+        siret=str(values.get("siret", "")).strip() or None,
+    )
+
+
+class StructurePages(StaffController):
+    async def _list(self, request: Request, status_code: int = 200, **context: Any) -> Template:
+        actor = actor_of(request)
+        options = [(t.id, t.name) for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        values = context.pop("values", {})
+        values.setdefault("territory_id", str(options[0][0]) if len(options) == 1 else "")
+        values.setdefault("kind", "mds")
+        return page(
+            request,
+            "structures.html",
+            status_code=status_code,
+            structures=await structures.list_structures(actor),
+            territory_options=options,
+            territory_names=dict(options),
+            kind_options=list(KIND_LABELS.items()),
+            kind_labels=KIND_LABELS,
+            values=values,
+            **context,
+        )
+
+    @get("/structures", guards=[guards.MANAGERS])
+    async def list_structures(self, request: Request) -> Template:
+        return await self._list(request)
+
+    @post("/structures", guards=[guards.MANAGERS])
+    async def create_structure(self, request: Request) -> Response:
+        values = await form_of(request)
+        try:
+            created = await structures.create_structure(actor_of(request), _structure_create(values))
+        except DomainError as exc:
+            return await self._list(
+                request, status_code=exc.status_code, values=values, errors=form_errors(exc, FIELDS)
+            )
+        return see_other(f"/staff/structures/{created.id}?fait=structure_created")
+
+    async def _structure(
+        self, request: Request, structure_id: int, status_code: int = 200, **context: Any
+    ) -> Template:
+        actor = actor_of(request)
+        structure = await structures.get_structure(actor, structure_id)
+        stock = await issuance.structure_stock(actor, structure_id)
+        issuers = await StaffUser.select(StaffUser.display_name, StaffUser.email, StaffUser.active).where(
+            (StaffUser.structure == structure_id) & (StaffUser.role == Role.issuer)
+        )
+        options = [(t.id, t.name) for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        values = context.pop("values", None) or {
+            "name": structure.name,
+            "territory_id": str(structure.territory_id),
+            "kind": structure.kind,
+            "siret": structure.siret or "",
+        }
+        sleeping_days = (utcnow() - stock.oldest_allocated_at).days if stock.oldest_allocated_at else None
+        return page(
+            request,
+            "structure.html",
+            status_code=status_code,
+            structure=structure,
+            stock=stock.counts,
+            sleeping_days=sleeping_days,
+            issuers=issuers,
+            territory_options=options,
+            kind_options=list(KIND_LABELS.items()),
+            kind_labels=KIND_LABELS,
+            values=values,
+            **context,
+        )
+
+    @get("/structures/{structure_id:int}", guards=[guards.MANAGERS])
+    async def structure(self, request: Request, structure_id: FromPath[int]) -> Template:
+        return await self._structure(request, structure_id)
+
+    @post("/structures/{structure_id:int}", guards=[guards.MANAGERS])
+    async def update_structure(self, request: Request, structure_id: FromPath[int]) -> Response:
+        values = await form_of(request)
+        try:
+            await structures.update_structure(actor_of(request), structure_id, _structure_create(values))
+        except DomainError as exc:
+            if exc.code == "not_found" and exc.details.get("field") is None:
+                raise
+            errors = form_errors(exc, FIELDS)
+            return await self._structure(
+                request, structure_id, status_code=exc.status_code, values=values, errors=errors
+            )
+        return see_other(f"/staff/structures/{structure_id}?fait=structure_updated")

