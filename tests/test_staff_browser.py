@@ -210,3 +210,79 @@ def test_site_import_with_one_bad_line_then_fixed(page: Page, server: str, world
     page.get_by_role("link", name="Lieu 2").click()
     expect(page.get_by_role("heading", name="Lieu 2")).to_be_visible()
     assert serious_violations(page) == [], "site page"
+
+
+def _tab_to(page: Page, selector: str, limit: int = 80) -> None:
+    """Press Tab until the element matching ``selector`` has the focus: reachable by keyboard alone."""
+    seen = []
+    for _ in range(limit):
+        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+        seen.append(page.evaluate("() => document.activeElement.id || document.activeElement.tagName"))
+    raise AssertionError(f"{selector} not reachable with Tab: {seen}")
+
+
+def test_desk_flow_with_the_keyboard_only(page: Page, server: str, world: World) -> None:
+    page.goto(server + "/staff/")
+    expect(page).to_have_url(re.compile(r"/staff/login"))
+    _tab_to(page, "#email")
+    page.keyboard.type(world.issuer.email)
+    _tab_to(page, "#password")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=re.compile("^Bonjour"))).to_be_visible()
+    _tab_to(page, 'nav a[href="/staff/desk"]')  # the menu, then the desk
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Guichet de remise", level=1)).to_be_visible()
+    _tab_to(page, "#external_ref")
+    page.keyboard.type("CAF 7654321")
+    _tab_to(page, "#age_band")
+    page.keyboard.type("25")  # typing on a focused select picks the option that starts so: « 25 - 39 ans »
+    _tab_to(page, "#rsa")
+    page.keyboard.press("Space")
+    _tab_to(page, 'button[value="issue"]')
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=re.compile(r"^Carnet 16-\d{4}-\d{6}"))).to_be_visible()
+    _tab_to(page, "#imprimer")  # the PDF link is reachable too
+    person = domain(Beneficiary.select().first())
+    assert person["rsa"] is True and person["age_band"] == "vingt_cinq_trente_neuf"
+
+
+def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: World) -> None:
+    from pass_numerique.domain import beneficiaries, issuance, redemption
+
+    booklet = domain(
+        issuance.issue_booklet(
+            world.issuer,
+            issuance.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
+            ),
+        )
+    )
+    codes = domain(issuance.booklet_codes(world.issuer, booklet.serial))
+    domain(
+        redemption.redeem(
+            world.agent,
+            redemption.RedeemRequest(
+                codes=[c.url for c in codes[:3]], theme="email", request_id="lost-000001"
+            ),
+        )
+    )
+    _sign_in(page, server, world.issuer.email, f"/staff/booklets/{booklet.serial}")
+    page.get_by_label("Motif de l'annulation").fill("perdu lors d'un déménagement")
+    page.get_by_role("button", name="Annuler ce carnet…").click()
+    expect(
+        page.get_by_role("heading", name=f"Confirmez l'annulation du carnet {booklet.serial}")
+    ).to_be_visible()
+    expect(page.get_by_text("Un carnet de remplacement de 7 chèque(s)")).to_be_visible()
+    assert serious_violations(page) == [], "cancel confirmation"
+    page.get_by_role("button", name="Confirmer l'annulation").click()
+    expect(page.get_by_text("Le carnet a été annulé et remplacé")).to_be_visible()
+    heading = page.get_by_role("heading", name=re.compile(r"^Carnet 16-\d{4}-\d{6}"))
+    expect(heading).not_to_contain_text(booklet.serial)
+    replacement = domain(issuance.get_booklet(world.issuer, booklet.serial))
+    assert replacement.status == "cancelled" and replacement.replaced_by is not None
+    fresh = domain(issuance.get_booklet(world.issuer, replacement.replaced_by))
+    assert fresh.voucher_count == 7 and fresh.remaining == 7
