@@ -51,10 +51,9 @@ def _row_to_programme(row: dict) -> ProgrammeOut:
     return msgspec.convert(row, ProgrammeOut)
 
 
-async def create_programme(actor: Actor | None, data: ProgrammeCreate) -> ProgrammeOut:
-    """Create a programme (admins; ``None`` for the demo loader)."""
-    if actor is not None:
-        actor.require_role(Role.admin)
+def _check(data: ProgrammeCreate) -> None:
+    if not data.name.strip():
+        raise DomainError("invalid_input", "Le nom du programme est obligatoire.", field="name")
     if not 1 <= data.vouchers_per_booklet <= 30:
         raise DomainError(
             "invalid_input", "Un carnet compte de 1 à 30 chèques.", field="vouchers_per_booklet"
@@ -66,6 +65,13 @@ async def create_programme(actor: Actor | None, data: ProgrammeCreate) -> Progra
     if not data.themes:
         raise DomainError("invalid_input", "Choisissez au moins un thème.", field="themes")
     value_lists.require_all("thematique", data.themes, "themes")
+
+
+async def create_programme(actor: Actor | None, data: ProgrammeCreate) -> ProgrammeOut:
+    """Create a programme (admins; ``None`` for the demo loader)."""
+    if actor is not None:
+        actor.require_role(Role.admin)
+    _check(data)
     async with write_transaction():
         if await Programme.exists().where(Programme.name == data.name.strip()):
             raise DomainError("duplicate", "Un programme porte déjà ce nom.", field="name")
@@ -99,3 +105,34 @@ async def get_programme(programme_id: int) -> ProgrammeOut:
 
 async def list_programmes() -> list[ProgrammeOut]:
     return [_row_to_programme(r) for r in await Programme.select().order_by(Programme.id)]
+
+
+async def update_programme(
+    actor: Actor, programme_id: int, data: ProgrammeCreate, *, active: bool
+) -> ProgrammeOut:
+    """Change a programme (admins), audited. Booklets already printed keep their vouchers and
+    values: the number of vouchers and the face value apply to booklets created afterwards."""
+    actor.require_role(Role.admin)
+    _check(data)
+    before = await get_programme(programme_id)
+    async with write_transaction():
+        if await Programme.exists().where(
+            (Programme.name == data.name.strip()) & (Programme.id != programme_id)
+        ):
+            raise DomainError("duplicate", "Un programme porte déjà ce nom.", field="name")
+        await Programme.update(
+            {
+                Programme.name: data.name.strip(),
+                Programme.funders: data.funders,
+                Programme.vouchers_per_booklet: data.vouchers_per_booklet,
+                Programme.face_value_cents: data.face_value_cents,
+                Programme.validity_months: data.validity_months,
+                Programme.themes: data.themes,
+                Programme.active: active,
+            }
+        ).where(Programme.id == programme_id)
+        after = await get_programme(programme_id)
+        await audit.record(
+            actor.user_id, "programme.update", "programme", programme_id, before=before, after=after
+        )
+    return after

@@ -45,3 +45,26 @@ async def create_territory(actor: Actor | None, data: TerritoryCreate) -> Territ
 async def list_territories() -> list[TerritoryOut]:
     """Every territory (names are public: the public site list is per territory)."""
     return msgspec.convert(await Territory.select().order_by(Territory.code), list[TerritoryOut])
+
+
+async def rename_territory(actor: Actor, territory_id: int, name: str) -> TerritoryOut:
+    """Rename a territory (admins). Its code never changes: booklet covers print it in the QR of
+    the public site list (``/lieux/{code}``)."""
+    actor.require_role(Role.admin)
+    if not name.strip():
+        raise DomainError("invalid_input", "Le nom du territoire est obligatoire.", field="name")
+    row = await Territory.select().where(Territory.id == territory_id).first()
+    if row is None:
+        raise DomainError("not_found", "Territoire introuvable.")
+    async with write_transaction():
+        await Territory.update({Territory.name: name.strip()}).where(Territory.id == territory_id)
+        out = TerritoryOut(id=territory_id, code=row["code"], name=name.strip())
+        await audit.record(
+            actor.user_id,
+            "territory.rename",
+            "territory",
+            territory_id,
+            before={"name": row["name"]},
+            after=out,
+        )
+    return out

@@ -8,6 +8,7 @@ from pass_numerique.web.staff.audit_log import AuditPages
 from pass_numerique.web.staff.booklets import BookletPages
 from pass_numerique.web.staff.desk import DeskPages
 from pass_numerique.web.staff.print_runs import PrintRunPages
+from pass_numerique.web.staff.reference_data import ReferenceDataPages
 from pass_numerique.web.staff.reports import ReportPages
 from pass_numerique.web.staff.sites import SitePages
 from pass_numerique.web.staff.statements import StatementPages
@@ -24,6 +25,7 @@ PAGES = [
     SitePages,
     StructurePages,
     UserPages,
+    ReferenceDataPages,
     AuditPages,
     RootPage,
 ]

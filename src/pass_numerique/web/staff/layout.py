@@ -84,6 +84,8 @@ NOTICES = {
     "allocated": "Les carnets ont été attribués à la structure.",
     "structure_created": "La structure a été créée.",
     "structure_updated": "La structure a été modifiée.",
+    "programme_saved": "Le programme est enregistré.",
+    "territory_saved": "Le territoire est enregistré.",
     "erased": "Les données de la personne ont été effacées ; ses carnets restent comptés de façon anonyme.",
     "user_activated": "Le compte est réactivé.",
     "user_deactivated": "Le compte est désactivé : ses sessions et ses jetons ne fonctionnent plus.",
@@ -134,6 +136,8 @@ NAV: list[NavItem] = [
     NavItem("/staff/structures", "Structures", frozenset({Role.admin, Role.coordinator})),
     NavItem("/staff/sites", "Lieux de médiation", frozenset({Role.admin, Role.coordinator})),
     NavItem("/staff/users", "Comptes", frozenset({Role.admin})),
+    NavItem("/staff/programmes", "Programmes", frozenset({Role.admin})),
+    NavItem("/staff/territories", "Territoires", frozenset({Role.admin})),
     NavItem("/staff/audit", "Journal", frozenset({Role.admin, Role.coordinator})),
     NavItem(
         "/staff/reports",
