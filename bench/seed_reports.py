@@ -31,9 +31,9 @@ TODAY_DAYS = 690  # no redemption after START + 690 days
 THEMES = [
     "email",
     "prendre_en_main_du_materiel",
-    "demarches_en_ligne",
     "navigation_sur_internet",
-    "usage_du_smartphone",
+    "bureautique",
+    "insertion_professionnelle",
 ]
 
 
