@@ -103,3 +103,19 @@ def test_import_with_a_bad_line_then_fixed(client, world: World) -> None:
     )
     assert missing.status_code == 422 and "Choisissez un fichier" in missing.text
     assert EXAMPLE.exists()
+
+
+def test_the_site_list_paginates_and_keeps_its_filters(client, world: World) -> None:
+    for n in range(55):
+        run(
+            sites.create_site(
+                None, sites.SiteCreate(name=f"Point numérique {n:02d}", territory_id=world.north.id)
+            )
+        )
+    login(client, world.coordinator)
+    first = client.get("/staff/sites?recherche=point")
+    assert "55 lieu(x)" in first.text and "1 / 2" in first.text and "Point numérique 49" in first.text
+    assert "Point numérique 50" not in first.text
+    assert "page_number=2&amp;recherche=point" in first.text
+    second = client.get("/staff/sites?page_number=2&recherche=point")
+    assert "2 / 2" in second.text and "Point numérique 54" in second.text and "Page précédente" in second.text
