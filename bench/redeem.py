@@ -574,7 +574,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/pn_bench")
-    parser.add_argument("--vouchers", type=int, default=60_000, help="issued vouchers to load per engine")
+    parser.add_argument(
+        "--vouchers", type=int, default=300_000, help="issued vouchers to load per engine (never reused)"
+    )
     parser.add_argument("--raw-vouchers", type=int, default=10_000, help="of which reserved to the raw loop")
     parser.add_argument("--agents", type=int, default=4, help="site agents (bearer tokens) sending requests")
     parser.add_argument("--concurrency", default="1,16,64", help="wrk connections, comma-separated")
