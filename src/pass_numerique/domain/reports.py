@@ -796,6 +796,9 @@ async def public_statistics(
             "vouchers_redeemed": redeemed.get(tid, 0),
         }
         shown = {name: suppress(value) for name, value in raw.items()}
+        if shown["booklets_issued"] is None:
+            # Vouchers come ten (or N) to a booklet: their count would give the hidden one away.
+            shown["vouchers_issued"] = None
         rows.append(
             PublicTerritory(
                 territory_id=tid,
