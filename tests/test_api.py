@@ -146,6 +146,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/structures", MANAGERS),
     ("GET", "/api/v1/users", {"admin"}),
     ("POST", "/api/v1/users", {"admin"}),
+    ("POST", "/api/v1/users/1", {"admin"}),
     ("POST", "/api/v1/users/1/active", {"admin"}),
     ("POST", "/api/v1/beneficiaries", ISSUERS),
     ("POST", "/api/v1/beneficiaries/find", ISSUERS),

@@ -373,6 +373,7 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/staff/users/new", {"admin"}),
     ("POST", "/staff/users", {"admin"}),
     ("GET", "/staff/users/1", {"admin"}),
+    ("POST", "/staff/users/1", {"admin"}),
     ("POST", "/staff/users/1/active", {"admin"}),
     ("POST", "/staff/users/1/password", {"admin"}),
     ("GET", "/staff/tokens", EVERYONE),

@@ -99,3 +99,47 @@ def test_api_tokens_are_shown_once_and_revocable(client, world: World) -> None:
     # Someone else's token cannot be revoked from here.
     other = run(accounts.create_token(world.issuer, "desk"))
     assert client.post(f"/staff/tokens/{other.id}/revoke", data={"_csrf_token": token}).status_code == 404
+
+
+def test_admin_moves_an_issuer_to_another_structure_and_cannot_demote_itself(client, world: World) -> None:
+    login(client, world.admin)
+    path = f"/staff/users/{world.issuer.user_id}"
+    token = csrf(client, path)
+    page = client.get(path)
+    assert f'<option value="{world.structure.id}" selected' in page.text  # the current scope, prefilled
+    refused = client.post(path, data={"_csrf_token": token, "display_name": "issuer", "role": "coordinator"})
+    assert refused.status_code == 422 and "au moins un territoire" in refused.text
+    moved = client.post(
+        path,
+        data={
+            "_csrf_token": token,
+            "display_name": "Inès",
+            "role": "issuer",
+            "structure_id": str(world.structure_south.id),
+        },
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    actor = run(accounts.actor_for_user(world.issuer.user_id))
+    assert actor.structure_id == world.structure_south.id and actor.territory_ids == frozenset(
+        {world.south.id}
+    )
+    assert run(AuditEvent.count().where(AuditEvent.action == "user.update")) == 1
+    promoted = client.post(
+        path,
+        data={
+            "_csrf_token": token,
+            "display_name": "Inès",
+            "role": "coordinator",
+            "territory_ids": [str(world.north.id), str(world.south.id)],
+        },
+        follow_redirects=False,
+    )
+    assert promoted.status_code == 303
+    actor = run(accounts.actor_for_user(world.issuer.user_id))
+    assert actor.role == "coordinator" and actor.territory_ids == frozenset({world.north.id, world.south.id})
+    myself = client.post(
+        f"/staff/users/{world.admin.user_id}",
+        data={"_csrf_token": token, "display_name": "admin", "role": "viewer"},
+    )
+    assert myself.status_code == 409

@@ -161,6 +161,13 @@ class UserController(Controller):
     async def create_user(self, request: Request, data: JSONBody[accounts.UserCreate]) -> accounts.User:
         return await accounts.create_user(actor_of(request), data)
 
+    @post("/{user_id:int}", guards=[guards.ADMIN], status_code=200)
+    async def update_user(
+        self, request: Request, user_id: FromPath[int], data: JSONBody[accounts.UserUpdate]
+    ) -> accounts.User:
+        """A new name, role or scope; the person's sessions end so the new scope applies at once."""
+        return await accounts.update_user(actor_of(request), user_id, data)
+
     @post("/{user_id:int}/active", guards=[guards.ADMIN], status_code=200)
     async def set_active(self, request: Request, user_id: FromPath[int], data: JSONBody[ActiveFlag]) -> None:
         await accounts.set_active(actor_of(request), user_id, data.active)

@@ -160,22 +160,77 @@ async def actor_for_user(user_id: int) -> Actor | None:
     return await _scope_of(user) if user else None
 
 
+def _check_scope(role: Role, site_id: int | None, structure_id: int | None, territory_ids: list[int]) -> None:
+    """Each role's scope: a site for an agent, a structure for an issuer, territories for a coordinator."""
+    if role == Role.site_agent and site_id is None:
+        raise DomainError("invalid_input", "Un agent de lieu doit être rattaché à un lieu.", field="site_id")
+    if role == Role.issuer and structure_id is None:
+        raise DomainError(
+            "invalid_input", "Un référent doit être rattaché à une structure.", field="structure_id"
+        )
+    if role == Role.coordinator and not territory_ids:
+        raise DomainError(
+            "invalid_input", "Un coordinateur gère au moins un territoire.", field="territory_ids"
+        )
+
+
+class UserUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new name, role or scope for an account (the e-mail and password do not change here)."""
+
+    display_name: str
+    role: Role
+    territory_ids: list[int] = []
+    site_id: int | None = None
+    structure_id: int | None = None
+
+
+async def update_user(actor: Actor, user_id: int, data: UserUpdate) -> User:
+    """Change a person's role and scope (admins), audited; their sessions end so the new scope applies
+    at once (API tokens carry no scope of their own: they read the account at each request)."""
+    actor.require_role(Role.admin)
+    if user_id == actor.user_id and data.role != Role.admin:
+        raise DomainError("invalid_state", "Vous ne pouvez pas retirer votre propre rôle d'administrateur.")
+    if not data.display_name.strip():
+        raise DomainError("invalid_input", "Le nom affiché est obligatoire.", field="display_name")
+    _check_scope(data.role, data.site_id, data.structure_id, data.territory_ids)
+    before = next((u for u in await list_users(actor) if u.id == user_id), None)
+    if before is None:
+        raise not_found("Compte")
+    territory_ids = sorted(set(data.territory_ids)) if data.role == Role.coordinator else []
+    async with write_transaction():
+        await StaffUser.update(
+            {
+                StaffUser.display_name: data.display_name.strip(),
+                StaffUser.role: data.role,
+                StaffUser.site: data.site_id if data.role == Role.site_agent else None,
+                StaffUser.structure: data.structure_id if data.role == Role.issuer else None,
+            }
+        ).where(StaffUser.id == user_id)
+        await CoordinatorTerritory.delete().where(CoordinatorTerritory.staff_user == user_id)
+        if territory_ids:
+            await CoordinatorTerritory.insert(
+                *[CoordinatorTerritory(staff_user=user_id, territory=t) for t in territory_ids]
+            )
+        await StaffSession.delete().where(StaffSession.staff_user == user_id)
+        after = msgspec.structs.replace(
+            before,
+            display_name=data.display_name.strip(),
+            role=data.role,
+            site_id=data.site_id if data.role == Role.site_agent else None,
+            structure_id=data.structure_id if data.role == Role.issuer else None,
+            territory_ids=territory_ids,
+        )
+        await audit.record(actor.user_id, "user.update", "staff_user", user_id, before=before, after=after)
+    return after
+
+
 async def create_user(actor: Actor | None, data: UserCreate) -> User:
     """Create a staff account (admins only; ``actor=None`` is the CLI's bootstrap)."""
     if actor is not None:
         actor.require_role(Role.admin)
     email = _normalise_email(data.email)
     _check_password(data.password)
-    if data.role == Role.site_agent and data.site_id is None:
-        raise DomainError("invalid_input", "Un agent de lieu doit être rattaché à un lieu.", field="site_id")
-    if data.role == Role.issuer and data.structure_id is None:
-        raise DomainError(
-            "invalid_input", "Un référent doit être rattaché à une structure.", field="structure_id"
-        )
-    if data.role == Role.coordinator and not data.territory_ids:
-        raise DomainError(
-            "invalid_input", "Un coordinateur gère au moins un territoire.", field="territory_ids"
-        )
+    _check_scope(data.role, data.site_id, data.structure_id, data.territory_ids)
     password_hash = passwords.hash_password(data.password)
     async with write_transaction():
         if await StaffUser.exists().where(StaffUser.email == email):

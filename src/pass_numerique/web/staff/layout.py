@@ -87,6 +87,7 @@ NOTICES = {
     "programme_saved": "Le programme est enregistré.",
     "territory_saved": "Le territoire est enregistré.",
     "erased": "Les données de la personne ont été effacées ; ses carnets restent comptés de façon anonyme.",
+    "user_updated": "Le compte est modifié ; la personne devra se reconnecter.",
     "user_activated": "Le compte est réactivé.",
     "user_deactivated": "Le compte est désactivé : ses sessions et ses jetons ne fonctionnent plus.",
     "token_revoked": "Le jeton est révoqué.",

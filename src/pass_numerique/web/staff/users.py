@@ -32,6 +32,23 @@ PAGE_SIZE = 50
 USER_FIELDS = {"email", "display_name", "role", "territory_ids", "site_id", "structure_id"}
 
 
+def _territory_values(values: dict[str, Any]) -> list[str]:
+    chosen = values.get("territory_ids", [])
+    return [str(t) for t in (chosen if isinstance(chosen, list) else [chosen])]
+
+
+def _scope_of(values: dict[str, Any]) -> tuple[Role, dict[str, Any]]:
+    """The role and the scope fields of an account form (only the role's own scope is kept)."""
+    role = str(values.get("role", ""))
+    if role not in {r.value for r in Role}:
+        raise DomainError("invalid_input", "Choisissez un rôle.", field="role")
+    return Role(role), {
+        "territory_ids": [int(t) for t in _territory_values(values) if t.isdigit()],
+        "site_id": form_int(values, "site_id", "le lieu") if role == Role.site_agent else None,
+        "structure_id": form_int(values, "structure_id", "la structure") if role == Role.issuer else None,
+    }
+
+
 class UserPages(StaffController):
     async def _options(self, request: Request) -> dict[str, Any]:
         actor = actor_of(request)
@@ -95,39 +112,65 @@ class UserPages(StaffController):
     @post("/users", guards=[guards.ADMIN])
     async def create_user(self, request: Request) -> Response:
         values = await form_of(request)
-        territory_ids = values.get("territory_ids", [])
-        territory_ids = territory_ids if isinstance(territory_ids, list) else [territory_ids]
-        role = str(values.get("role", ""))
         password = accounts.temporary_password()
         try:
-            if role not in {r.value for r in Role}:
-                raise DomainError("invalid_input", "Choisissez un rôle.", field="role")
+            role, scope = _scope_of(values)
             user = await accounts.create_user(
                 actor_of(request),
                 accounts.UserCreate(
                     email=str(values.get("email", "")),
                     display_name=str(values.get("display_name", "")),
-                    role=Role(role),
+                    role=role,
                     password=password,
-                    territory_ids=[int(t) for t in territory_ids if str(t).isdigit()],
-                    site_id=form_int(values, "site_id", "le lieu") if role == Role.site_agent else None,
-                    structure_id=form_int(values, "structure_id", "la structure")
-                    if role == Role.issuer
-                    else None,
                     must_change_password=True,
+                    **scope,
                 ),
             )
         except DomainError as exc:
-            values["territory_ids"] = [str(t) for t in territory_ids]
+            values["territory_ids"] = _territory_values(values)
             return await self._new(
                 request, status_code=exc.status_code, values=values, errors=form_errors(exc, USER_FIELDS)
             )
         return await self._user(request, user.id, status_code=201, new_password=password, created=True)
 
+    @post("/users/{user_id:int}", guards=[guards.ADMIN])
+    async def update_user(self, request: Request, user_id: FromPath[int]) -> Response:
+        """A new name, role or scope (attach an agent to another site, an issuer to a structure…)."""
+        values = await form_of(request)
+        try:
+            role, scope = _scope_of(values)
+            await accounts.update_user(
+                actor_of(request),
+                user_id,
+                accounts.UserUpdate(display_name=str(values.get("display_name", "")), role=role, **scope),
+            )
+        except DomainError as exc:
+            if exc.code == "not_found":
+                raise
+            values["territory_ids"] = _territory_values(values)
+            return await self._user(
+                request,
+                user_id,
+                status_code=exc.status_code,
+                edit_values=values,
+                edit_errors=form_errors(exc, USER_FIELDS),
+            )
+        return see_other(f"/staff/users/{user_id}?fait=user_updated")
+
     async def _user(self, request: Request, user_id: int, status_code: int = 200, **context: Any) -> Template:
         user = next((u for u in await accounts.list_users(actor_of(request)) if u.id == user_id), None)
         if user is None:
             raise not_found("Compte")
+        context.setdefault(
+            "edit_values",
+            {
+                "display_name": user.display_name,
+                "role": str(user.role),
+                "site_id": str(user.site_id or ""),
+                "structure_id": str(user.structure_id or ""),
+                "territory_ids": [str(t) for t in user.territory_ids],
+            },
+        )
         return page(
             request,
             "user.html",
