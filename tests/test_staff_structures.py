@@ -99,3 +99,24 @@ def test_allocation_from_a_print_run_by_count_range_and_scanned_list(client, wor
     assert "Les carnets ont été attribués" in client.get(f"{path}?fait=allocated").text
     booklet, _ = issue(world)
     assert booklet.serial not in serials
+
+
+def test_structure_and_print_run_lists_filter(client, world: World) -> None:
+    for territory in (world.north, world.north, world.south):
+        run(
+            issuance.create_print_run(
+                world.admin,
+                issuance.PrintRunCreate(
+                    territory_id=territory.id, programme_id=world.programme.id, quantity=1
+                ),
+            )
+        )
+    login(client, world.admin)
+    assert "3 tirage(s)" in client.get("/staff/print-runs").text
+    assert "1 tirage(s)" in client.get(f"/staff/print-runs?territoire={world.south.id}").text
+    assert "2 structure(s)" in client.get("/staff/structures").text
+    only = client.get("/staff/structures?recherche=ccas")
+    assert "1 structure(s)" in only.text and "CCAS Sud" in only.text and "MDS Nord" not in only.text
+    client.cookies.clear()
+    login(client, world.coordinator)
+    assert "2 tirage(s)" in client.get("/staff/print-runs").text  # its territory only

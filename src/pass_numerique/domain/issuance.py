@@ -806,17 +806,34 @@ def codes_for(booklet: dict, voucher: dict) -> VoucherCode:
     )
 
 
-async def list_print_runs(actor: Actor, *, limit: int = 50, offset: int = 0) -> list[PrintRunOut]:
-    """Print runs of the actor's territories (admins: all), newest first."""
+class PrintRunPage(msgspec.Struct, kw_only=True):
+    runs: list[PrintRunOut]
+    total: int
+
+
+async def list_print_runs(
+    actor: Actor, *, territory_id: int | None = None, limit: int = 50, offset: int = 0
+) -> PrintRunPage:
+    """Print runs of the actor's territories (admins: all), optionally one territory, newest first."""
     actor.require_role(*MANAGERS)
-    query = PrintRun.select().order_by(PrintRun.id, ascending=False).limit(limit).offset(offset)
+    where = PrintRun.id.is_not_null()
     territories = actor.territory_filter()
     if territories is not None:
-        query = query.where(PrintRun.territory.is_in(list(territories) or [0]))
-    rows = await query
+        where &= PrintRun.territory.is_in(list(territories) or [0])
+    if territory_id is not None:
+        where &= PrintRun.territory == territory_id
+    rows = (
+        await PrintRun.select()
+        .where(where)
+        .order_by(PrintRun.id, ascending=False)
+        .limit(limit)
+        .offset(offset)
+    )
     for row in rows:
         row["territory_id"], row["programme_id"] = row.pop("territory"), row.pop("programme")
-    return msgspec.convert(rows, list[PrintRunOut], strict=False)
+    return PrintRunPage(
+        runs=msgspec.convert(rows, list[PrintRunOut], strict=False), total=await PrintRun.count().where(where)
+    )
 
 
 async def beneficiary_booklets(actor: Actor, public_id: str) -> list[BookletOut]:

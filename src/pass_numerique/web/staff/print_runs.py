@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import File, Template
 
 from pass_numerique.api import guards
@@ -30,20 +30,41 @@ from pass_numerique.web.staff.layout import (
     see_other,
 )
 
+PAGE_SIZE = 50
+
 
 class PrintRunPages(StaffController):
     # -- print runs ----------------------------------------------------------
 
-    async def _runs(self, request: Request, status_code: int = 200, **context: Any) -> Template:
+    async def _runs(
+        self,
+        request: Request,
+        status_code: int = 200,
+        territoire: str = "",
+        page_number: int = 1,
+        **context: Any,
+    ) -> Template:
         actor = actor_of(request)
         visible = [t for t in await territories.list_territories() if actor.sees_territory(t.id)]
         values = context.pop("values", {})
         values.setdefault("territory_id", str(visible[0].id) if len(visible) == 1 else "")
+        current = max(page_number, 1)
+        found = await issuance.list_print_runs(
+            actor,
+            territory_id=int(territoire) if territoire.isdigit() else None,
+            limit=PAGE_SIZE,
+            offset=(current - 1) * PAGE_SIZE,
+        )
         return page(
             request,
             "print_runs.html",
             status_code=status_code,
-            runs=await issuance.list_print_runs(actor),
+            runs=found.runs,
+            total=found.total,
+            page_number=current,
+            pages=max(1, -(-found.total // PAGE_SIZE)),
+            query=f"territoire={territoire}" if territoire else "",
+            filter_values={"territoire": territoire},
             territory_options=[(t.id, t.name) for t in visible],
             territory_names={t.id: t.name for t in visible},
             programme_options=[(p.id, p.name) for p in await programmes.list_programmes() if p.active],
@@ -52,8 +73,10 @@ class PrintRunPages(StaffController):
         )
 
     @get("/print-runs", guards=[guards.MANAGERS])
-    async def print_runs(self, request: Request) -> Template:
-        return await self._runs(request)
+    async def print_runs(
+        self, request: Request, territoire: FromQuery[str | None] = None, page_number: FromQuery[int] = 1
+    ) -> Template:
+        return await self._runs(request, territoire=territoire or "", page_number=page_number)
 
     @post("/print-runs", guards=[guards.MANAGERS])
     async def create_print_run(self, request: Request) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from pass_numerique.api import guards
@@ -29,6 +29,7 @@ KIND_LABELS = {
     "other": "Autre",
 }
 FIELDS = {"name", "territory_id", "kind", "siret"}
+PAGE_SIZE = 50
 
 
 def _structure_create(values: dict[str, Any]) -> structures.StructureCreate:
@@ -41,17 +42,33 @@ def _structure_create(values: dict[str, Any]) -> structures.StructureCreate:
 
 
 class StructurePages(StaffController):
-    async def _list(self, request: Request, status_code: int = 200, **context: Any) -> Template:
+    async def _list(
+        self, request: Request, status_code: int = 200, filters: dict[str, str] | None = None, **context: Any
+    ) -> Template:
         actor = actor_of(request)
         options = [(t.id, t.name) for t in await territories.list_territories() if actor.sees_territory(t.id)]
         values = context.pop("values", {})
         values.setdefault("territory_id", str(options[0][0]) if len(options) == 1 else "")
         values.setdefault("kind", "mds")
+        filters = filters or {}
+        found = await structures.list_structures(actor)
+        if filters.get("territoire", "").isdigit():
+            found = [s for s in found if s.territory_id == int(filters["territoire"])]
+        needle = filters.get("recherche", "").strip().lower()
+        if needle:
+            found = [s for s in found if needle in s.name.lower()]
+        pages = max(1, -(-len(found) // PAGE_SIZE))
+        current = min(max(int(filters.get("page_number") or 1), 1), pages)
         return page(
             request,
             "structures.html",
             status_code=status_code,
-            structures=await structures.list_structures(actor),
+            structures=found[(current - 1) * PAGE_SIZE : current * PAGE_SIZE],
+            count=len(found),
+            page_number=current,
+            pages=pages,
+            query="&".join(f"{k}={v}" for k, v in filters.items() if v and k != "page_number"),
+            filter_values=filters,
             territory_options=options,
             territory_names=dict(options),
             kind_options=list(KIND_LABELS.items()),
@@ -61,8 +78,19 @@ class StructurePages(StaffController):
         )
 
     @get("/structures", guards=[guards.MANAGERS])
-    async def list_structures(self, request: Request) -> Template:
-        return await self._list(request)
+    async def list_structures(
+        self,
+        request: Request,
+        territoire: FromQuery[str | None] = None,
+        recherche: FromQuery[str | None] = None,
+        page_number: FromQuery[int] = 1,
+    ) -> Template:
+        filters = {
+            "territoire": territoire or "",
+            "recherche": recherche or "",
+            "page_number": str(page_number),
+        }
+        return await self._list(request, filters=filters)
 
     @post("/structures", guards=[guards.MANAGERS])
     async def create_structure(self, request: Request) -> Response:
