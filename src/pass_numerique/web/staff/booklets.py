@@ -22,6 +22,7 @@ from pass_numerique.web.staff.layout import (
     BOOKLET_STATUS,
     VOUCHER_STATUS,
     StaffController,
+    file_response,
     form_errors,
     form_of,
     page,
@@ -86,14 +87,7 @@ class BookletPages(StaffController):
     @get("/booklets/{serial:str}/pdf", guards=[guards.ISSUERS], media_type="application/pdf")
     async def booklet_pdf(self, request: Request, serial: FromPath[str]) -> Response[bytes]:
         data = await print_jobs.booklet_pdf(actor_of(request), serial)
-        return Response(
-            data,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": f'inline; filename="carnet-{serial.strip()}.pdf"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return file_response(data, "application/pdf", f"carnet-{serial.strip()}.pdf", inline=True)
 
     @post("/booklets/{serial:str}/cancel", guards=[guards.ISSUERS])
     async def cancel(self, request: Request, serial: FromPath[str]) -> Response:

@@ -23,6 +23,7 @@ from pass_numerique.domain.errors import DomainError
 from pass_numerique.web.staff.layout import (
     BOOKLET_STATUS,
     StaffController,
+    file_response,
     form_errors,
     form_int,
     form_of,
@@ -150,14 +151,8 @@ class DeskPages(StaffController):
     async def export_beneficiary(self, request: Request, public_id: FromPath[str]) -> Response[bytes]:
         """Everything held on the person, as a JSON file to hand over (RGPD right of access)."""
         data = await data_rights.export_beneficiary(actor_of(request), public_id)
-        return Response(
-            msgspec.json.format(msgspec.json.encode(data), indent=2),
-            media_type="application/json",
-            headers={
-                "Content-Disposition": f'attachment; filename="donnees-{public_id}.json"',
-                "Cache-Control": "no-store",
-            },
-        )
+        body = msgspec.json.format(msgspec.json.encode(data), indent=2)
+        return file_response(body, "application/json", f"donnees-{public_id}.json")
 
     @post("/beneficiaries/{public_id:str}/erase", guards=[guards.ISSUERS])
     async def erase_beneficiary(self, request: Request, public_id: FromPath[str]) -> Response:
