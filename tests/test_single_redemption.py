@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from pass_numerique.db.transaction import is_sqlite
 from pass_numerique.domain import codes, issuance, redemption, single_redemption, statements
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import local_date, month_of, utcnow
+from pass_numerique.domain.errors import DomainError
 
 
 def attempt(world: World, url: str, request_id: str, *, agent: Actor | None = None, **overrides: Any) -> Any:
@@ -143,3 +145,24 @@ def test_same_rows_as_the_general_path(world: World) -> None:
         )
     )
     assert replayed.replayed and replayed.redeemed == fast.redeemed and replayed.remaining == fast.remaining
+
+
+def test_one_request_id_for_two_vouchers_at_once_never_fails(world: World) -> None:
+    """A client reusing a request id for two different vouchers concurrently: one answer, no 500."""
+    _, voucher_codes = issue(world)
+
+    async def both() -> list:
+        calls = [
+            redemption.redeem(
+                world.agent,
+                redemption.RedeemRequest(codes=[code.url], theme="email", request_id="twin-000001"),
+            )
+            for code in voucher_codes[:2]
+        ]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = run(both())
+    assert not [r for r in results if isinstance(r, Exception) and not isinstance(r, DomainError)]
+    answers = [r for r in results if isinstance(r, redemption.RedeemResult)]
+    assert answers and {a.booklet_serial for a in answers} == {answers[0].booklet_serial}
+    assert run(Redemption.count()) == 1  # one request id, one redemption

@@ -367,18 +367,25 @@ async def _redeem_in_one_statement(
         return None  # the general path refuses it and logs the attempt
     if not isinstance(scanned, codes.ScannedToken):
         return None
-    answer = await single_redemption.redeem_one(
-        site_id=actor.site_id,
-        agent_id=actor.user_id,
-        claims=scanned.claims,
-        theme=request.theme,
-        request_id=request.request_id,
-        key=key,
-        now=now,
-        day=local_date(now),
-        month=month_of(now),
-        scanned=request.codes[0],
-    )
+    try:
+        answer = await single_redemption.redeem_one(
+            site_id=actor.site_id,
+            agent_id=actor.user_id,
+            claims=scanned.claims,
+            theme=request.theme,
+            request_id=request.request_id,
+            key=key,
+            now=now,
+            day=local_date(now),
+            month=month_of(now),
+            scanned=request.codes[0],
+        )
+    except Exception as exc:
+        # A twin request committed the same request id first: the statement wrote nothing, and
+        # the general path replays the first answer.
+        if is_unique_violation(exc):
+            return None
+        raise
     return msgspec.json.decode(answer, type=RedeemResult) if answer is not None else None
 
 
