@@ -42,6 +42,13 @@ def test_programme_create_edit_and_extend(client, world: World) -> None:
     assert edited.status_code == 303
     after = run(programmes.get_programme(programme_id))
     assert after.face_value_cents == 1500 and not after.active
+    # One box ticked in a checkbox group is still a list of one theme, kept checked on an error.
+    single = {**form, "themes": "email"}
+    again = client.post(f"/staff/programmes/{programme_id}", data={**single, "face_value": "x"})
+    assert again.status_code == 422 and 'value="email" checked' in again.text
+    assert 'value="bureautique" checked' not in again.text
+    client.post(f"/staff/programmes/{programme_id}", data=single, follow_redirects=False)
+    assert run(programmes.get_programme(programme_id)).themes == ["email"]
     # Extending the validity of the unused vouchers asks to confirm first.
     booklet, _ = issue(world)
     new_end = local_date(utcnow()) + timedelta(days=800)

@@ -119,3 +119,6 @@ def test_the_site_list_paginates_and_keeps_its_filters(client, world: World) -> 
     assert "page_number=2&amp;recherche=point" in first.text
     second = client.get("/staff/sites?page_number=2&recherche=point")
     assert "2 / 2" in second.text and "Point numérique 54" in second.text and "Page précédente" in second.text
+    # A search with a space and an accent is encoded in the links, so page 2 keeps the same search.
+    spaced = client.get("/staff/sites?recherche=point numérique")
+    assert "page_number=2&amp;recherche=point+num%C3%A9rique" in spaced.text

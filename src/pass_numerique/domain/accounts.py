@@ -193,9 +193,7 @@ async def update_user(actor: Actor, user_id: int, data: UserUpdate) -> User:
     if not data.display_name.strip():
         raise DomainError("invalid_input", "Le nom affiché est obligatoire.", field="display_name")
     _check_scope(data.role, data.site_id, data.structure_id, data.territory_ids)
-    before = next((u for u in await list_users(actor) if u.id == user_id), None)
-    if before is None:
-        raise not_found("Compte")
+    before = await get_user(actor, user_id)
     territory_ids = sorted(set(data.territory_ids)) if data.role == Role.coordinator else []
     async with write_transaction():
         await StaffUser.update(
@@ -271,12 +269,15 @@ async def create_user(actor: Actor | None, data: UserCreate) -> User:
     return user
 
 
-async def list_users(actor: Actor) -> list[User]:
-    actor.require_role(Role.admin)
-    rows = await StaffUser.select().order_by(StaffUser.email)
-    links = await CoordinatorTerritory.select()
+async def _users(user_id: int | None = None) -> list[User]:
+    """Every account, or only ``user_id``'s, with a coordinator's territories."""
+    query = StaffUser.select().order_by(StaffUser.email)
+    links = CoordinatorTerritory.select()
+    if user_id is not None:
+        query = query.where(StaffUser.id == user_id)
+        links = links.where(CoordinatorTerritory.staff_user == user_id)
     by_user: dict[int, list[int]] = {}
-    for link in links:
+    for link in await links:
         by_user.setdefault(link["staff_user"], []).append(link["territory"])
     return [
         User(
@@ -289,8 +290,22 @@ async def list_users(actor: Actor) -> list[User]:
             structure_id=r["structure"],
             territory_ids=sorted(by_user.get(r["id"], [])),
         )
-        for r in rows
+        for r in await query
     ]
+
+
+async def list_users(actor: Actor) -> list[User]:
+    actor.require_role(Role.admin)
+    return await _users()
+
+
+async def get_user(actor: Actor, user_id: int) -> User:
+    """One account (admins); not_found otherwise."""
+    actor.require_role(Role.admin)
+    found = await _users(user_id)
+    if not found:
+        raise not_found("Compte")
+    return found[0]
 
 
 async def set_active(actor: Actor, user_id: int, active: bool) -> None:

@@ -8,7 +8,7 @@ from pass_numerique.db.tables import Role, Territory
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
 from pass_numerique.domain.actors import Actor
-from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.errors import DomainError, not_found
 
 
 class TerritoryCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,6 +47,11 @@ async def list_territories() -> list[TerritoryOut]:
     return msgspec.convert(await Territory.select().order_by(Territory.code), list[TerritoryOut])
 
 
+async def visible_territories(actor: Actor) -> list[TerritoryOut]:
+    """The territories whose detailed data the actor may see (admins: every one), by code."""
+    return [t for t in await list_territories() if actor.sees_territory(t.id)]
+
+
 async def rename_territory(actor: Actor, territory_id: int, name: str) -> TerritoryOut:
     """Rename a territory (admins). Its code never changes: booklet covers print it in the QR of
     the public site list (``/lieux/{code}``)."""
@@ -55,7 +60,7 @@ async def rename_territory(actor: Actor, territory_id: int, name: str) -> Territ
         raise DomainError("invalid_input", "Le nom du territoire est obligatoire.", field="name")
     row = await Territory.select().where(Territory.id == territory_id).first()
     if row is None:
-        raise DomainError("not_found", "Territoire introuvable.")
+        raise not_found("Territoire")
     async with write_transaction():
         await Territory.update({Territory.name: name.strip()}).where(Territory.id == territory_id)
         out = TerritoryOut(id=territory_id, code=row["code"], name=name.strip())

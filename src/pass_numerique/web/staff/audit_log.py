@@ -18,9 +18,15 @@ from pass_numerique.api.authentication import actor_of
 from pass_numerique.db.tables import Role
 from pass_numerique.domain import accounts, audit
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.web.staff.layout import AUDIT_ACTIONS, StaffController, page
+from pass_numerique.web.staff.layout import (
+    AUDIT_ACTIONS,
+    PAGE_SIZE,
+    StaffController,
+    list_query,
+    page,
+    page_count,
+)
 
-PAGE_SIZE = 50
 OBJECT_TYPES = {
     "booklet": "Carnet",
     "voucher": "Chèque",
@@ -94,8 +100,8 @@ class AuditPages(StaffController):
             entries=found.entries,
             total=found.total,
             page_number=current,
-            pages=max(1, -(-found.total // PAGE_SIZE)),
-            query="&".join(f"{k}={v}" for k, v in values.items() if v),
+            pages=page_count(found.total),
+            query=list_query(values),
             values=values,
             names=await audit.actor_names({e.actor for e in found.entries if e.actor}),
             actor_options=[(u.id, f"{u.display_name} ({u.email})") for u in people],

@@ -37,7 +37,7 @@ class DeskPages(StaffController):
 
     async def _desk(self, request: Request, status_code: int = 200, **context: Any) -> Template:
         actor = actor_of(request)
-        visible = [t for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        visible = await territories.visible_territories(actor)
         active = [p for p in await programmes.list_programmes() if p.active]
         lists = value_lists.value_lists()
         values = context.pop("values", {})

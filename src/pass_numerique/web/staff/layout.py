@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
-from urllib.parse import quote
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import quote, urlencode
 
 from litestar import Controller, Request, Response
 from litestar.exceptions import (
@@ -192,6 +192,30 @@ def file_response(data: bytes, media_type: str, filename: str, *, inline: bool =
     )
 
 
+# ---------------------------------------------------------------------------
+# lists: pages of PAGE_SIZE rows, filters kept in the pagination links (templates/staff/_pagination.html)
+
+PAGE_SIZE = 50
+Row = TypeVar("Row")
+
+
+def page_count(total: int) -> int:
+    """Pages for ``total`` rows; at least one, so an empty list still shows its page."""
+    return max(1, -(-total // PAGE_SIZE))
+
+
+def page_of(rows: list[Row], page_number: int) -> tuple[list[Row], int, int]:
+    """The rows of one page of a list held in memory, the page shown (clamped) and the page count."""
+    pages = page_count(len(rows))
+    current = min(max(page_number, 1), pages)
+    return rows[(current - 1) * PAGE_SIZE : current * PAGE_SIZE], current, pages
+
+
+def list_query(filters: Mapping[str, str]) -> str:
+    """A list's filters as the query string of its pagination links (empty ones left out)."""
+    return urlencode({key: value for key, value in filters.items() if value})
+
+
 def see_other(url: str) -> Redirect:
     return Redirect(url, status_code=303, headers={"Cache-Control": "no-store"})
 
@@ -202,15 +226,19 @@ def form_errors(exc: DomainError, fields: set[str]) -> dict[str, str]:
     return {field if field in fields else "_form": exc.message}
 
 
+CHECKBOX_GROUPS = frozenset({"needs", "themes", "territory_ids"})
+"""Form fields that are groups of checkboxes: always a list, even when one box is ticked."""
+
+
 async def form_of(request: Request) -> dict[str, Any]:
-    """The posted form: one value per name, a list for repeated names (checkboxes)."""
+    """The posted form: one value per name, a list for a checkbox group or a repeated name."""
     form = await request.form()
     values: dict[str, Any] = {}
     for key in form:
         if key == "_csrf_token":
             continue
         items = form.getall(key)
-        values[key] = items if len(items) > 1 or key in ("needs",) else items[0]
+        values[key] = items if len(items) > 1 or key in CHECKBOX_GROUPS else items[0]
     return values
 
 

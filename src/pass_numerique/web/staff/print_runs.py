@@ -22,15 +22,16 @@ from pass_numerique.domain import (
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.web.staff.layout import (
     JOB_STATUS,
+    PAGE_SIZE,
     StaffController,
     form_errors,
     form_int,
     form_of,
+    list_query,
     page,
+    page_count,
     see_other,
 )
-
-PAGE_SIZE = 50
 
 
 class PrintRunPages(StaffController):
@@ -45,7 +46,7 @@ class PrintRunPages(StaffController):
         **context: Any,
     ) -> Template:
         actor = actor_of(request)
-        visible = [t for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        visible = await territories.visible_territories(actor)
         values = context.pop("values", {})
         values.setdefault("territory_id", str(visible[0].id) if len(visible) == 1 else "")
         current = max(page_number, 1)
@@ -62,8 +63,8 @@ class PrintRunPages(StaffController):
             runs=found.runs,
             total=found.total,
             page_number=current,
-            pages=max(1, -(-found.total // PAGE_SIZE)),
-            query=f"territoire={territoire}" if territoire else "",
+            pages=page_count(found.total),
+            query=list_query({"territoire": territoire}),
             filter_values={"territoire": territoire},
             territory_options=[(t.id, t.name) for t in visible],
             territory_names={t.id: t.name for t in visible},

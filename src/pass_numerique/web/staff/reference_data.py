@@ -42,14 +42,13 @@ def _euros_to_cents(values: dict[str, Any]) -> int:
 
 
 def _programme(values: dict[str, Any]) -> programmes.ProgrammeCreate:
-    themes = values.get("themes", [])
     return programmes.ProgrammeCreate(
         name=str(values.get("name", "")).strip(),
         funders=[line.strip() for line in str(values.get("funders", "")).splitlines() if line.strip()],
         vouchers_per_booklet=form_int(values, "vouchers_per_booklet", "le nombre de chèques par carnet"),
         face_value_cents=_euros_to_cents(values),
         validity_months=form_int(values, "validity_months", "la validité en mois"),
-        themes=themes if isinstance(themes, list) else [themes],
+        themes=list(values.get("themes", [])),
     )
 
 
@@ -93,7 +92,6 @@ class ReferenceDataPages(StaffController):
         try:
             created = await programmes.create_programme(actor_of(request), _programme(values))
         except DomainError as exc:
-            values.setdefault("themes", [])
             return await self._programmes(
                 request, status_code=exc.status_code, values=values, errors=form_errors(exc, PROGRAMME_FIELDS)
             )
@@ -127,7 +125,6 @@ class ReferenceDataPages(StaffController):
         except DomainError as exc:
             if exc.code == "not_found":
                 raise
-            values.setdefault("themes", [])
             return await self._programme_page(
                 request,
                 programme_id,

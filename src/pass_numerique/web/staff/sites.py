@@ -20,9 +20,17 @@ from pass_numerique.api.site_directory import sites_download
 from pass_numerique.db.tables import AccreditationStatus, Role, StaffUser
 from pass_numerique.domain import site_directory, sites, territories
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.web.staff.layout import StaffController, form_errors, form_int, form_of, page, see_other
+from pass_numerique.web.staff.layout import (
+    StaffController,
+    form_errors,
+    form_int,
+    form_of,
+    list_query,
+    page,
+    page_of,
+    see_other,
+)
 
-PAGE_SIZE = 50
 ACCREDITATION = {
     AccreditationStatus.pending: ("En attente d'habilitation", "info"),
     AccreditationStatus.accredited: ("Habilité", "success"),
@@ -70,7 +78,7 @@ def _day(values: dict[str, Any], key: str) -> date | None:
 class SitePages(StaffController):
     async def _territory_options(self, request: Request) -> list[tuple[int, str]]:
         actor = actor_of(request)
-        return [(t.id, t.name) for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        return [(t.id, t.name) for t in await territories.visible_territories(actor)]
 
     @get("/sites", guards=[guards.MANAGERS])
     async def list_sites(
@@ -88,18 +96,17 @@ class SitePages(StaffController):
         needle = (recherche or "").strip().lower()
         if needle:
             found = [s for s in found if needle in f"{s.name} {s.commune_name} {s.postal_code}".lower()]
-        pages = max(1, -(-len(found) // PAGE_SIZE))
-        current = min(max(page_number, 1), pages)
+        shown, current, pages = page_of(found, page_number)
         options = await self._territory_options(request)
         query = {"territoire": territoire or "", "statut": statut or "", "recherche": recherche or ""}
         return page(
             request,
             "sites.html",
-            sites=found[(current - 1) * PAGE_SIZE : current * PAGE_SIZE],
+            sites=shown,
             count=len(found),
             page_number=current,
             pages=pages,
-            query="&".join(f"{k}={v}" for k, v in query.items() if v),
+            query=list_query(query),
             values=query,
             territory_options=options,
             territory_names=dict(options),

@@ -18,7 +18,16 @@ from pass_numerique.db.tables import Role, StaffUser
 from pass_numerique.domain import issuance, structures, territories
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.web.staff.layout import StaffController, form_errors, form_int, form_of, page, see_other
+from pass_numerique.web.staff.layout import (
+    StaffController,
+    form_errors,
+    form_int,
+    form_of,
+    list_query,
+    page,
+    page_of,
+    see_other,
+)
 
 KIND_LABELS = {
     "mds": "Maison départementale des solidarités",
@@ -29,7 +38,6 @@ KIND_LABELS = {
     "other": "Autre",
 }
 FIELDS = {"name", "territory_id", "kind", "siret"}
-PAGE_SIZE = 50
 
 
 def _structure_create(values: dict[str, Any]) -> structures.StructureCreate:
@@ -46,7 +54,7 @@ class StructurePages(StaffController):
         self, request: Request, status_code: int = 200, filters: dict[str, str] | None = None, **context: Any
     ) -> Template:
         actor = actor_of(request)
-        options = [(t.id, t.name) for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        options = [(t.id, t.name) for t in await territories.visible_territories(actor)]
         values = context.pop("values", {})
         values.setdefault("territory_id", str(options[0][0]) if len(options) == 1 else "")
         values.setdefault("kind", "mds")
@@ -57,17 +65,16 @@ class StructurePages(StaffController):
         needle = filters.get("recherche", "").strip().lower()
         if needle:
             found = [s for s in found if needle in s.name.lower()]
-        pages = max(1, -(-len(found) // PAGE_SIZE))
-        current = min(max(int(filters.get("page_number") or 1), 1), pages)
+        shown, current, pages = page_of(found, int(filters.get("page_number") or 1))
         return page(
             request,
             "structures.html",
             status_code=status_code,
-            structures=found[(current - 1) * PAGE_SIZE : current * PAGE_SIZE],
+            structures=shown,
             count=len(found),
             page_number=current,
             pages=pages,
-            query="&".join(f"{k}={v}" for k, v in filters.items() if v and k != "page_number"),
+            query=list_query({k: v for k, v in filters.items() if k != "page_number"}),
             filter_values=filters,
             territory_options=options,
             territory_names=dict(options),
@@ -112,7 +119,7 @@ class StructurePages(StaffController):
         issuers = await StaffUser.select(StaffUser.display_name, StaffUser.email, StaffUser.active).where(
             (StaffUser.structure == structure_id) & (StaffUser.role == Role.issuer)
         )
-        options = [(t.id, t.name) for t in await territories.list_territories() if actor.sees_territory(t.id)]
+        options = [(t.id, t.name) for t in await territories.visible_territories(actor)]
         values = context.pop("values", None) or {
             "name": structure.name,
             "territory_id": str(structure.territory_id),

@@ -17,24 +17,20 @@ from pass_numerique.api import guards
 from pass_numerique.api.authentication import actor_of
 from pass_numerique.db.tables import Role
 from pass_numerique.domain import accounts, sites, structures, territories
-from pass_numerique.domain.errors import DomainError, not_found
+from pass_numerique.domain.errors import DomainError
 from pass_numerique.web.staff.layout import (
     ROLE_LABELS,
     StaffController,
     form_errors,
     form_int,
     form_of,
+    list_query,
     page,
+    page_of,
     see_other,
 )
 
-PAGE_SIZE = 50
 USER_FIELDS = {"email", "display_name", "role", "territory_ids", "site_id", "structure_id"}
-
-
-def _territory_values(values: dict[str, Any]) -> list[str]:
-    chosen = values.get("territory_ids", [])
-    return [str(t) for t in (chosen if isinstance(chosen, list) else [chosen])]
 
 
 def _scope_of(values: dict[str, Any]) -> tuple[Role, dict[str, Any]]:
@@ -43,7 +39,7 @@ def _scope_of(values: dict[str, Any]) -> tuple[Role, dict[str, Any]]:
     if role not in {r.value for r in Role}:
         raise DomainError("invalid_input", "Choisissez un rôle.", field="role")
     return Role(role), {
-        "territory_ids": [int(t) for t in _territory_values(values) if t.isdigit()],
+        "territory_ids": [int(t) for t in values.get("territory_ids", []) if t.isdigit()],
         "site_id": form_int(values, "site_id", "le lieu") if role == Role.site_agent else None,
         "structure_id": form_int(values, "structure_id", "la structure") if role == Role.issuer else None,
     }
@@ -76,17 +72,16 @@ class UserPages(StaffController):
         needle = (recherche or "").strip().lower()
         if needle:
             found = [u for u in found if needle in f"{u.email} {u.display_name}".lower()]
-        pages = max(1, -(-len(found) // PAGE_SIZE))
-        current = min(max(page_number, 1), pages)
+        shown, current, pages = page_of(found, page_number)
         values = {"role": role or "", "etat": etat or "", "recherche": recherche or ""}
         return page(
             request,
             "users.html",
-            users=found[(current - 1) * PAGE_SIZE : current * PAGE_SIZE],
+            users=shown,
             count=len(found),
             page_number=current,
             pages=pages,
-            query="&".join(f"{k}={v}" for k, v in values.items() if v),
+            query=list_query(values),
             values=values,
             role_labels=ROLE_LABELS,
             **await self._options(request),
@@ -127,7 +122,6 @@ class UserPages(StaffController):
                 ),
             )
         except DomainError as exc:
-            values["territory_ids"] = _territory_values(values)
             return await self._new(
                 request, status_code=exc.status_code, values=values, errors=form_errors(exc, USER_FIELDS)
             )
@@ -147,7 +141,6 @@ class UserPages(StaffController):
         except DomainError as exc:
             if exc.code == "not_found":
                 raise
-            values["territory_ids"] = _territory_values(values)
             return await self._user(
                 request,
                 user_id,
@@ -158,9 +151,7 @@ class UserPages(StaffController):
         return see_other(f"/staff/users/{user_id}?fait=user_updated")
 
     async def _user(self, request: Request, user_id: int, status_code: int = 200, **context: Any) -> Template:
-        user = next((u for u in await accounts.list_users(actor_of(request)) if u.id == user_id), None)
-        if user is None:
-            raise not_found("Compte")
+        user = await accounts.get_user(actor_of(request), user_id)
         context.setdefault(
             "edit_values",
             {
