@@ -211,7 +211,13 @@ def test_coordinator_undo_after_window(world: World) -> None:
 
 def test_late_offline_upload_is_flagged(world: World) -> None:
     _, codes = issue(world)
-    result = redeem(world, [codes[0].url], occurred_at=utcnow() - timedelta(hours=3))
+    # Uploaded tomorrow, three hours after the session: the session is never before the booklet's
+    # first valid day, whatever the hour the test runs at.
+    upload = utcnow() + timedelta(days=1)
+    request = redemption.RedeemRequest(
+        codes=[codes[0].url], theme="email", request_id="late-0001", occurred_at=upload - timedelta(hours=3)
+    )
+    result = run(redemption.redeem(world.agent, request, now=upload))
     assert result.late
 
 
