@@ -35,9 +35,10 @@ def _percentile(samples: list[float], q: float) -> float:
 
 async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]:
     from pass_numerique.db.tables import Role, Voucher
-    from pass_numerique.db.transaction import engine, is_sqlite
-    from pass_numerique.domain import reports, statements
+    from pass_numerique.db.transaction import engine, is_sqlite, read_snapshot
+    from pass_numerique.domain import report_rollups, reports, statements
     from pass_numerique.domain.actors import Actor
+    from pass_numerique.domain.clock import utcnow
 
     db = engine()
     if not is_sqlite():
@@ -61,18 +62,66 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
         viewer = Actor(
             user_id=1, email="v@bench", display_name="V", role=Role.viewer, territory_ids=frozenset()
         )
+        # The seed leaves the rollups empty: the first fold counts every redemption (timed once).
+        folded = await report_rollups.fold()
+        print(f"  fold of {folded.redemptions:,} redemptions: {folded.seconds:.1f} s", flush=True)
         month = statements.last_month()
+        page = 50  # the dashboard's page of the per-site table (web/staff/reports.py)
+
+        def dashboard(actor: Actor, **filters: object) -> Awaitable[object]:
+            return reports.report(actor, reports.ReportFilter(**filters), site_limit=page)
+
+        # Each query of the administrator's dashboard alone (private functions of domain/reports.py,
+        # in a read snapshot as the report runs them).
+        flt = reports.ReportFilter()
+        now = utcnow()
+        scope = reports._scope(admin, flt)
+        window = reports._window(flt, now)
+        by_booklet = reports._selection(scope, flt, window, by_site=False)
+        by_site = reports._selection(scope, flt, window, by_site=True)
+
+        def alone(call: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+            async def run() -> object:
+                async with read_snapshot():
+                    return await call()
+
+            return run
+
+        def counts(*keys: str) -> Callable[[], Awaitable[object]]:
+            return alone(lambda: report_rollups.redemption_counts(list(keys), by_booklet))
+
         cases: list[tuple[str, Callable[[], Awaitable[object]]]] = [
-            ("whole département (admin)", lambda: reports.report(admin, reports.ReportFilter())),
-            ("network observatory (viewer)", lambda: reports.report(viewer, reports.ReportFilter())),
-            ("one territory (coordinator)", lambda: reports.report(coordinator, reports.ReportFilter())),
-            ("one site (site agent)", lambda: reports.report(agent, reports.ReportFilter())),
-            ("filtered by programme", lambda: reports.report(admin, reports.ReportFilter(programme_id=1))),
-            ("filtered by theme", lambda: reports.report(admin, reports.ReportFilter(theme="email"))),
+            ("whole département (admin)", lambda: dashboard(admin)),
+            ("network observatory (viewer)", lambda: dashboard(viewer)),
+            ("one territory (coordinator)", lambda: dashboard(coordinator)),
+            ("one site (site agent)", lambda: dashboard(agent)),
+            ("filtered by programme", lambda: dashboard(admin, programme_id=1)),
+            ("filtered by theme", lambda: dashboard(admin, theme="email")),
             ("public statistics", lambda: reports.public_statistics()),
             ("statements of last month", lambda: statements.list_statements(admin, month)),
+            ("admin query: redemptions per territory pair", counts("booklet_territory", "site_territory")),
+            ("admin query: per-site page", alone(lambda: reports._sites(by_site, page, 0))),
+            ("admin query: by month", counts("period")),
+            ("admin query: by theme", counts("theme")),
+            ("admin query: by age band", counts("age_band")),
+            ("admin query: booklet funnel scan", alone(lambda: reports._booklet_stages(scope, flt, window))),
+            (
+                "admin query: time to first use",
+                alone(lambda: reports._first_use_histogram(scope, flt, window)),
+            ),
+            ("admin query: sleeping stock ages", alone(lambda: reports._sleeping_ages(scope, flt, now))),
+            (
+                "admin query: expiring booklets",
+                alone(lambda: reports._expiring_booklets(scope, flt, window.today)),
+            ),
         ]
-        rows = []
+        rows = [
+            (
+                f"first fold ({folded.redemptions:,} redemptions, once)",
+                folded.seconds * 1000,
+                folded.seconds * 1000,
+            )
+        ]
         for label, call in cases:
             await call()  # warm-up: caches, plans
             samples = []
@@ -131,15 +180,15 @@ TARGETS_MS = {"PostgreSQL": 200, "SQLite": 1000}
 def _verdict(lines: list[list[str]]) -> str:
     """Issue 6's targets: every dashboard query under 200 ms p95 on PostgreSQL, under 1 s on SQLite."""
     missed = [
-        f"{label} ({engine}, {p95} ms)" for engine, _, label, _, p95 in lines if int(p95) > TARGETS_MS[engine]
+        f"{label} ({engine}, {p95} ms)"
+        for engine, _, label, _, p95 in lines
+        if int(p95) > TARGETS_MS[engine] and not label.startswith("first fold")  # a batch job, not a query
     ]
     if not missed:
         return "Targets (p95 under 200 ms on PostgreSQL, under 1 s on SQLite): **met**."
     return (
         "Targets (p95 under 200 ms on PostgreSQL at 10 M vouchers, under 1 s on SQLite at 1 M): "
-        "**not met** for "
-        + "; ".join(missed)
-        + ". What takes the time and the planned aggregates: docs/reports.md, section Speed."
+        "**not met** for " + "; ".join(missed) + ". What takes the time: docs/reports.md, section Speed."
     )
 
 
@@ -152,7 +201,7 @@ def _write_docs(table: list[str], args: argparse.Namespace, urls: list[str], ver
         "p50 and p95 in milliseconds.\n\n"
         + "\n".join(table)
         + f"\n\n{verdict}\n\nSeed: `.venv/bin/python bench/seed_reports.py` (10 M vouchers on PostgreSQL, "
-        "about 3 minutes here; `--url sqlite:///bench/out/reports.sqlite3 --booklets 100000` for SQLite). "
+        "about 6 minutes here; `--url sqlite:///bench/out/reports.sqlite3 --booklets 100000` for SQLite). "
         "Command: `.venv/bin/python bench/reports.py "
         + " ".join(f"--url {u}" for u in urls)
         + f" --runs {args.runs} --docs`.\n"

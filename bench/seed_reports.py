@@ -4,7 +4,8 @@ Default on PostgreSQL: 100 territories, 2,000 partner sites (one agent each), 50
 structures, 1,000,000 booklets of 10 vouchers (10 M vouchers) and about 4 M redemptions over
 two years; ``--booklets 100000`` gives the 1 M-voucher SQLite set. Booklets: 5 % in stock,
 10 % allocated to a structure and sleeping there, 83 % issued, 2 % cancelled; issued booklets
-have 0 to 10 vouchers used, the rest available or expired. Codes are not signed (the reports
+have 0 to 10 vouchers used, the rest available or expired (with the per-booklet usage columns
+set). The report rollups are left empty: bench/reports.py folds them and times the fold. Codes are not signed (the reports
 never read them); every row meets the schema's constraints. The database is migrated first.
 
     .venv/bin/python bench/seed_reports.py --url postgresql://postgres@127.0.0.1:5432/pn_bench_reports
@@ -137,7 +138,7 @@ def statements(
             "voucher_count, valid_from, valid_until, codes_valid_until, allocated_at, issued_at, issued_by, "
             "cancelled_at, cancel_reason, replaced_by, created_at) "
             f"SELECT b.i, '16-B-' || b.i, (b.i % 2) + 1, ((b.i - 1) % {territories}) + 1, ((b.i - 1) % {territories}) + 1, "
-            f"CASE WHEN b.i % 100 < 5 THEN NULL ELSE ((b.i - 1) % {territories}) + 1 + {territories} * (b.i % {structures // territories}) END, "
+            f"CASE WHEN b.i % 100 < 5 THEN NULL ELSE ((b.i - 1) % {territories}) + 1 + {territories} * (((b.i - 1) / {territories}) % {structures // territories}) END, "
             f"{status}, CASE WHEN b.i % 100 >= 15 THEN b.i END, 10, "
             f"{d.day(alloc + ' + 10')}, {d.day(alloc + ' + 375')}, {d.day(alloc + ' + 375')}, "
             f"CASE WHEN b.i % 100 >= 5 THEN {d.ts(alloc)} END, CASE WHEN b.i % 100 >= 15 THEN {d.ts(alloc + ' + 10')} END, "
@@ -157,16 +158,24 @@ def statements(
         (
             "redemptions",
             "INSERT INTO redemption (id, voucher, site, agent, redeemed_at, recorded_at, theme, request_id, period, "
-            "late, undone_at, undone_by, undo_reason) "
+            "late, undone_at, undone_by, undo_reason, day, report_counted, report_pending) "
             f"SELECT v.i, v.i, s.site, s.site, {d.ts(redeem_day)}, {d.ts(redeem_day)}, "
             f"CASE v.i % 5 {' '.join(f'WHEN {n} THEN {chr(39)}{t}{chr(39)}' for n, t in enumerate(THEMES))} END, "
-            f"'seed-' || v.i, {d.month(redeem_day)}, false, NULL, NULL, '' "
+            f"'seed-' || v.i, {d.month(redeem_day)}, false, NULL, NULL, '', {d.day(redeem_day)}, false, true "
             f"FROM (SELECT i, ((i - 1) / 10) + 1 AS b, ((i - 1) % 10) + 1 AS n FROM seq WHERE i <= {vouchers}) v "
             # Most vouchers are used in the booklet's own territory, one in ten elsewhere.
-            f"JOIN (SELECT i AS b, CASE WHEN i % 10 = 0 THEN ((i * 7) % {sites}) + 1 "
-            f"ELSE ((i - 1) % {territories}) + 1 + {territories} * (i % {sites // territories}) END AS site "
+            # The site and structure of a booklet within its territory come from i / territories, not
+            # from i itself: i % territories already fixes i modulo every divisor of it.
+            f"JOIN (SELECT i AS b, CASE WHEN i % 10 = 0 THEN (((i / 10) * 7) % {sites}) + 1 "
+            f"ELSE ((i - 1) % {territories}) + 1 + {territories} * (((i - 1) / {territories}) % {sites // territories}) END AS site "
             f"FROM seq WHERE i <= {booklets}) s ON s.b = v.b "
             f"WHERE v.b % 100 >= 15 AND v.b % 100 < 98 AND v.n <= {used} AND {redeem_day} <= {TODAY_DAYS}",
+        ),
+        (
+            "booklet usage",
+            "UPDATE booklet SET used_count = u.n, first_used_at = u.first FROM (SELECT v.booklet AS id, "
+            "COUNT(*) AS n, MIN(r.redeemed_at) AS first FROM redemption r JOIN voucher v ON v.id = r.voucher "
+            "GROUP BY v.booklet) u WHERE booklet.id = u.id",
         ),
         ("cleanup", "DROP TABLE seq"),
     ]

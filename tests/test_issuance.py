@@ -244,3 +244,19 @@ def test_a_booklet_is_found_by_serial_short_code_or_scanned_qr(world: World) -> 
     assert refused.value.code == "invalid_checksum"
     with pytest.raises(DomainError):
         run(issuance.find_serial(world.agent, booklet.serial))  # site agents do not search booklets
+
+
+def test_structure_stock_counts_used_booklets(world: World) -> None:
+    _booklet, codes = issue(world)
+    issue(world)  # issued, never used
+    run(
+        redemption.redeem(
+            world.agent,
+            redemption.RedeemRequest(codes=[codes[0].url], theme="email", request_id="stock-0001"),
+        )
+    )
+    stock = run(issuance.structure_stock(world.coordinator, world.structure.id))
+    assert (stock.counts.issued, stock.counts.used) == (2, 1)
+    with pytest.raises(DomainError) as hidden:  # another territory's structure
+        run(issuance.structure_stock(world.coordinator, world.structure_south.id))
+    assert hidden.value.code == "not_found"

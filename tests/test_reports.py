@@ -208,6 +208,7 @@ def test_admin_figures_match_the_hand_count(world: World, data: Data) -> None:
     assert sites[world.site.id].amount_cents == 18_000
     assert sites[world.site.id].themes == {"email": 16, "securite_numerique": 2}
     assert (sites[world.site_south.id].vouchers_redeemed, sites[world.site_south.id].beneficiaries) == (1, 1)
+    assert r.sites_total == 2 and [s.site_id for s in r.sites] == [world.site.id, world.site_south.id]
 
     assert r.first_use is not None
     assert (r.first_use.booklets, r.first_use.median_days) == (4, 22.5)  # 5, 17, 28, 31 days
@@ -300,3 +301,19 @@ def test_median_of_histogram() -> None:
     assert reports.median({3: 1}) == 3
     assert reports.median({1: 1, 10: 1}) == 5.5
     assert reports.median({1: 2, 10: 1}) == 1
+
+
+def test_the_site_table_pages(world: World, data: Data) -> None:
+    whole = report(world.admin)
+    pages = [
+        run(reports.report(world.admin, RANGE, now=NOW, site_limit=1, site_offset=offset))
+        for offset in (0, 1, 2)
+    ]
+    assert [len(p.sites) for p in pages] == [1, 1, 0]
+    assert all(p.sites_total == 2 for p in pages)
+    assert pages[0].sites + pages[1].sites == whole.sites  # same figures, distinct beneficiaries included
+    assert pages[0].totals == whole.totals
+    for bad in ({"site_limit": 0}, {"site_offset": -1}):
+        with pytest.raises(DomainError) as refused:
+            run(reports.report(world.admin, RANGE, now=NOW, **bad))
+        assert refused.value.code == "invalid_input"

@@ -10,9 +10,16 @@ import msgspec
 
 from conftest import World, issue, run
 from pass_numerique.db.json_columns import json_value
-from pass_numerique.db.tables import AuditEvent, IdempotencyRecord, Redemption, ScanAttempt, Voucher
+from pass_numerique.db.tables import (
+    AuditEvent,
+    Booklet,
+    IdempotencyRecord,
+    Redemption,
+    ScanAttempt,
+    Voucher,
+)
 from pass_numerique.db.transaction import is_sqlite
-from pass_numerique.domain import codes, issuance, redemption, single_redemption, statements
+from pass_numerique.domain import booklet_usage, codes, issuance, redemption, single_redemption, statements
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import local_date, month_of, utcnow
 from pass_numerique.domain.errors import DomainError
@@ -138,6 +145,12 @@ def test_same_rows_as_the_general_path(world: World) -> None:
         return row["voucher"]
 
     assert _rows(voucher_of(fast)) == _rows(voucher_of(general))
+    # Both paths keep the booklet's usage columns (domain/booklet_usage.py).
+    used = run(
+        Booklet.select(Booklet.id, Booklet.used_count, Booklet.first_used_at).where(Booklet.used_count > 0)
+    )
+    assert len(used) == 2
+    assert {r["id"]: (r["used_count"], r["first_used_at"]) for r in used} == run(booklet_usage.recount())
     replayed = run(
         redemption.redeem(
             world.agent,

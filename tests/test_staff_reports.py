@@ -43,6 +43,9 @@ def test_coordinator_sees_the_funnel_and_site_table_and_exports_them(client, wor
         f"&amp;territory_id={world.north.id}" in filtered.text
         or f"&territory_id={world.north.id}" in filtered.text
     )
+    # A page number past the end (a stale link) shows the last page of the site table.
+    stale = client.get(f"/staff/reports?territory_id={world.north.id}&page_number=7")
+    assert stale.status_code == 200 and "Médiathèque Nord" in stale.text
     xlsx = client.get(f"/staff/reports/export?format=xlsx&territory_id={world.north.id}")
     assert xlsx.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(xlsx.content))

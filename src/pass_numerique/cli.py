@@ -1,5 +1,5 @@
 """The ``pass-numerique`` command: serve, migrate, create-admin, demo,
-rotate-key, print-booklet, print-run and prune."""
+rotate-key, print-booklet, print-run, prune and refresh-reports."""
 
 from __future__ import annotations
 
@@ -127,6 +127,13 @@ def _prune(args: argparse.Namespace) -> None:
     )
 
 
+def _refresh_reports(_: argparse.Namespace) -> None:
+    from pass_numerique.domain import report_rollups
+
+    result = asyncio.run(report_rollups.fold())
+    print(f"Agrégats des rapports : {result.redemptions} encaissements intégrés en {result.seconds:.1f} s.")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pass-numerique", description="Pass numérique service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +162,10 @@ def main(argv: list[str] | None = None) -> None:
     prune = commands.add_parser("prune", help="delete expired technical records (run it daily)")
     prune.add_argument("--keep-days", type=int, default=90, help="idempotency records to keep (days)")
     prune.set_defaults(func=_prune)
+    commands.add_parser(
+        "refresh-reports",
+        help="fold new redemptions into the report rollups (the server does it every minute)",
+    ).set_defaults(func=_refresh_reports)
     args = parser.parse_args(argv)
     try:
         args.func(args)

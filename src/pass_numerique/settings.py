@@ -59,6 +59,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     print_logo: str = ""
     """Path to a PNG or JPEG logo for booklet covers; empty for the neutral default logo."""
 
+    report_fold_seconds: int = 60
+    """How often each server worker folds new redemptions into the report rollups (0: never;
+    reports stay exact either way, they only read more rows)."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

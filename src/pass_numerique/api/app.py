@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -24,7 +26,7 @@ from pass_numerique.api.authentication import BearerTokenMiddleware
 from pass_numerique.api.controllers import CONTROLLERS
 from pass_numerique.api.errors import EXCEPTION_HANDLERS
 from pass_numerique.db.transaction import engine
-from pass_numerique.domain import signing_keys
+from pass_numerique.domain import report_rollups, signing_keys
 from pass_numerique.settings import get_settings
 from pass_numerique.web import public, scanner, staff
 
@@ -55,6 +57,31 @@ async def _database_pool(_: Litestar) -> AsyncIterator[None]:
             await db.close_connection_pool()
 
 
+@asynccontextmanager
+async def _report_folds(_: Litestar) -> AsyncIterator[None]:
+    """Fold new redemptions into the report rollups in the background (domain/report_rollups.py)."""
+    seconds = get_settings().report_fold_seconds
+    if seconds <= 0:
+        yield
+        return
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await report_rollups.fold()
+            except Exception:  # a failed fold is retried next time; the reports stay exact meanwhile
+                logging.getLogger("pass_numerique").exception("report rollup fold failed")
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app() -> Litestar:
     """Build the Litestar application from the settings."""
     settings = get_settings()
@@ -77,7 +104,7 @@ def create_app() -> Litestar:
                 cache_control=CacheControlHeader(max_age=3600),
             ),
         ],
-        lifespan=[_database_pool],
+        lifespan=[_database_pool, _report_folds],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         # Every form POST of the pages carries a token matching this cookie. The API is left out:
         # it authenticates by bearer token only and ignores the session cookie (api/authentication.py).

@@ -109,9 +109,18 @@ class ReportController(Controller):
     dependencies = {"flt": Provide(report_filter, sync_to_thread=False)}
 
     @get("/reports", guards=[guards.REPORTS])
-    async def report(self, request: Request, flt: NamedDependency[reports.ReportFilter]) -> reports.Report:
-        """Issued versus used for a period (default: the last twelve months), within the caller's scope."""
-        return await reports.report(actor_of(request), flt)
+    async def report(
+        self,
+        request: Request,
+        flt: NamedDependency[reports.ReportFilter],
+        site_limit: FromQuery[int | None] = None,
+        site_offset: FromQuery[int] = 0,
+    ) -> reports.Report:
+        """Issued versus used for a period (default: twelve calendar months), within the caller's scope.
+
+        ``site_limit``/``site_offset`` page the per-site table (``sites_total`` sites; default: all).
+        """
+        return await reports.report(actor_of(request), flt, site_limit=site_limit, site_offset=site_offset)
 
     @get("/reports/export", guards=[guards.REPORTS])
     async def export(

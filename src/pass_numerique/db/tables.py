@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from piccolo.columns import (
     JSON,
+    BigInt,
     Boolean,
     Date,
     ForeignKey,
@@ -207,6 +208,10 @@ class Booklet(Table):
     cancel_reason = Varchar(length=200, default="")
     replaced_by = _fk("self")
     created_at = Timestamptz()
+    used_count = SmallInt(default=0, help_text="Vouchers redeemed (kept by redemption and undo)")
+    first_used_at = Timestamptz(
+        null=True, default=None, help_text="Earliest live redemption (kept by redemption and undo)"
+    )
 
 
 class Voucher(Table):
@@ -244,6 +249,13 @@ class Redemption(Table):
     undone_at = Timestamptz(null=True, default=None)
     undone_by = _fk(StaffUser)
     undo_reason = Varchar(length=200, default="")
+    day = Date(null=True, default=None, help_text="Local day of redeemed_at")
+    report_counted = Boolean(
+        default=False, help_text="Counted live in the report rollups (domain/report_rollups.py)"
+    )
+    report_pending = Boolean(
+        default=True, help_text="Inserted or undone since the last rollup fold (domain/report_rollups.py)"
+    )
 
 
 class ScanAttempt(Table, tablename="scan_attempt"):
@@ -351,3 +363,32 @@ class StatementPayment(Table, tablename="statement_payment"):
     payment_reference = Varchar(length=100)
     paid_at = Timestamptz()
     paid_by = _fk(StaffUser)
+
+
+class RedemptionBySite(Table, tablename="redemption_by_site"):
+    """Live redemptions per local month, site, booklet territory, programme and theme.
+
+    Kept by ``report_rollups.fold``; rows not yet folded are added at read time.
+    """
+
+    month = Varchar(length=7)
+    site = Integer()
+    booklet_territory = Integer()
+    programme = Integer()
+    theme = Varchar(length=60)
+    redeemed = Integer(default=0)
+    amount_cents = BigInt(default=0)
+
+
+class RedemptionByTerritory(Table, tablename="redemption_by_territory"):
+    """Live redemptions per local month, reimbursement period, booklet territory, programme,
+    theme and age band."""
+
+    month = Varchar(length=7)
+    period = Varchar(length=7)
+    booklet_territory = Integer()
+    programme = Integer()
+    theme = Varchar(length=60)
+    age_band = Varchar(length=60)
+    redeemed = Integer(default=0)
+    amount_cents = BigInt(default=0)

@@ -58,3 +58,26 @@ async def write_transaction() -> AsyncIterator[None]:
     else:
         async with db.transaction():
             yield
+
+
+@asynccontextmanager
+async def read_snapshot() -> AsyncIterator[None]:
+    """A read-only transaction whose statements all see one snapshot of the database.
+
+    A report reads rollups and the rows not folded yet in several statements: without one
+    snapshot a fold committing in between would count some redemptions twice or not at all.
+    """
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        if db.current_transaction.get() is not None:
+            yield
+            return
+        # In WAL mode a deferred transaction reads one snapshot from its first read to its end.
+        async with db.transaction(transaction_type=TransactionType.deferred):
+            yield
+    else:
+        async with db.transaction():
+            await db.run_ddl("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # Report statements are planned as costly: JIT compilation took longer than running them.
+            await db.run_ddl("SET LOCAL jit = off")
+            yield

@@ -27,7 +27,7 @@ from pass_numerique.db.tables import (
     VoucherStatus,
 )
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit, beneficiaries, codes, short_codes, voucher_tokens
+from pass_numerique.domain import audit, beneficiaries, codes, short_codes, structures, voucher_tokens
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.beneficiaries import ISSUING_ROLES, BeneficiaryCreate
 from pass_numerique.domain.clock import add_months, local_date, utcnow
@@ -469,10 +469,7 @@ async def stock_counts(where: Any) -> StockCounts:
         r["status"]: r["count"]
         for r in await Booklet.select(Booklet.status, Count()).where(where).group_by(Booklet.status)
     }
-    used = await Booklet.count().where(
-        where
-        & Booklet.id.is_in(Voucher.select(Voucher.booklet).where(Voucher.status == VoucherStatus.redeemed))
-    )
+    used = await Booklet.count().where(where & (Booklet.used_count > 0))  # domain/booklet_usage.py
     return StockCounts(
         in_stock=by_status.get(BookletStatus.printed, 0),
         allocated=by_status.get(BookletStatus.allocated, 0),
@@ -502,9 +499,7 @@ class StructureStock(msgspec.Struct, kw_only=True):
 
 async def structure_stock(actor: Actor, structure_id: int) -> StructureStock:
     """The booklets a structure received, by status, and how long its stock has been sleeping."""
-    structure = await DistributingStructure.select().where(DistributingStructure.id == structure_id).first()
-    if structure is None or not actor.sees_territory(structure["territory"]):
-        raise not_found("Structure")
+    await structures.get_structure(actor, structure_id)  # scope
     where = Booklet.structure == structure_id
     oldest = (
         await Booklet.select(Booklet.allocated_at)

@@ -26,7 +26,15 @@ from pass_numerique.db.tables import (
     VoucherStatus,
 )
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit, codes, periods, short_codes, single_redemption, value_lists
+from pass_numerique.domain import (
+    audit,
+    booklet_usage,
+    codes,
+    periods,
+    short_codes,
+    single_redemption,
+    value_lists,
+)
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import local_date, local_zone, month_of, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -433,10 +441,12 @@ async def _redeem_in_transaction(
                 request_id=request.request_id,
                 period=period,
                 late=late,
+                day=day,
             )
             for v in vouchers
         ]
     ).returning(Redemption.id, Redemption.voucher)
+    await booklet_usage.count_redeemed(vouchers[0]["booklet_id"], len(vouchers), moment)
     redemption_of = {r["voucher"]: r["id"] for r in inserted}
     redeemed = [
         RedeemedVoucher(
@@ -549,6 +559,7 @@ async def undo_redemption(
                     Redemption.undone_at: now,
                     Redemption.undone_by: actor.user_id,
                     Redemption.undo_reason: request.reason.strip()[:200],
+                    Redemption.report_pending: True,  # the rollups take it back at the next fold
                 }
             )
             .where((Redemption.id == redemption_id) & Redemption.undone_at.is_null())
@@ -556,9 +567,13 @@ async def undo_redemption(
         )
         if not undone:
             raise DomainError("invalid_state", "Cet encaissement a déjà été annulé.")
-        await Voucher.update({Voucher.status: VoucherStatus.available}).where(
-            (Voucher.id == row["voucher"]) & (Voucher.status == VoucherStatus.redeemed)
+        restored = (
+            await Voucher.update({Voucher.status: VoucherStatus.available})
+            .where((Voucher.id == row["voucher"]) & (Voucher.status == VoucherStatus.redeemed))
+            .returning(Voucher.booklet)
         )
+        if restored:
+            await booklet_usage.count_undone(restored[0]["booklet"])
         await audit.record(
             actor.user_id,
             "redemption.undo",

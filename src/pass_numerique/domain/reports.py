@@ -1,35 +1,32 @@
 """Reports: issued versus used, per territory, structure, partner site and period.
 
-Every figure is an aggregate query run by the database (``COUNT``/``SUM`` …
-``GROUP BY``); Python only assembles the grouped rows. The two figures that
-need date arithmetic (days from issuance to first use, age of sleeping stock)
-are the only raw SQL, kept here with one expression per engine. Definitions
-are in docs/reports.md; the scope of each role is applied in ``_scope``.
+Every figure is an aggregate the database computes; Python only assembles the grouped rows.
+Redemption figures come from the monthly rollups plus the rows not folded yet
+(``report_rollups``); booklet figures from one scan of the booklets, whose usage columns are
+kept by redemption and undo (``booklet_usage``). That SQL is written here by hand, with one
+expression per engine where they differ (day differences). Definitions are in docs/reports.md;
+the scope of each role is applied in ``_scope``.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
 from piccolo.columns import Column
-from piccolo.columns.combination import WhereRaw
-from piccolo.query.functions.aggregate import Count, Sum
 
 from pass_numerique.db.tables import (
     Booklet,
     BookletStatus,
     DistributingStructure,
     PartnerSite,
-    Redemption,
     Role,
     Territory,
-    Voucher,
-    VoucherStatus,
 )
-from pass_numerique.db.transaction import is_sqlite
-from pass_numerique.domain import value_lists
+from pass_numerique.db.transaction import is_sqlite, read_snapshot
+from pass_numerique.domain import report_rollups, value_lists
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import add_months, local_date, local_zone, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -49,7 +46,7 @@ class ReportFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Which figures: a date range (local days, both included) and optional filters."""
 
     start: date | None = None
-    """Default: twelve months before ``end``."""
+    """Default: the first day of the month eleven months before ``end``'s (twelve calendar months)."""
     end: date | None = None
     """Default: today."""
     territory_id: int | None = None
@@ -176,6 +173,8 @@ class Report(msgspec.Struct, kw_only=True):
     territories: list[TerritoryFunnel]
     structures: list[StructureFunnel]
     sites: list[SiteFigures]
+    """The page of sites asked for (all by default), most vouchers first."""
+    sites_total: int
     first_use: FirstUse | None
     by_month: list[CountRow]
     by_theme: list[CountRow]
@@ -237,7 +236,8 @@ def _scope(actor: Actor, flt: ReportFilter) -> _Scope:
 def _window(flt: ReportFilter, now: datetime) -> _Window:
     today = local_date(now)
     end = flt.end or today
-    start = flt.start or add_months(end, -12) + timedelta(days=1)
+    # Whole months by default (this month and the eleven before): the rollups answer them alone.
+    start = flt.start or add_months(end.replace(day=1), -11)
     if start > end:
         raise DomainError("invalid_input", "La date de début doit précéder la date de fin.", field="start")
     zone = local_zone()
@@ -257,174 +257,185 @@ def _in(column: Column, ids: list[int]) -> Any:
 
 
 # ---------------------------------------------------------------------------
-# booklet side: printed -> allocated -> issued -> started -> fully used
+# booklet side: one pass over the booklets in scope
 
 
-# Written as NOT EXISTS, not NOT IN: PostgreSQL cannot turn ``NOT IN (subquery)`` into an anti-join
-# (NULL semantics) and, once the subquery outgrows work_mem, re-scans it for every booklet.
-_NOT_A_REPLACEMENT = WhereRaw('NOT EXISTS (SELECT 1 FROM booklet r WHERE r.replaced_by = "booklet"."id")')
-"""Booklets issued to replace a cancelled one are left out: their vouchers were counted with the original."""
-_ALL_USED = WhereRaw(
-    'NOT EXISTS (SELECT 1 FROM voucher v WHERE v.booklet = "booklet"."id" AND v.status <> {})',
-    VoucherStatus.redeemed.value,
+_FUNNEL_STAGES = ("printed", "allocated", "issued", "started", "fully_used", "sleeping", "vouchers_issued")
+"""The columns of a territory's funnel row."""
+_BOOKLET_STAGES = (
+    *_FUNNEL_STAGES,
+    "vouchers_cancelled",
+    "vouchers_replaced",
+    "vouchers_expired",
+    "expiring_booklets_30",
+    "expiring_booklets_60",
+    "expiring_vouchers_30",
+    "expiring_vouchers_60",
 )
-_SOME_USED = WhereRaw(
-    'EXISTS (SELECT 1 FROM voucher v WHERE v.booklet = "booklet"."id" AND v.status = {})',
-    VoucherStatus.redeemed.value,
+
+
+def _booklet_conditions(scope: _Scope, flt: ReportFilter, params: list[Any]) -> list[str]:
+    conditions = ["1 = 1"]
+    if scope.territories is not None:
+        ids = scope.territories or [0]
+        conditions.append(f"b.territory IN ({_placeholders(ids)})")
+        params += ids
+    if flt.programme_id is not None:
+        conditions.append("b.programme = {}")
+        params.append(flt.programme_id)
+    return conditions
+
+
+# Booklets issued to replace a cancelled one are left out of printed and issued: their vouchers
+# were counted with the original. Few booklets are replaced: a hash join on their ids.
+_REPLACEMENTS = (
+    "LEFT JOIN (SELECT DISTINCT replaced_by AS id FROM booklet WHERE replaced_by IS NOT NULL) x "
+    "ON x.id = b.id"
 )
 
 
-def _booklet_where(scope: _Scope, flt: ReportFilter) -> Any:
-    where = Booklet.id.is_not_null()
-    if scope.territories is not None:
-        where &= _in(Booklet.territory, scope.territories)
-    if flt.programme_id is not None:
-        where &= Booklet.programme == flt.programme_id
-    return where
+async def _booklet_stages(scope: _Scope, flt: ReportFilter, window: _Window) -> list[dict]:
+    """Every funnel stage, voucher loss and expiring count per (territory, structure), in one scan.
 
+    Counts of use read ``booklet.used_count`` (kept by redemption and undo, domain/booklet_usage.py).
+    """
+    params: list[Any] = []
 
-async def _grouped(query: Any, key: str, value: str = "count") -> dict[int, int]:
-    return {row[key]: int(row[value] or 0) for row in await query}
+    # Placeholders are positional: every condition binds its values when the SQL is written, in order.
+    def bind(value: Any) -> str:
+        params.append(value)
+        return "{}"
 
+    def between(column: str) -> str:
+        return f"b.{column} >= {bind(_utc(window.since))} AND b.{column} < {bind(_utc(window.until))}"
 
-async def _booklet_funnel(
-    scope: _Scope, flt: ReportFilter, window: _Window, group: Column
-) -> dict[str, dict]:
-    """Each funnel stage counted by the database, grouped by ``group`` (territory or structure)."""
-    base = _booklet_where(scope, flt)
-    if group is Booklet.structure:
-        base &= Booklet.structure.is_not_null()
-    key = group._meta.name
-    issued = (
-        base & (Booklet.issued_at >= window.since) & (Booklet.issued_at < window.until) & _NOT_A_REPLACEMENT
-    )
+    def issued() -> str:
+        return f"{between('issued_at')} AND x.id IS NULL"
 
-    def counted(where: Any) -> Any:
-        return Booklet.select(group, Count()).where(where).group_by(group)
+    def expiring(days: int) -> str:
+        return (
+            "b.status = 'issued' AND b.used_count < b.voucher_count "
+            f"AND b.valid_until >= {bind(window.today)} "
+            f"AND b.valid_until <= {bind(window.today + timedelta(days=days))}"
+        )
 
-    stages = {
-        "printed": counted(
-            base
-            & (Booklet.created_at >= window.since)
-            & (Booklet.created_at < window.until)
-            & _NOT_A_REPLACEMENT
+    def cancelled(replaced: bool) -> str:
+        carried = "b.replaced_by IS NOT NULL" if replaced else "b.replaced_by IS NULL"
+        return f"b.status = 'cancelled' AND {carried} AND {between('cancelled_at')}"
+
+    unused = "b.voucher_count - b.used_count"
+    stages: dict[str, tuple[Callable[[], str], str]] = {
+        "printed": (lambda: f"{between('created_at')} AND x.id IS NULL", "1"),
+        "allocated": (lambda: between("allocated_at"), "1"),
+        "issued": (issued, "1"),
+        "started": (lambda: f"{issued()} AND b.used_count > 0", "1"),
+        "fully_used": (lambda: f"{issued()} AND b.status = 'issued' AND b.used_count = b.voucher_count", "1"),
+        "sleeping": (lambda: "b.status = 'allocated'", "1"),
+        "vouchers_issued": (issued, "b.voucher_count"),
+        "vouchers_cancelled": (lambda: cancelled(False), unused),
+        "vouchers_replaced": (lambda: cancelled(True), unused),
+        "vouchers_expired": (
+            lambda: f"b.status = 'issued' AND b.valid_until < {bind(window.today)} AND {issued()}",
+            unused,
         ),
-        "allocated": counted(
-            base & (Booklet.allocated_at >= window.since) & (Booklet.allocated_at < window.until)
-        ),
-        "issued": counted(issued),
-        "started": counted(issued & _SOME_USED),
-        "fully_used": counted(issued & (Booklet.status == BookletStatus.issued) & _ALL_USED),
-        "sleeping": counted(base & (Booklet.status == BookletStatus.allocated)),
-        "vouchers_issued": Booklet.select(group, Sum(Booklet.voucher_count).as_alias("count"))
-        .where(issued)
-        .group_by(group),
+        "expiring_booklets_30": (lambda: expiring(30), "1"),
+        "expiring_booklets_60": (lambda: expiring(60), "1"),
+        "expiring_vouchers_30": (lambda: expiring(30), unused),
+        "expiring_vouchers_60": (lambda: expiring(60), unused),
     }
-    return {name: await _grouped(query, key) for name, query in stages.items()}
-
-
-async def _voucher_losses(scope: _Scope, flt: ReportFilter, window: _Window) -> dict[str, int]:
-    """Vouchers cancelled (lost for good), carried to a replacement, expired unused."""
-    where = Voucher.id.is_not_null()
-    if scope.territories is not None:
-        where &= _in(Voucher.booklet.territory, scope.territories)
-    if flt.programme_id is not None:
-        where &= Voucher.booklet.programme == flt.programme_id
-    cancelled = (
-        where
-        & (Voucher.status == VoucherStatus.cancelled)
-        & (Voucher.booklet.cancelled_at >= window.since)
-        & (Voucher.booklet.cancelled_at < window.until)
+    assert tuple(stages) == _BOOKLET_STAGES
+    sums = ", ".join(
+        f"SUM(CASE WHEN {condition()} THEN {value} ELSE 0 END) AS {name}"
+        for name, (condition, value) in stages.items()
     )
-    return {
-        "cancelled": await Voucher.count().where(cancelled & Voucher.booklet.replaced_by.is_null()),
-        "replaced": await Voucher.count().where(cancelled & Voucher.booklet.replaced_by.is_not_null()),
-        "expired": await Voucher.count().where(
-            where
-            & (Voucher.status == VoucherStatus.available)
-            & (Voucher.booklet.status == BookletStatus.issued)
-            & (Voucher.booklet.valid_until < window.today)
-            & (Voucher.booklet.issued_at >= window.since)
-            & (Voucher.booklet.issued_at < window.until)
-        ),
-    }
+    conditions = _booklet_conditions(scope, flt, params)
+    sql = (
+        f"SELECT b.territory, b.structure, {sums} FROM booklet b {_REPLACEMENTS} "  # noqa: S608 (constant SQL, bound values)
+        f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure"
+    )
+    rows = await Booklet.raw(sql, *params)
+    for row in rows:
+        for name in _BOOKLET_STAGES:
+            row[name] = int(row[name] or 0)
+    return rows
+
+
+def _sum_stages(rows: list[dict], key: str) -> dict[int, dict[str, int]]:
+    """Stage counts summed per ``territory`` or per ``structure`` (booklets with no structure left out)."""
+    out: dict[int, dict[str, int]] = {}
+    for row in rows:
+        if row[key] is None:
+            continue
+        into = out.setdefault(row[key], dict.fromkeys(_BOOKLET_STAGES, 0))
+        for name in _BOOKLET_STAGES:
+            into[name] += row[name]
+    return out
+
+
+def _utc(moment: datetime) -> datetime:
+    # Piccolo's SQLite adapter stores timestamptz as UTC text: bound values must be UTC too.
+    return moment.astimezone(UTC)
 
 
 # ---------------------------------------------------------------------------
-# redemption side
+# redemption side: monthly rollups and the rows not folded yet (domain/report_rollups.py)
 
 
-def _redemption_where(scope: _Scope, flt: ReportFilter, window: _Window, *, by_site: bool) -> Any:
+def _selection(
+    scope: _Scope, flt: ReportFilter, window: _Window, *, by_site: bool
+) -> report_rollups.Selection:
     """Live redemptions of the period; territories are the booklet's, or the site's when ``by_site``."""
-    where = (
-        Redemption.undone_at.is_null()
-        & (Redemption.redeemed_at >= window.since)
-        & (Redemption.redeemed_at < window.until)
+    return report_rollups.Selection(
+        start=window.start,
+        end=window.end,
+        today=window.today,
+        territories=scope.territories,
+        territory_of="site" if by_site else "booklet",
+        site_id=scope.site_id if scope.site_id is not None else flt.site_id,
+        programme_id=flt.programme_id,
+        theme=flt.theme or None,
     )
-    if scope.site_id is not None:
-        where &= Redemption.site == scope.site_id
-    if flt.site_id is not None:
-        where &= Redemption.site == flt.site_id
-    if flt.theme:
-        where &= Redemption.theme == flt.theme
-    if flt.programme_id is not None:
-        where &= Redemption.voucher.booklet.programme == flt.programme_id
-    if scope.territories is not None:
-        column = Redemption.site.territory if by_site else Redemption.voucher.booklet.territory
-        where &= _in(column, scope.territories)
-    return where
 
 
-async def _count_by(where: Any, column: Column) -> list[dict]:
-    return await Redemption.select(column.as_alias("key"), Count()).where(where).group_by(column)
-
-
-def _count_rows(rows: list[dict], labels: dict[str, str]) -> list[CountRow]:
-    rows = sorted(rows, key=lambda r: (-r["count"], str(r["key"])))
+def _count_rows(rows: list[dict], key: str, labels: dict[str, str]) -> list[CountRow]:
+    rows = sorted(rows, key=lambda r: (-r["count"], str(r[key])))
     return [
-        CountRow(key=str(r["key"]), label=labels.get(str(r["key"]), str(r["key"])), count=r["count"])
-        for r in rows
+        CountRow(key=str(r[key]), label=labels.get(str(r[key]), str(r[key])), count=r["count"]) for r in rows
     ]
 
 
-async def _sites(where: Any) -> list[SiteFigures]:
-    rows = (
-        await Redemption.select(
-            Redemption.site.as_alias("site_id"),
-            Count().as_alias("redeemed"),
-            Count(distinct=[Redemption.voucher.booklet.beneficiary]).as_alias("beneficiaries"),
-            Sum(Redemption.voucher.face_value_cents).as_alias("amount"),
-        )
-        .where(where)
-        .group_by(Redemption.site)
-    )
-    themes: dict[int, dict[str, int]] = {}
-    for row in (
-        await Redemption.select(Redemption.site.as_alias("site_id"), Redemption.theme, Count())
-        .where(where)
-        .group_by(Redemption.site, Redemption.theme)
-    ):
-        themes.setdefault(row["site_id"], {})[row["theme"]] = row["count"]
-    ids = [r["site_id"] for r in rows]
+async def _sites(
+    sel: report_rollups.Selection, limit: int | None, offset: int
+) -> tuple[list[SiteFigures], int]:
+    """One page of the per-site table, most vouchers first, and the number of sites in it."""
+    per_site: dict[int, dict] = {}
+    for row in await report_rollups.redemption_counts(["site", "theme"], sel):
+        site = per_site.setdefault(row["site"], {"redeemed": 0, "amount": 0, "themes": {}})
+        site["redeemed"] += row["count"]
+        site["amount"] += row["amount"]
+        site["themes"][row["theme"]] = row["count"]
     names = {
         s["id"]: s
         for s in await PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory).where(
-            _in(PartnerSite.id, ids)
+            _in(PartnerSite.id, list(per_site))
         )
     }
+    ranked = sorted(per_site, key=lambda sid: (-per_site[sid]["redeemed"], names[sid]["name"], sid))
+    shown = ranked[offset : None if limit is None else offset + limit]
+    beneficiaries = await report_rollups.beneficiaries_by_site(sel, shown)
     out = [
         SiteFigures(
-            site_id=r["site_id"],
-            site_name=names[r["site_id"]]["name"],
-            territory_id=names[r["site_id"]]["territory"],
-            vouchers_redeemed=r["redeemed"],
-            beneficiaries=r["beneficiaries"],
-            amount_cents=int(r["amount"] or 0),
-            themes=dict(sorted(themes.get(r["site_id"], {}).items(), key=lambda kv: (-kv[1], kv[0]))),
+            site_id=sid,
+            site_name=names[sid]["name"],
+            territory_id=names[sid]["territory"],
+            vouchers_redeemed=per_site[sid]["redeemed"],
+            beneficiaries=beneficiaries.get(sid, 0),
+            amount_cents=per_site[sid]["amount"],
+            themes=dict(sorted(per_site[sid]["themes"].items(), key=lambda kv: (-kv[1], kv[0]))),
         )
-        for r in rows
+        for sid in shown
     ]
-    return sorted(out, key=lambda s: (-s.vouchers_redeemed, s.site_name))
+    return out, len(ranked)
 
 
 # ---------------------------------------------------------------------------
@@ -443,47 +454,28 @@ def _placeholders(values: list[Any]) -> str:
 
 
 async def _first_use_histogram(scope: _Scope, flt: ReportFilter, window: _Window) -> dict[int, int]:
-    """``{days: booklets}`` from issuance to first live redemption, booklets issued in the period."""
-    conditions = [
-        "r.undone_at IS NULL",
-        "b.issued_at >= {}",
-        "b.issued_at < {}",
-        "NOT EXISTS (SELECT 1 FROM booklet x WHERE x.replaced_by = b.id)",
-    ]
-    params: list[Any] = [window.since, window.until]
-    if scope.territories is not None:
-        ids = scope.territories or [0]
-        conditions.append(f"b.territory IN ({_placeholders(ids)})")
-        params += ids
-    if flt.programme_id is not None:
-        conditions.append("b.programme = {}")
-        params.append(flt.programme_id)
-    days = _days_between("f.first_use", "f.issued_at")
+    """``{days: booklets}`` from issuance to first live use (``booklet.first_used_at``), booklets
+    issued in the period."""
+    params: list[Any] = [_utc(window.since), _utc(window.until)]
+    conditions = ["b.issued_at >= {}", "b.issued_at < {}", "b.first_used_at IS NOT NULL", "x.id IS NULL"]
+    conditions += _booklet_conditions(scope, flt, params)
+    days = _days_between("b.first_used_at", "b.issued_at")
     sql = (
-        f"SELECT {days} AS days, COUNT(*) AS booklets FROM ("  # noqa: S608 (constant SQL, bound values)
-        "SELECT b.id AS id, b.issued_at AS issued_at, MIN(r.redeemed_at) AS first_use "
-        "FROM booklet b JOIN voucher v ON v.booklet = b.id JOIN redemption r ON r.voucher = v.id "
-        f"WHERE {' AND '.join(conditions)} GROUP BY b.id, b.issued_at) f GROUP BY 1"
+        f"SELECT {days} AS days, COUNT(*) AS booklets FROM booklet b {_REPLACEMENTS} "  # noqa: S608 (bound values)
+        f"WHERE {' AND '.join(conditions)} GROUP BY 1"
     )
-    rows = await Booklet.raw(sql, *params)
-    return {int(r["days"]): int(r["booklets"]) for r in rows}
+    return {int(r["days"]): int(r["booklets"]) for r in await Booklet.raw(sql, *params)}
 
 
 async def _sleeping_ages(scope: _Scope, flt: ReportFilter, now: datetime) -> dict[int, dict[int, int]]:
     """``{structure: {age in days: booklets}}`` of booklets allocated and not issued."""
-    conditions = ["status = {}", "structure IS NOT NULL", "allocated_at IS NOT NULL"]
     params: list[Any] = [BookletStatus.allocated.value]
-    if scope.territories is not None:
-        ids = scope.territories or [0]
-        conditions.append(f"territory IN ({_placeholders(ids)})")
-        params += ids
-    if flt.programme_id is not None:
-        conditions.append("programme = {}")
-        params.append(flt.programme_id)
+    conditions = ["b.status = {}", "b.structure IS NOT NULL", "b.allocated_at IS NOT NULL"]
+    conditions += _booklet_conditions(scope, flt, params)
     now_sql = "{}" if is_sqlite() else "CAST({} AS TIMESTAMPTZ)"
-    age = _days_between(now_sql, "allocated_at")
+    age = _days_between(now_sql, "b.allocated_at")
     sql = (
-        f"SELECT structure, {age} AS age, COUNT(*) AS booklets FROM booklet "  # noqa: S608 (bound values)
+        f"SELECT b.structure AS structure, {age} AS age, COUNT(*) AS booklets FROM booklet b "  # noqa: S608
         f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2"
     )
     # Piccolo's SQLite adapter stores and binds timestamptz as UTC text; asyncpg binds the datetime.
@@ -525,51 +517,36 @@ def _buckets(histogram: dict[int, int]) -> list[Bucket]:
 # expiring soon
 
 
-async def _expiring(
-    scope: _Scope, flt: ReportFilter, today: date
-) -> tuple[list[dict], list[ExpiringBooklet]]:
-    base = (
-        (Voucher.status == VoucherStatus.available)
-        & (Voucher.booklet.status == BookletStatus.issued)
-        & (Voucher.booklet.valid_until >= today)
+async def _expiring_booklets(scope: _Scope, flt: ReportFilter, today: date) -> list[ExpiringBooklet]:
+    """Issued booklets with unused vouchers expiring in the next 60 days, soonest first."""
+    where = (
+        (Booklet.status == BookletStatus.issued)
+        & (Booklet.used_count < Booklet.voucher_count)
+        & (Booklet.valid_until >= today)
+        & (Booklet.valid_until <= today + timedelta(days=60))
     )
     if scope.territories is not None:
-        base &= _in(Voucher.booklet.territory, scope.territories)
+        where &= _in(Booklet.territory, scope.territories)
     if flt.programme_id is not None:
-        base &= Voucher.booklet.programme == flt.programme_id
-    per_territory: dict[int, dict] = {}
-    for days in (30, 60):
-        within = base & (Voucher.booklet.valid_until <= today + timedelta(days=days))
-        territory = Voucher.booklet.territory
-        rows = (
-            await Voucher.select(
-                territory.as_alias("territory"),
-                Count(distinct=[Voucher.booklet]).as_alias("booklets"),
-                Count().as_alias("vouchers"),
-            )
-            .where(within)
-            .group_by(territory)
+        where &= Booklet.programme == flt.programme_id
+    rows = (
+        await Booklet.select(
+            Booklet.serial, Booklet.territory, Booklet.valid_until, Booklet.voucher_count, Booklet.used_count
         )
-        for row in rows:
-            entry = per_territory.setdefault(row["territory"], {"territory_id": row["territory"]})
-            entry[f"booklets_{days}_days"] = row["booklets"]
-            entry[f"vouchers_{days}_days"] = row["vouchers"]
-    booklets: list[ExpiringBooklet] = []
-    if scope.serials:
-        rows = (
-            await Voucher.select(
-                Voucher.booklet.serial.as_alias("serial"),
-                Voucher.booklet.territory.as_alias("territory_id"),
-                Voucher.booklet.valid_until.as_alias("valid_until"),
-                Count().as_alias("unused"),
-            )
-            .where(base & (Voucher.booklet.valid_until <= today + timedelta(days=60)))
-            .group_by(Voucher.booklet.serial, Voucher.booklet.territory, Voucher.booklet.valid_until)
-            .order_by(Voucher.booklet.valid_until)
-            .limit(EXPIRING_LIST_LIMIT)
+        .where(where)
+        .order_by(Booklet.valid_until)
+        .order_by(Booklet.serial)
+        .limit(EXPIRING_LIST_LIMIT)
+    )
+    return [
+        ExpiringBooklet(
+            serial=r["serial"],
+            territory_id=r["territory"],
+            valid_until=r["valid_until"],
+            unused=r["voucher_count"] - r["used_count"],
         )
-        booklets = msgspec.convert(rows, list[ExpiringBooklet])
-    return list(per_territory.values()), booklets
+        for r in rows
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -583,33 +560,43 @@ async def _names(table: Any, ids: list[int]) -> dict[int, dict]:
     return {r["id"]: r for r in await table.select(*columns).where(_in(table.id, ids))}
 
 
-async def report(actor: Actor, flt: ReportFilter, *, now: datetime | None = None) -> Report:
-    """All figures for the period and filters, within the actor's scope (docs/reports.md)."""
+async def report(
+    actor: Actor,
+    flt: ReportFilter,
+    *,
+    now: datetime | None = None,
+    site_limit: int | None = None,
+    site_offset: int = 0,
+) -> Report:
+    """All figures for the period and filters, within the actor's scope (docs/reports.md).
+
+    The per-site table holds ``site_limit`` sites from ``site_offset`` (most vouchers first;
+    default: all), ``sites_total`` says how many there are. Read in one snapshot, so every
+    figure agrees with the others even while redemptions and rollup folds commit.
+    """
     scope = _scope(actor, flt)
     if flt.theme:
         value_lists.require("thematique", flt.theme, "theme")
+    if (site_limit is not None and site_limit < 1) or site_offset < 0:
+        raise DomainError("invalid_input", "Pagination des lieux invalide.", field="site_limit")
     now = now or utcnow()
     window = _window(flt, now)
-    by_booklet = _redemption_where(scope, flt, window, by_site=False)
-    by_site = _redemption_where(scope, flt, window, by_site=True)
+    async with read_snapshot():
+        return await _report(scope, flt, window, now, site_limit, site_offset)
 
-    # One grouped pass over the period's redemptions gives the per-territory counts, the total,
-    # the amount and the cross-territory table.
-    pairs = (
-        await Redemption.select(
-            Redemption.voucher.booklet.territory.as_alias("booklet"),
-            Redemption.site.territory.as_alias("site"),
-            Count(),
-            Sum(Redemption.voucher.face_value_cents).as_alias("amount"),
-        )
-        .where(by_booklet)
-        .group_by(Redemption.voucher.booklet.territory, Redemption.site.territory)
-    )
+
+async def _report(
+    scope: _Scope, flt: ReportFilter, window: _Window, now: datetime, site_limit: int | None, site_offset: int
+) -> Report:
+    by_booklet = _selection(scope, flt, window, by_site=False)
+    # One grouped read gives the per-territory counts, the total, the amount and the cross-territory table.
+    pairs = await report_rollups.redemption_counts(["booklet_territory", "site_territory"], by_booklet)
     redeemed_by_territory: dict[int, int] = {}
     for pair in pairs:
-        redeemed_by_territory[pair["booklet"]] = redeemed_by_territory.get(pair["booklet"], 0) + pair["count"]
+        tid = pair["booklet_territory"]
+        redeemed_by_territory[tid] = redeemed_by_territory.get(tid, 0) + pair["count"]
     redeemed_total = sum(pair["count"] for pair in pairs)
-    amount = sum(int(pair["amount"] or 0) for pair in pairs)
+    amount = sum(pair["amount"] for pair in pairs)
 
     territories_out: list[TerritoryFunnel] = []
     structures_out: list[StructureFunnel] = []
@@ -617,29 +604,31 @@ async def report(actor: Actor, flt: ReportFilter, *, now: datetime | None = None
     expiring_out: list[ExpiringTerritory] = []
     expiring_booklets: list[ExpiringBooklet] = []
     if scope.booklets:
-        funnel = await _booklet_funnel(scope, flt, window, Booklet.territory)
-        losses = await _voucher_losses(scope, flt, window)
-        stage_sum = {name: sum(values.values()) for name, values in funnel.items()}
+        rows = await _booklet_stages(scope, flt, window)
+        per_territory = _sum_stages(rows, "territory")
+        total = {name: sum(row[name] for row in rows) for name in _BOOKLET_STAGES}
         totals = Totals(
-            booklets_printed=stage_sum["printed"],
-            booklets_allocated=stage_sum["allocated"],
-            booklets_issued=stage_sum["issued"],
-            booklets_started=stage_sum["started"],
-            booklets_fully_used=stage_sum["fully_used"],
-            booklets_sleeping=stage_sum["sleeping"],
-            vouchers_issued=stage_sum["vouchers_issued"],
+            booklets_printed=total["printed"],
+            booklets_allocated=total["allocated"],
+            booklets_issued=total["issued"],
+            booklets_started=total["started"],
+            booklets_fully_used=total["fully_used"],
+            booklets_sleeping=total["sleeping"],
+            vouchers_issued=total["vouchers_issued"],
             vouchers_redeemed=redeemed_total,
-            vouchers_cancelled=losses["cancelled"],
-            vouchers_replaced=losses["replaced"],
-            vouchers_expired_unused=losses["expired"],
+            vouchers_cancelled=total["vouchers_cancelled"],
+            vouchers_replaced=total["vouchers_replaced"],
+            vouchers_expired_unused=total["vouchers_expired"],
             amount_redeemed_cents=amount,
-            usage_rate=_rate(redeemed_total, stage_sum["vouchers_issued"]),
-            activation_rate=_rate(stage_sum["started"], stage_sum["issued"]),
+            usage_rate=_rate(redeemed_total, total["vouchers_issued"]),
+            activation_rate=_rate(total["started"], total["issued"]),
         )
-        territory_ids = set(redeemed_by_territory).union(*[set(v) for v in funnel.values()])
-        names = await _names(Territory, sorted(territory_ids))
+        territory_ids = set(redeemed_by_territory) | {
+            tid for tid, stage in per_territory.items() if any(stage[name] for name in _FUNNEL_STAGES)
+        }
+        names = await _names(Territory, sorted(territory_ids | set(per_territory)))
         for tid in sorted(territory_ids):
-            stage = {name: values.get(tid, 0) for name, values in funnel.items()}
+            stage = {name: per_territory.get(tid, {}).get(name, 0) for name in _FUNNEL_STAGES}
             redeemed = redeemed_by_territory.get(tid, 0)
             territories_out.append(
                 TerritoryFunnel(
@@ -651,22 +640,26 @@ async def report(actor: Actor, flt: ReportFilter, *, now: datetime | None = None
                     activation_rate=_rate(stage["started"], stage["issued"]),
                 )
             )
-        per_structure = await _booklet_funnel(scope, flt, window, Booklet.structure)
+        per_structure = {
+            sid: stage
+            for sid, stage in _sum_stages(rows, "structure").items()
+            if any(stage[name] for name in ("allocated", "issued", "started", "fully_used", "sleeping"))
+        }
         ages = await _sleeping_ages(scope, flt, now)
-        structure_ids = set().union(*[set(v) for v in per_structure.values()])
-        structure_names = await _names(DistributingStructure, sorted(structure_ids))
-        for sid in sorted(structure_ids):
+        structure_names = await _names(DistributingStructure, sorted(per_structure))
+        for sid in sorted(per_structure):
             histogram = ages.get(sid, {})
+            stage = per_structure[sid]
             structures_out.append(
                 StructureFunnel(
                     structure_id=sid,
                     structure_name=structure_names[sid]["name"],
                     territory_id=structure_names[sid]["territory"],
-                    allocated=per_structure["allocated"].get(sid, 0),
-                    issued=per_structure["issued"].get(sid, 0),
-                    started=per_structure["started"].get(sid, 0),
-                    fully_used=per_structure["fully_used"].get(sid, 0),
-                    sleeping=per_structure["sleeping"].get(sid, 0),
+                    allocated=stage["allocated"],
+                    issued=stage["issued"],
+                    started=stage["started"],
+                    fully_used=stage["fully_used"],
+                    sleeping=stage["sleeping"],
                     oldest_sleeping_days=max(histogram) if histogram else None,
                     median_sleeping_days=median(histogram),
                 )
@@ -675,22 +668,20 @@ async def report(actor: Actor, flt: ReportFilter, *, now: datetime | None = None
         first_use = FirstUse(
             booklets=sum(histogram.values()), median_days=median(histogram), buckets=_buckets(histogram)
         )
-        expiring_rows, expiring_booklets = await _expiring(scope, flt, window.today)
-        territory_names = await _names(Territory, [r["territory_id"] for r in expiring_rows])
-        expiring_out = sorted(
-            (
-                ExpiringTerritory(
-                    territory_id=r["territory_id"],
-                    territory_name=territory_names[r["territory_id"]]["name"],
-                    booklets_30_days=r.get("booklets_30_days", 0),
-                    booklets_60_days=r.get("booklets_60_days", 0),
-                    vouchers_30_days=r.get("vouchers_30_days", 0),
-                    vouchers_60_days=r.get("vouchers_60_days", 0),
-                )
-                for r in expiring_rows
-            ),
-            key=lambda e: e.territory_id,
-        )
+        expiring_out = [
+            ExpiringTerritory(
+                territory_id=tid,
+                territory_name=names[tid]["name"],
+                booklets_30_days=stage["expiring_booklets_30"],
+                booklets_60_days=stage["expiring_booklets_60"],
+                vouchers_30_days=stage["expiring_vouchers_30"],
+                vouchers_60_days=stage["expiring_vouchers_60"],
+            )
+            for tid, stage in sorted(per_territory.items())
+            if stage["expiring_booklets_60"]
+        ]
+        if scope.serials:
+            expiring_booklets = await _expiring_booklets(scope, flt, window.today)
     else:
         totals = Totals(
             booklets_printed=None,
@@ -713,11 +704,18 @@ async def report(actor: Actor, flt: ReportFilter, *, now: datetime | None = None
     ages_labels = value_lists.value_lists()["tranche_age"]
     cross = [
         CrossTerritory(
-            booklet_territory_id=r["booklet"], site_territory_id=r["site"], vouchers_redeemed=r["count"]
+            booklet_territory_id=r["booklet_territory"],
+            site_territory_id=r["site_territory"],
+            vouchers_redeemed=r["count"],
         )
         for r in pairs
-        if r["booklet"] != r["site"]
+        if r["booklet_territory"] != r["site_territory"]
     ]
+    # By reimbursement month: a late upload is paid in the next open month (docs/reports.md).
+    by_month = await report_rollups.redemption_counts(["period"], by_booklet)
+    site_rows, sites_total = await _sites(
+        _selection(scope, flt, window, by_site=True), site_limit, site_offset
+    )
     return Report(
         start=window.start,
         end=window.end,
@@ -727,14 +725,13 @@ async def report(actor: Actor, flt: ReportFilter, *, now: datetime | None = None
         totals=totals,
         territories=territories_out,
         structures=structures_out,
-        sites=await _sites(by_site),
+        sites=site_rows,
+        sites_total=sites_total,
         first_use=first_use,
-        by_month=sorted(
-            _count_rows(await _count_by(by_booklet, Redemption.period), {}), key=lambda row: row.key
-        ),
-        by_theme=_count_rows(await _count_by(by_booklet, Redemption.theme), themes),
+        by_month=sorted(_count_rows(by_month, "period", {}), key=lambda row: row.key),
+        by_theme=_count_rows(await report_rollups.redemption_counts(["theme"], by_booklet), "theme", themes),
         by_age_band=_count_rows(
-            await _count_by(by_booklet, Redemption.voucher.booklet.beneficiary.age_band), ages_labels
+            await report_rollups.redemption_counts(["age_band"], by_booklet), "age_band", ages_labels
         ),
         cross_territory=sorted(cross, key=lambda c: (c.booklet_territory_id, c.site_territory_id)),
         expiring=expiring_out,
@@ -779,20 +776,21 @@ async def public_statistics(
     flt = ReportFilter(start=start, end=end)
     window = _window(flt, now or utcnow())
     scope = _Scope(territories=None, site_id=None, booklets=True, serials=False, label="all")
-    funnel = await _booklet_funnel(scope, flt, window, Booklet.territory)
-    redeemed = {
-        r["key"]: r["count"]
-        for r in await _count_by(
-            _redemption_where(scope, flt, window, by_site=False), Redemption.voucher.booklet.territory
+    async with read_snapshot():
+        funnel = _sum_stages(await _booklet_stages(scope, flt, window), "territory")
+        counts = await report_rollups.redemption_counts(
+            ["booklet_territory"], _selection(scope, flt, window, by_site=False)
         )
-    }
+        territories = await Territory.select(Territory.id, Territory.name).order_by(Territory.name)
+    redeemed = {r["booklet_territory"]: r["count"] for r in counts}
     rows = []
-    for territory in await Territory.select(Territory.id, Territory.name).order_by(Territory.name):
+    for territory in territories:
         tid = territory["id"]
+        stage = funnel.get(tid, {})
         raw = {
-            "booklets_issued": funnel["issued"].get(tid, 0),
-            "booklets_started": funnel["started"].get(tid, 0),
-            "vouchers_issued": funnel["vouchers_issued"].get(tid, 0),
+            "booklets_issued": stage.get("issued", 0),
+            "booklets_started": stage.get("started", 0),
+            "vouchers_issued": stage.get("vouchers_issued", 0),
             "vouchers_redeemed": redeemed.get(tid, 0),
         }
         shown = {name: suppress(value) for name, value in raw.items()}

@@ -72,11 +72,17 @@ WITH input AS (
 ), redeemed AS (
     INSERT INTO redemption
         (voucher, site, agent, redeemed_at, recorded_at, theme, request_id, period, late,
-         undone_at, undone_by, undo_reason)
+         undone_at, undone_by, undo_reason, day, report_counted, report_pending)
     SELECT won.id, input.site, input.agent, input.now, input.now, input.theme, input.request_id,
-           input.month, false, NULL, NULL, ''
+           input.month, false, NULL, NULL, '', input.day, false, true
     FROM won, input
     RETURNING id, voucher
+), used AS (
+    -- booklet_usage.count_redeemed, for one voucher redeemed now (nothing is earlier than now).
+    UPDATE booklet b SET used_count = b.used_count + 1,
+                         first_used_at = COALESCE(b.first_used_at, input.now)
+    FROM target t, won, input
+    WHERE b.id = t.booklet_id
 ), audited AS (
     INSERT INTO audit_event (at, actor, action, object_type, object_id, before, after)
     SELECT input.now, input.agent, 'voucher.redeem', 'voucher', redeemed.voucher::text,

@@ -9,6 +9,7 @@ Every chart is drawn from a table that the page also shows (its text alternative
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency, Provide
@@ -22,7 +23,7 @@ from pass_numerique.db.tables import Role
 from pass_numerique.domain import programmes, reports, sites, territories, value_lists
 from pass_numerique.domain.reports import Report, ReportFilter
 from pass_numerique.web.charts import bar_chart, french_number
-from pass_numerique.web.staff.layout import StaffController, page
+from pass_numerique.web.staff.layout import PAGE_SIZE, StaffController, page, page_count
 
 FUNNEL_STEPS = (
     ("printed", "Imprimés"),
@@ -80,9 +81,18 @@ class ReportPages(StaffController):
     dependencies = {"flt": Provide(report_filter, sync_to_thread=False)}
 
     @get("/reports", guards=[guards.REPORTS])
-    async def dashboard(self, request: Request, flt: NamedDependency[ReportFilter]) -> Template:
+    async def dashboard(
+        self, request: Request, flt: NamedDependency[ReportFilter], page_number: FromQuery[int] = 1
+    ) -> Template:
         actor = actor_of(request)
-        result = await reports.report(actor, flt)
+        current = max(page_number, 1)
+        result = await reports.report(actor, flt, site_limit=PAGE_SIZE, site_offset=(current - 1) * PAGE_SIZE)
+        pages = page_count(result.sites_total)
+        if current > pages:  # a stale link after the figures changed: show the last page
+            current = pages
+            result = await reports.report(
+                actor, flt, site_limit=PAGE_SIZE, site_offset=(current - 1) * PAGE_SIZE
+            )
         all_territories = await territories.list_territories()
         visible = [
             t
@@ -90,7 +100,8 @@ class ReportPages(StaffController):
             if actor.role in (Role.admin, Role.viewer) or t.id in actor.territory_ids
         ]
         site_list = await sites.list_sites(actor)
-        query = request.url.query or ""
+        filters = [(k, v) for k, v in request.query_params.items() if k != "page_number"]
+        query = urlencode(filters)
         return page(
             request,
             "reports.html",
@@ -105,6 +116,9 @@ class ReportPages(StaffController):
             theme_label=lambda code: value_lists.label("thematique", code),
             values={name: "" if value is None else str(value) for name, value in _filter_values(flt)},
             export_query=("&" + query) if query else "",
+            query=query,
+            page_number=current,
+            pages=pages,
             percent=percent,
             number=french_number,
         )

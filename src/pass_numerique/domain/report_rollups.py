@@ -1,0 +1,276 @@
+"""Monthly rollups of the redemptions, exact at every moment.
+
+Two tables count live redemptions per local month: ``redemption_by_site`` (site, booklet
+territory, programme, theme) and ``redemption_by_territory`` (reimbursement period, booklet
+territory, programme, theme, age band). ``fold`` adds to them the redemptions they do not
+count yet: a redemption is inserted ``report_pending`` and an undo sets the flag again; the
+fold adds the difference between "live" and ``report_counted`` (+1 new, -1 undone after being
+counted, 0 undone before any fold), then records the row as counted. Nothing but that flag is
+added to the redemption's own transaction: the hot path stays one statement.
+
+A read (``redemption_counts``) is exact without waiting for a fold: it sums, in one statement,
+the rollup rows of the whole months of the period, the rows the fold has not reached yet
+(a partial index holds them) and, for a period that starts or ends inside a month, the live
+redemptions of those edge days. ``use_rollups=False`` gives the same figure from the redemptions alone;
+tests/test_report_rollups.py checks both agree, before and after folds, undos and late uploads.
+"""
+
+# ruff: noqa: S608 (every statement here is built from constant fragments; values are bound)
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from typing import Any, Literal
+
+import msgspec
+
+from pass_numerique.db.tables import Redemption
+from pass_numerique.db.transaction import is_sqlite, write_transaction
+from pass_numerique.domain.clock import add_months
+
+Key = Literal[
+    "month", "period", "site", "site_territory", "booklet_territory", "programme", "theme", "age_band"
+]
+
+# Where each key comes from in a rollup table, and in a redemption joined to its booklet.
+_ROLLUPS: dict[str, tuple[str, ...]] = {
+    "redemption_by_site": ("month", "site", "booklet_territory", "programme", "theme"),
+    "redemption_by_territory": ("month", "period", "booklet_territory", "programme", "theme", "age_band"),
+}
+_FACT_FROM = (
+    "redemption r JOIN voucher v ON v.id = r.voucher JOIN booklet b ON b.id = v.booklet "
+    "LEFT JOIN beneficiary be ON be.id = b.beneficiary"
+)
+# Rows the rollups do not reflect yet: the partial index redemption_to_fold holds them.
+_NOT_FOLDED = "r.report_pending"
+
+
+def _fact(key: str) -> str:
+    return {
+        "month": "substr(r.day, 1, 7)" if is_sqlite() else "to_char(r.day, 'YYYY-MM')",
+        "period": "r.period",
+        "site": "r.site",
+        "booklet_territory": "b.territory",
+        "programme": "b.programme",
+        "theme": "r.theme",
+        "age_band": "COALESCE(be.age_band, 'non_communique')",
+    }[key]
+
+
+_FOLD_ATTEMPTS = 5
+_REFRESH_STATISTICS_AFTER = 10_000
+_DELTA = "(CASE WHEN r.undone_at IS NULL THEN 1 ELSE 0 END - CASE WHEN r.report_counted THEN 1 ELSE 0 END)"
+"""What a pending redemption changes in the rollups: +1 new, -1 undone after being counted, 0 both."""
+
+
+class FoldResult(msgspec.Struct, kw_only=True):
+    redemptions: int
+    """Pending redemption rows folded: new ones and undone ones."""
+    seconds: float
+
+
+async def fold() -> FoldResult:
+    """Bring the rollups up to date with the redemptions, in one transaction (folds run one at a time)."""
+    started = time.perf_counter()
+    for attempt in range(_FOLD_ATTEMPTS):
+        try:
+            folded = await _fold_once()
+        except Exception as exc:
+            # PostgreSQL: an undo committed on a row this fold read; fold again from a new snapshot.
+            if getattr(exc, "sqlstate", None) != "40001" or attempt == _FOLD_ATTEMPTS - 1:
+                raise
+            continue
+        if folded >= _REFRESH_STATISTICS_AFTER:
+            # The planner's statistics still say "every row pending": it would scan the whole table
+            # for the few pending rows until the next automatic analysis (SQLite has none).
+            await Redemption.raw("ANALYZE redemption")
+        return FoldResult(redemptions=folded, seconds=round(time.perf_counter() - started, 3))
+    raise AssertionError("unreachable")
+
+
+async def _fold_once() -> int:
+    async with write_transaction():
+        if not is_sqlite():
+            # One snapshot for the whole fold: the rows summed are exactly the rows marked done below.
+            # A row changed meanwhile (an undo) makes the UPDATE fail rather than be marked unseen;
+            # rows inserted meanwhile are not in the snapshot and stay pending. Folds queue on the
+            # table lock, taken before the snapshot (readers are not blocked); SQLite's write
+            # transaction is already exclusive.
+            await Redemption.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            await Redemption.raw(
+                "LOCK TABLE redemption_by_site, redemption_by_territory IN SHARE ROW EXCLUSIVE MODE"
+            )
+        pending = await Redemption.count().where(Redemption.report_pending == True)  # noqa: E712
+        if not pending:
+            return 0
+        for table, keys in _ROLLUPS.items():
+            columns = ", ".join(keys)
+            facts = ", ".join(_fact(k) for k in keys)
+            groups = ", ".join(str(i + 1) for i in range(len(keys)))
+            await Redemption.raw(
+                f"INSERT INTO {table} ({columns}, redeemed, amount_cents) "
+                f"SELECT {facts}, SUM({_DELTA}), SUM({_DELTA} * v.face_value_cents) FROM {_FACT_FROM} "
+                f"WHERE r.report_pending GROUP BY {groups} "
+                f"ON CONFLICT ({columns}) DO UPDATE SET redeemed = {table}.redeemed + excluded.redeemed, "
+                f"amount_cents = {table}.amount_cents + excluded.amount_cents"
+            )
+            await Redemption.raw(f"DELETE FROM {table} WHERE redeemed = 0 AND amount_cents = 0")
+        await Redemption.raw(
+            "UPDATE redemption SET report_counted = (undone_at IS NULL), report_pending = false "
+            "WHERE report_pending"
+        )
+        return pending
+
+
+# ---------------------------------------------------------------------------
+# reading
+
+
+class Selection(msgspec.Struct, kw_only=True):
+    """Which live redemptions: local days ``start``..``end`` (both included) and filters."""
+
+    start: date
+    end: date
+    today: date
+    """No redemption is dated after today: a month that ends later is whole once it has begun."""
+    territories: list[int] | None = None
+    territory_of: Literal["booklet", "site"] = "booklet"
+    site_id: int | None = None
+    programme_id: int | None = None
+    theme: str | None = None
+
+
+def _whole_months(sel: Selection) -> tuple[date, date] | None:
+    """First and last day of the run of whole months inside the selection, if any."""
+    first = sel.start if sel.start.day == 1 else add_months(sel.start.replace(day=1), 1)
+    last_month = sel.end.replace(day=1)
+    if add_months(last_month, 1) - timedelta(days=1) > sel.end and sel.end < sel.today:
+        last_month = add_months(last_month, -1)
+    if first > last_month:
+        return None
+    return first, add_months(last_month, 1) - timedelta(days=1)
+
+
+class _Sql:
+    """A statement under construction with Piccolo's ``{}`` placeholders."""
+
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def bind(self, value: Any) -> str:
+        self.params.append(value)
+        return "{}"
+
+    def bind_all(self, values: list[Any]) -> str:
+        return ", ".join(self.bind(v) for v in values or [0])
+
+
+def _filters(sql: _Sql, sel: Selection, column: Any) -> list[str]:
+    """Conditions on one part of the union; ``column(key)`` names a key in that part."""
+    out = []
+    if sel.site_id is not None:
+        out.append(f"{column('site')} = {sql.bind(sel.site_id)}")
+    if sel.programme_id is not None:
+        out.append(f"{column('programme')} = {sql.bind(sel.programme_id)}")
+    if sel.theme:
+        out.append(f"{column('theme')} = {sql.bind(sel.theme)}")
+    if sel.territories is not None:
+        ids = sql.bind_all(sel.territories)
+        if sel.territory_of == "site":
+            out.append(f"{column('site')} IN (SELECT id FROM partner_site WHERE territory IN ({ids}))")
+        else:
+            out.append(f"{column('booklet_territory')} IN ({ids})")
+    return out
+
+
+def _rollup_for(keys: set[str], sel: Selection) -> str | None:
+    """The smaller rollup holding every key the read needs; None: read the redemptions."""
+    if sel.site_id is not None:
+        return None  # one site's redemptions are few, and its index finds them
+    needs = set(keys)
+    if sel.territories is not None:
+        needs.add("site" if sel.territory_of == "site" else "booklet_territory")
+    if sel.theme:
+        needs.add("theme")
+    if sel.programme_id is not None:
+        needs.add("programme")
+    for table in ("redemption_by_territory", "redemption_by_site"):
+        if needs <= set(_ROLLUPS[table]):
+            return table
+    return None
+
+
+async def redemption_counts(group_by: list[Key], sel: Selection, *, use_rollups: bool = True) -> list[dict]:
+    """Live redemptions of the selection grouped by ``group_by``: ``count`` and ``amount`` per group.
+
+    ``site_territory`` is the site's territory today. With ``use_rollups=False`` this is the
+    recount from the redemptions alone.
+    """
+    stored = [k if k != "site_territory" else "site" for k in group_by]
+    table = _rollup_for(set(stored), sel) if use_rollups else None
+    sql = _Sql()
+    parts: list[str] = []
+    whole = _whole_months(sel) if table else None
+    facts = "".join(f"{_fact(k)} AS {k}, " for k in stored)
+    if whole is not None and table is not None:
+        first, last = whole
+        months = f"month >= {sql.bind(first.isoformat()[:7])} AND month <= {sql.bind(last.isoformat()[:7])}"
+        parts.append(
+            f"SELECT {''.join(f'{k}, ' for k in stored)}redeemed AS n, amount_cents AS amount "
+            f"FROM {table} WHERE {' AND '.join([months, *_filters(sql, sel, lambda k: k)])}"
+        )
+        tail = [_NOT_FOLDED, f"r.day >= {sql.bind(first)}", f"r.day <= {sql.bind(last)}"]
+        # SQLite would rather skip-scan the (site, day) index than read the few pending rows.
+        pending = _FACT_FROM.replace("redemption r", "redemption r INDEXED BY redemption_to_fold", 1)
+        parts.append(
+            f"SELECT {facts}{_DELTA} AS n, {_DELTA} * v.face_value_cents AS amount "
+            f"FROM {pending if is_sqlite() else _FACT_FROM} "
+            f"WHERE {' AND '.join([*tail, *_filters(sql, sel, _fact)])}"
+        )
+        edges = [(sel.start, first - timedelta(days=1)), (last + timedelta(days=1), sel.end)]
+    else:
+        edges = [(sel.start, sel.end)]
+    for low, high in edges:
+        if low <= high:
+            live = ["r.undone_at IS NULL", f"r.day >= {sql.bind(low)}", f"r.day <= {sql.bind(high)}"]
+            parts.append(
+                f"SELECT {facts}1 AS n, v.face_value_cents AS amount FROM {_FACT_FROM} "
+                f"WHERE {' AND '.join([*live, *_filters(sql, sel, _fact)])}"
+            )
+    outer = [f"s.{k}" if k != "site_territory" else "ps.territory" for k in group_by]
+    join = " JOIN partner_site ps ON ps.id = s.site" if "site_territory" in group_by else ""
+    select = "".join(f"{expr} AS {key}, " for expr, key in zip(outer, group_by, strict=True))
+    query = (
+        f"SELECT {select}SUM(s.n) AS count, SUM(s.amount) AS amount "
+        f"FROM ({' UNION ALL '.join(parts)}) s{join}" + (f" GROUP BY {', '.join(outer)}" if outer else "")
+    )
+    rows = await Redemption.raw(query, *sql.params)
+    for row in rows:
+        row["count"] = int(row["count"] or 0)
+        row["amount"] = int(row["amount"] or 0)
+    if not group_by:
+        return rows or [{"count": 0, "amount": 0}]
+    # A group whose redemptions were all undone since the last fold sums to nothing.
+    return [row for row in rows if row["count"]]
+
+
+async def beneficiaries_by_site(sel: Selection, site_ids: list[int]) -> dict[int, int]:
+    """Distinct beneficiaries per site of ``site_ids`` among the selected live redemptions.
+
+    Not additive over months, so never from the rollups: counted from the redemptions of the
+    sites asked for (one page of the per-site table), found through the (site, day) index.
+    """
+    sql = _Sql()
+    conditions = [
+        f"r.site IN ({sql.bind_all(site_ids)})",
+        "r.undone_at IS NULL",
+        f"r.day >= {sql.bind(sel.start)}",
+        f"r.day <= {sql.bind(sel.end)}",
+        *_filters(sql, sel, _fact),
+    ]
+    rows = await Redemption.raw(
+        f"SELECT r.site AS site, COUNT(DISTINCT b.beneficiary) AS n FROM {_FACT_FROM} "
+        f"WHERE {' AND '.join(conditions)} GROUP BY r.site",
+        *sql.params,
+    )
+    return {row["site"]: int(row["n"]) for row in rows}

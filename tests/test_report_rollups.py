@@ -1,0 +1,166 @@
+"""The monthly rollups plus the rows not folded yet equal a recount from the redemptions, always.
+
+Built on the hand-counted data set of test_reports.py (undo, late upload in a closed month,
+replacement, cross-territory use), then moved on: folds, an undo after a fold, new redemptions
+after a fold; every time, every grouping under every filter and window is compared with the
+recount, and the whole report with the report read before any fold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import date
+
+import pytest
+
+from conftest import World, run
+from pass_numerique.db.tables import Redemption, RedemptionBySite, RedemptionByTerritory
+from pass_numerique.domain import issuance, redemption, report_rollups
+from test_reports import NOW, RANGE, Data, at, build, redeem_at, report
+
+TODAY = NOW.date()
+WINDOWS = [
+    (RANGE.start, RANGE.end),  # whole months, ends today
+    (date(2026, 1, 1), date(2026, 1, 31)),  # one whole month in the past
+    (date(2026, 1, 20), date(2026, 2, 19)),  # both edges inside a month
+    (date(2026, 2, 1), date(2026, 2, 1)),  # one day
+    (date(2025, 12, 1), date(2026, 2, 28)),  # whole months, the last one ends before today
+    (date(2026, 1, 19), date(2026, 3, 10)),  # an edge, then whole months up to today
+    (date(2025, 2, 15), date(2026, 2, 10)),  # edge, whole months, edge
+]
+GROUPINGS: list[list[report_rollups.Key]] = [
+    [],
+    ["booklet_territory", "site_territory"],
+    ["site", "theme"],
+    ["period"],
+    ["theme"],
+    ["age_band"],
+    ["month"],
+]
+
+
+def selections(world: World) -> list[report_rollups.Selection]:
+    filters = [
+        {},
+        {"territories": [world.north.id]},
+        {"territories": [world.south.id], "territory_of": "site"},
+        {"territories": [world.north.id], "programme_id": world.programme.id, "theme": "email"},
+        {"theme": "securite_numerique"},
+        {"site_id": world.site.id},
+    ]
+    return [
+        report_rollups.Selection(start=start, end=end, today=TODAY, **extra)
+        for (start, end), extra in itertools.product(WINDOWS, filters)
+    ]
+
+
+def key_of(row: dict) -> tuple:
+    return tuple(sorted((k, v) for k, v in row.items()))
+
+
+def assert_equal_to_recount(world: World) -> int:
+    """Every grouping of every selection, rollups + tail against the recount; returns the groups compared."""
+    compared = 0
+    for sel in selections(world):
+        for group_by in GROUPINGS:
+            fast = run(report_rollups.redemption_counts(group_by, sel))
+            slow = run(report_rollups.redemption_counts(group_by, sel, use_rollups=False))
+            assert sorted(map(key_of, fast)) == sorted(map(key_of, slow)), (group_by, sel)
+            compared += len(slow)
+    return compared
+
+
+@pytest.fixture
+def data(world: World) -> Data:
+    return build(world)
+
+
+def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Data) -> None:
+    before = report(world.admin)
+    assert run(RedemptionBySite.count()) == 0  # nothing folded yet: everything is read as the tail
+    assert assert_equal_to_recount(world) > 0
+
+    folded = run(report_rollups.fold())
+    # Every redemption was pending; the one undone before any fold adds nothing.
+    assert folded.redemptions == run(Redemption.count())
+    live = run(Redemption.count().where(Redemption.undone_at.is_null()))
+    assert run(report_rollups.fold()).redemptions == 0  # nothing left to fold
+    assert sum(r["redeemed"] for r in run(RedemptionByTerritory.select())) == live
+    assert report(world.admin) == before
+    assert_equal_to_recount(world)
+
+    # An undo after the fold: the row is counted but no longer live, so the tail takes it back.
+    b2 = next(r for r in run(redemption.list_redemptions(world.admin, limit=500)) if r.number == 10)
+    run(
+        redemption.undo_redemption(
+            world.coordinator, b2.id, redemption.UndoRequest(reason="erreur"), now=at(2026, 3, 10)
+        )
+    )
+    after_undo = report(world.admin)
+    assert after_undo.totals.vouchers_redeemed == before.totals.vouchers_redeemed - 1
+    assert after_undo.totals.booklets_fully_used == before.totals.booklets_fully_used - 1
+    assert_equal_to_recount(world)
+    assert run(report_rollups.fold()).redemptions == 1
+    assert report(world.admin) == after_undo
+    assert_equal_to_recount(world)
+
+    # New redemptions after the fold, in the current month, are read from the tail until the next fold.
+    codes = run(issuance.booklet_codes(world.issuer, data.serials["X"]))
+    redeem_at(world, codes[:2], at(2026, 3, 10), theme="securite_numerique")
+    fresh = report(world.admin)
+    assert fresh.totals.vouchers_redeemed == after_undo.totals.vouchers_redeemed + 2
+    assert_equal_to_recount(world)
+    assert run(report_rollups.fold()).redemptions == 2
+    assert report(world.admin) == fresh
+    assert_equal_to_recount(world)
+
+
+def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> None:
+    run(report_rollups.fold())
+    for row in run(redemption.list_redemptions(world.admin, limit=500)):
+        if row.undone_at is None and row.redeemed_at >= at(2026, 2, 20):
+            run(
+                redemption.undo_redemption(
+                    world.coordinator, row.id, redemption.UndoRequest(reason="test"), now=at(2026, 3, 10)
+                )
+            )
+    run(report_rollups.fold())
+    assert run(RedemptionBySite.count().where(RedemptionBySite.redeemed == 0)) == 0
+    assert run(RedemptionByTerritory.count().where(RedemptionByTerritory.redeemed == 0)) == 0
+    assert_equal_to_recount(world)
+
+
+def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, data: Data) -> None:
+    run(report_rollups.fold())
+    codes = run(issuance.booklet_codes(world.issuer, data.serials["Y"]))  # ten unused vouchers, valid
+
+    async def redeem_then_undo(index: int) -> None:
+        result = await redemption.redeem(
+            world.agent,
+            redemption.RedeemRequest(
+                codes=[codes[index].short_code], theme="email", request_id=f"beside-{index:04d}"
+            ),
+            now=at(2026, 3, 10),
+        )
+        if index % 2 == 0:
+            await redemption.undo_redemption(
+                world.coordinator,
+                result.redeemed[0].redemption_id,
+                redemption.UndoRequest(reason="erreur"),
+                now=at(2026, 3, 10),
+            )
+
+    async def folds() -> None:
+        for _ in range(4):
+            await report_rollups.fold()
+
+    async def scenario() -> None:
+        await asyncio.gather(*(redeem_then_undo(i) for i in range(10)), folds(), folds())
+
+    run(scenario())
+    assert_equal_to_recount(world)
+    run(report_rollups.fold())
+    assert run(Redemption.count().where(Redemption.report_pending == True)) == 0  # noqa: E712
+    assert_equal_to_recount(world)
+    assert report(world.admin).totals.vouchers_redeemed == 24  # 19 + 5 kept of the 10 new
