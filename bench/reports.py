@@ -36,7 +36,7 @@ def _percentile(samples: list[float], q: float) -> float:
 async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]:
     from pass_numerique.db.tables import Role, Voucher
     from pass_numerique.db.transaction import engine, is_sqlite, read_snapshot
-    from pass_numerique.domain import report_rollups, reports, statements
+    from pass_numerique.domain import booklet_rollups, report_rollups, reports, statements
     from pass_numerique.domain.actors import Actor
     from pass_numerique.domain.clock import utcnow
 
@@ -65,6 +65,8 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
         # The seed leaves the rollups empty: the first fold counts every redemption (timed once).
         folded = await report_rollups.fold()
         print(f"  fold of {folded.redemptions:,} redemptions: {folded.seconds:.1f} s", flush=True)
+        booklets_folded = await booklet_rollups.fold()
+        print(f"  fold of {booklets_folded.booklets:,} booklets: {booklets_folded.seconds:.1f} s", flush=True)
         month = statements.last_month()
         page = 50  # the dashboard's page of the per-site table (web/staff/reports.py)
 
@@ -104,10 +106,11 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
             ("admin query: by month", counts("period")),
             ("admin query: by theme", counts("theme")),
             ("admin query: by age band", counts("age_band")),
-            ("admin query: booklet funnel scan", alone(lambda: reports._booklet_stages(scope, flt, window))),
             (
-                "admin query: time to first use",
-                alone(lambda: reports._first_use_histogram(scope, flt, window)),
+                "admin query: booklet funnel and time to first use",
+                alone(
+                    lambda: booklet_rollups.booklet_figures(reports._booklet_selection(scope, flt, window))
+                ),
             ),
             ("admin query: sleeping stock ages", alone(lambda: reports._sleeping_ages(scope, flt, now))),
             (
@@ -120,7 +123,12 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
                 f"first fold ({folded.redemptions:,} redemptions, once)",
                 folded.seconds * 1000,
                 folded.seconds * 1000,
-            )
+            ),
+            (
+                f"first fold ({booklets_folded.booklets:,} booklets, once)",
+                booklets_folded.seconds * 1000,
+                booklets_folded.seconds * 1000,
+            ),
         ]
         for label, call in cases:
             await call()  # warm-up: caches, plans

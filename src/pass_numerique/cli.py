@@ -128,10 +128,14 @@ def _prune(args: argparse.Namespace) -> None:
 
 
 def _refresh_reports(_: argparse.Namespace) -> None:
-    from pass_numerique.domain import report_rollups
+    from pass_numerique.domain import booklet_rollups, report_rollups
 
-    result = asyncio.run(report_rollups.fold())
-    print(f"Agrégats des rapports : {result.redemptions} encaissements intégrés en {result.seconds:.1f} s.")
+    redemptions = asyncio.run(report_rollups.fold())
+    booklets = asyncio.run(booklet_rollups.fold())
+    print(
+        f"Agrégats des rapports : {redemptions.redemptions} encaissements en {redemptions.seconds:.1f} s, "
+        f"{booklets.booklets} carnets en {booklets.seconds:.1f} s."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     prune.set_defaults(func=_prune)
     commands.add_parser(
         "refresh-reports",
-        help="fold new redemptions into the report rollups (the server does it every minute)",
+        help="fold new redemptions and changed booklets into the report rollups (the server: every minute)",
     ).set_defaults(func=_refresh_reports)
     args = parser.parse_args(argv)
     try:

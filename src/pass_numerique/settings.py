@@ -60,8 +60,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Path to a PNG or JPEG logo for booklet covers; empty for the neutral default logo."""
 
     report_fold_seconds: int = 60
-    """How often each server worker folds new redemptions into the report rollups (0: never;
-    reports stay exact either way, they only read more rows)."""
+    """How often each server worker folds new redemptions and changed booklets into the report
+    rollups (0: never; reports stay exact either way, they only read more rows)."""
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -26,7 +26,7 @@ from pass_numerique.api.authentication import BearerTokenMiddleware
 from pass_numerique.api.controllers import CONTROLLERS
 from pass_numerique.api.errors import EXCEPTION_HANDLERS
 from pass_numerique.db.transaction import engine
-from pass_numerique.domain import report_rollups, signing_keys
+from pass_numerique.domain import booklet_rollups, report_rollups, signing_keys
 from pass_numerique.settings import get_settings
 from pass_numerique.web import public, scanner, staff
 
@@ -59,7 +59,8 @@ async def _database_pool(_: Litestar) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _report_folds(_: Litestar) -> AsyncIterator[None]:
-    """Fold new redemptions into the report rollups in the background (domain/report_rollups.py)."""
+    """Fold new redemptions and changed booklets into the report rollups in the background
+    (domain/report_rollups.py, domain/booklet_rollups.py)."""
     seconds = get_settings().report_fold_seconds
     if seconds <= 0:
         yield
@@ -68,10 +69,11 @@ async def _report_folds(_: Litestar) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             await asyncio.sleep(seconds)
-            try:
-                await report_rollups.fold()
-            except Exception:  # a failed fold is retried next time; the reports stay exact meanwhile
-                logging.getLogger("pass_numerique").exception("report rollup fold failed")
+            for fold in (report_rollups.fold, booklet_rollups.fold):
+                try:
+                    await fold()
+                except Exception:  # a failed fold is retried next time; the reports stay exact meanwhile
+                    logging.getLogger("pass_numerique").exception("report rollup fold failed")
 
     task = asyncio.create_task(loop())
     try:

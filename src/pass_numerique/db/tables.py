@@ -212,6 +212,9 @@ class Booklet(Table):
     first_used_at = Timestamptz(
         null=True, default=None, help_text="Earliest live redemption (kept by redemption and undo)"
     )
+    report_pending = Boolean(
+        default=True, help_text="Changed since the last funnel rollup fold (set by a trigger, m0012)"
+    )
 
 
 class Voucher(Table):
@@ -392,3 +395,41 @@ class RedemptionByTerritory(Table, tablename="redemption_by_territory"):
     age_band = Varchar(length=60)
     redeemed = Integer(default=0)
     amount_cents = BigInt(default=0)
+
+
+class BookletByMonth(Table, tablename="booklet_by_month"):
+    """Booklets and vouchers per funnel stage, local month of the stage's date, territory,
+    structure (0: none) and programme; ``until_month`` (month of validity end) for unused
+    vouchers, ``days`` (issuance to first use) for the first-use histogram.
+
+    Kept by ``booklet_rollups.fold``; booklets not yet folded are corrected at read time.
+    """
+
+    stage = Varchar(length=20)
+    month = Varchar(length=7)
+    until_month = Varchar(length=7, default="")
+    days = Integer(default=-1)
+    territory = Integer()
+    structure = Integer()
+    programme = Integer()
+    booklets = Integer(default=0)
+    vouchers = BigInt(default=0)
+
+
+class BookletReportFact(Table, tablename="booklet_report_fact"):
+    """What the funnel rollup counted for each booklet (its id), as of the last fold."""
+
+    territory = Integer()
+    structure = Integer(null=True, default=None)
+    programme = Integer()
+    status = Varchar(length=20)
+    voucher_count = SmallInt()
+    used_count = SmallInt()
+    created_at = Timestamptz()
+    allocated_at = Timestamptz(null=True, default=None)
+    issued_at = Timestamptz(null=True, default=None)
+    cancelled_at = Timestamptz(null=True, default=None)
+    valid_until = Date(null=True, default=None)
+    first_used_at = Timestamptz(null=True, default=None)
+    replaced = Boolean(default=False)
+    original = Boolean(default=True)

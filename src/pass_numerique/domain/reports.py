@@ -2,15 +2,13 @@
 
 Every figure is an aggregate the database computes; Python only assembles the grouped rows.
 Redemption figures come from the monthly rollups plus the rows not folded yet
-(``report_rollups``); booklet figures from one scan of the booklets, whose usage columns are
-kept by redemption and undo (``booklet_usage``). That SQL is written here by hand, with one
-expression per engine where they differ (day differences). Definitions are in docs/reports.md;
-the scope of each role is applied in ``_scope``.
+(``report_rollups``); booklet figures likewise from the funnel rollup (``booklet_rollups``),
+whose counts of use read the usage columns kept by redemption and undo (``booklet_usage``).
+Definitions are in docs/reports.md; the scope of each role is applied in ``_scope``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,7 +24,7 @@ from pass_numerique.db.tables import (
     Territory,
 )
 from pass_numerique.db.transaction import is_sqlite, read_snapshot
-from pass_numerique.domain import report_rollups, value_lists
+from pass_numerique.domain import booklet_rollups, report_rollups, value_lists
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import add_months, local_date, local_zone, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -257,21 +255,11 @@ def _in(column: Column, ids: list[int]) -> Any:
 
 
 # ---------------------------------------------------------------------------
-# booklet side: one pass over the booklets in scope
+# booklet side: the funnel rollup plus the booklets not folded yet (domain/booklet_rollups.py)
 
-
-_FUNNEL_STAGES = ("printed", "allocated", "issued", "started", "fully_used", "sleeping", "vouchers_issued")
+_FUNNEL_STAGES = booklet_rollups.FUNNEL_STAGES
 """The columns of a territory's funnel row."""
-_BOOKLET_STAGES = (
-    *_FUNNEL_STAGES,
-    "vouchers_cancelled",
-    "vouchers_replaced",
-    "vouchers_expired",
-    "expiring_booklets_30",
-    "expiring_booklets_60",
-    "expiring_vouchers_30",
-    "expiring_vouchers_60",
-)
+_BOOKLET_STAGES = booklet_rollups.STAGES
 
 
 def _booklet_conditions(scope: _Scope, flt: ReportFilter, params: list[Any]) -> list[str]:
@@ -286,78 +274,14 @@ def _booklet_conditions(scope: _Scope, flt: ReportFilter, params: list[Any]) -> 
     return conditions
 
 
-# Booklets issued to replace a cancelled one are left out of printed and issued: their vouchers
-# were counted with the original. Few booklets are replaced: a hash join on their ids.
-_REPLACEMENTS = (
-    "LEFT JOIN (SELECT DISTINCT replaced_by AS id FROM booklet WHERE replaced_by IS NOT NULL) x "
-    "ON x.id = b.id"
-)
-
-
-async def _booklet_stages(scope: _Scope, flt: ReportFilter, window: _Window) -> list[dict]:
-    """Every funnel stage, voucher loss and expiring count per (territory, structure), in one scan.
-
-    Counts of use read ``booklet.used_count`` (kept by redemption and undo, domain/booklet_usage.py).
-    """
-    params: list[Any] = []
-
-    # Placeholders are positional: every condition binds its values when the SQL is written, in order.
-    def bind(value: Any) -> str:
-        params.append(value)
-        return "{}"
-
-    def between(column: str) -> str:
-        return f"b.{column} >= {bind(_utc(window.since))} AND b.{column} < {bind(_utc(window.until))}"
-
-    def issued() -> str:
-        return f"{between('issued_at')} AND x.id IS NULL"
-
-    def expiring(days: int) -> str:
-        return (
-            "b.status = 'issued' AND b.used_count < b.voucher_count "
-            f"AND b.valid_until >= {bind(window.today)} "
-            f"AND b.valid_until <= {bind(window.today + timedelta(days=days))}"
-        )
-
-    def cancelled(replaced: bool) -> str:
-        carried = "b.replaced_by IS NOT NULL" if replaced else "b.replaced_by IS NULL"
-        return f"b.status = 'cancelled' AND {carried} AND {between('cancelled_at')}"
-
-    unused = "b.voucher_count - b.used_count"
-    stages: dict[str, tuple[Callable[[], str], str]] = {
-        "printed": (lambda: f"{between('created_at')} AND x.id IS NULL", "1"),
-        "allocated": (lambda: between("allocated_at"), "1"),
-        "issued": (issued, "1"),
-        "started": (lambda: f"{issued()} AND b.used_count > 0", "1"),
-        "fully_used": (lambda: f"{issued()} AND b.status = 'issued' AND b.used_count = b.voucher_count", "1"),
-        "sleeping": (lambda: "b.status = 'allocated'", "1"),
-        "vouchers_issued": (issued, "b.voucher_count"),
-        "vouchers_cancelled": (lambda: cancelled(False), unused),
-        "vouchers_replaced": (lambda: cancelled(True), unused),
-        "vouchers_expired": (
-            lambda: f"b.status = 'issued' AND b.valid_until < {bind(window.today)} AND {issued()}",
-            unused,
-        ),
-        "expiring_booklets_30": (lambda: expiring(30), "1"),
-        "expiring_booklets_60": (lambda: expiring(60), "1"),
-        "expiring_vouchers_30": (lambda: expiring(30), unused),
-        "expiring_vouchers_60": (lambda: expiring(60), unused),
-    }
-    assert tuple(stages) == _BOOKLET_STAGES
-    sums = ", ".join(
-        f"SUM(CASE WHEN {condition()} THEN {value} ELSE 0 END) AS {name}"
-        for name, (condition, value) in stages.items()
+def _booklet_selection(scope: _Scope, flt: ReportFilter, window: _Window) -> booklet_rollups.BookletSelection:
+    return booklet_rollups.BookletSelection(
+        start=window.start,
+        end=window.end,
+        today=window.today,
+        territories=scope.territories,
+        programme_id=flt.programme_id,
     )
-    conditions = _booklet_conditions(scope, flt, params)
-    sql = (
-        f"SELECT b.territory, b.structure, {sums} FROM booklet b {_REPLACEMENTS} "  # noqa: S608 (constant SQL, bound values)
-        f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure"
-    )
-    rows = await Booklet.raw(sql, *params)
-    for row in rows:
-        for name in _BOOKLET_STAGES:
-            row[name] = int(row[name] or 0)
-    return rows
 
 
 def _sum_stages(rows: list[dict], key: str) -> dict[int, dict[str, int]]:
@@ -438,33 +362,8 @@ async def _sites(
     return out, len(ranked)
 
 
-# ---------------------------------------------------------------------------
-# the raw SQL: day differences (one expression per engine)
-
-
-def _days_between(later: str, earlier: str) -> str:
-    """SQL for the whole days from ``earlier`` to ``later`` (both timestamptz expressions)."""
-    if is_sqlite():
-        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400) AS INTEGER)"
-
-
 def _placeholders(values: list[Any]) -> str:
     return ", ".join("{}" for _ in values)
-
-
-async def _first_use_histogram(scope: _Scope, flt: ReportFilter, window: _Window) -> dict[int, int]:
-    """``{days: booklets}`` from issuance to first live use (``booklet.first_used_at``), booklets
-    issued in the period."""
-    params: list[Any] = [_utc(window.since), _utc(window.until)]
-    conditions = ["b.issued_at >= {}", "b.issued_at < {}", "b.first_used_at IS NOT NULL", "x.id IS NULL"]
-    conditions += _booklet_conditions(scope, flt, params)
-    days = _days_between("b.first_used_at", "b.issued_at")
-    sql = (
-        f"SELECT {days} AS days, COUNT(*) AS booklets FROM booklet b {_REPLACEMENTS} "  # noqa: S608 (bound values)
-        f"WHERE {' AND '.join(conditions)} GROUP BY 1"
-    )
-    return {int(r["days"]): int(r["booklets"]) for r in await Booklet.raw(sql, *params)}
 
 
 async def _sleeping_ages(scope: _Scope, flt: ReportFilter, now: datetime) -> dict[int, dict[int, int]]:
@@ -473,7 +372,7 @@ async def _sleeping_ages(scope: _Scope, flt: ReportFilter, now: datetime) -> dic
     conditions = ["b.status = {}", "b.structure IS NOT NULL", "b.allocated_at IS NOT NULL"]
     conditions += _booklet_conditions(scope, flt, params)
     now_sql = "{}" if is_sqlite() else "CAST({} AS TIMESTAMPTZ)"
-    age = _days_between(now_sql, "b.allocated_at")
+    age = booklet_rollups.days_between(now_sql, "b.allocated_at")
     sql = (
         f"SELECT b.structure AS structure, {age} AS age, COUNT(*) AS booklets FROM booklet b "  # noqa: S608
         f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2"
@@ -604,7 +503,8 @@ async def _report(
     expiring_out: list[ExpiringTerritory] = []
     expiring_booklets: list[ExpiringBooklet] = []
     if scope.booklets:
-        rows = await _booklet_stages(scope, flt, window)
+        figures = await booklet_rollups.booklet_figures(_booklet_selection(scope, flt, window))
+        rows = figures.stages
         per_territory = _sum_stages(rows, "territory")
         total = {name: sum(row[name] for row in rows) for name in _BOOKLET_STAGES}
         totals = Totals(
@@ -664,7 +564,7 @@ async def _report(
                     median_sleeping_days=median(histogram),
                 )
             )
-        histogram = await _first_use_histogram(scope, flt, window)
+        histogram = figures.first_use
         first_use = FirstUse(
             booklets=sum(histogram.values()), median_days=median(histogram), buckets=_buckets(histogram)
         )
@@ -777,7 +677,8 @@ async def public_statistics(
     window = _window(flt, now or utcnow())
     scope = _Scope(territories=None, site_id=None, booklets=True, serials=False, label="all")
     async with read_snapshot():
-        funnel = _sum_stages(await _booklet_stages(scope, flt, window), "territory")
+        figures = await booklet_rollups.booklet_figures(_booklet_selection(scope, flt, window))
+        funnel = _sum_stages(figures.stages, "territory")
         counts = await report_rollups.redemption_counts(
             ["booklet_territory"], _selection(scope, flt, window, by_site=False)
         )
