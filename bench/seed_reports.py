@@ -80,9 +80,13 @@ def statements(
     alloc = f"((b.i * 37) % {SPAN_DAYS})"
     vouchers = booklets * 10
     themes = ", ".join(f'"{t}"' for t in THEMES)
+    # A booklet's fate (in stock, allocated, issued, cancelled) is drawn from i / territories:
+    # i % territories is its territory, so i % 100 would give each territory a single fate.
+    b_draw = f"(((b.i - 1) / {territories}) % 100)"
+    v_draw = f"(((v.b - 1) / {territories}) % 100)"
     status = (
-        "CASE WHEN b.i % 100 < 5 THEN 'printed' WHEN b.i % 100 < 15 THEN 'allocated' "
-        "WHEN b.i % 100 < 98 THEN 'issued' ELSE 'cancelled' END"
+        f"CASE WHEN {b_draw} < 5 THEN 'printed' WHEN {b_draw} < 15 THEN 'allocated' "
+        f"WHEN {b_draw} < 98 THEN 'issued' ELSE 'cancelled' END"
     )
     used = "((v.b * 13) % 11)"  # vouchers used in booklet v.b if issued: 0..10
     redeem_day = f"(((v.b * 37) % {SPAN_DAYS}) + 12 + v.n * 7 + (v.b % 15))"
@@ -124,7 +128,7 @@ def statements(
             f"SELECT b.i, 'B' || b.i, ((b.i - 1) % {territories}) + 1, '', NULL, "
             "CASE b.i % 4 WHEN 0 THEN 'vingt_cinq_trente_neuf' WHEN 1 THEN 'quarante_cinquante_neuf' "
             "WHEN 2 THEN 'soixante_soixante_neuf' ELSE 'non_communique' END, 'non_communique', 'non_communique', "
-            f"b.i % 2 = 0, '[]', {d.ts(alloc + ' + 10')}, NULL, NULL FROM seq b WHERE b.i <= {booklets} AND b.i % 100 >= 15",
+            f"b.i % 2 = 0, '[]', {d.ts(alloc + ' + 10')}, NULL, NULL FROM seq b WHERE b.i <= {booklets} AND {b_draw} >= 15",
         ),
         (
             "print runs",
@@ -138,20 +142,20 @@ def statements(
             "voucher_count, valid_from, valid_until, codes_valid_until, allocated_at, issued_at, issued_by, "
             "cancelled_at, cancel_reason, replaced_by, created_at) "
             f"SELECT b.i, '16-B-' || b.i, (b.i % 2) + 1, ((b.i - 1) % {territories}) + 1, ((b.i - 1) % {territories}) + 1, "
-            f"CASE WHEN b.i % 100 < 5 THEN NULL ELSE ((b.i - 1) % {territories}) + 1 + {territories} * (((b.i - 1) / {territories}) % {structures // territories}) END, "
-            f"{status}, CASE WHEN b.i % 100 >= 15 THEN b.i END, 10, "
+            f"CASE WHEN {b_draw} < 5 THEN NULL ELSE ((b.i - 1) % {territories}) + 1 + {territories} * (((b.i - 1) / {territories}) % {structures // territories}) END, "
+            f"{status}, CASE WHEN {b_draw} >= 15 THEN b.i END, 10, "
             f"{d.day(alloc + ' + 10')}, {d.day(alloc + ' + 375')}, {d.day(alloc + ' + 375')}, "
-            f"CASE WHEN b.i % 100 >= 5 THEN {d.ts(alloc)} END, CASE WHEN b.i % 100 >= 15 THEN {d.ts(alloc + ' + 10')} END, "
-            f"NULL, CASE WHEN b.i % 100 >= 98 THEN {d.ts(alloc + ' + 20')} END, "
-            f"CASE WHEN b.i % 100 >= 98 THEN 'perdu' ELSE '' END, NULL, {d.ts(alloc + ' - 5')} "
+            f"CASE WHEN {b_draw} >= 5 THEN {d.ts(alloc)} END, CASE WHEN {b_draw} >= 15 THEN {d.ts(alloc + ' + 10')} END, "
+            f"NULL, CASE WHEN {b_draw} >= 98 THEN {d.ts(alloc + ' + 20')} END, "
+            f"CASE WHEN {b_draw} >= 98 THEN 'perdu' ELSE '' END, NULL, {d.ts(alloc + ' - 5')} "
             f"FROM seq b WHERE b.i <= {booklets}",
         ),
         (
             "vouchers",
             "INSERT INTO voucher (id, booklet, number, face_value_cents, status, key_id, code_nonce, short_code_hash) "
             "SELECT v.i, v.b, v.n, 1000, "
-            f"CASE WHEN v.b % 100 >= 98 THEN 'cancelled' "
-            f"WHEN v.b % 100 >= 15 AND v.n <= {used} AND {redeem_day} <= {TODAY_DAYS} THEN 'redeemed' "
+            f"CASE WHEN {v_draw} >= 98 THEN 'cancelled' "
+            f"WHEN {v_draw} >= 15 AND v.n <= {used} AND {redeem_day} <= {TODAY_DAYS} THEN 'redeemed' "
             "ELSE 'available' END, 1, 0, 'seed-' || v.i "
             f"FROM (SELECT i, ((i - 1) / 10) + 1 AS b, ((i - 1) % 10) + 1 AS n FROM seq WHERE i <= {vouchers}) v",
         ),
@@ -169,7 +173,7 @@ def statements(
             f"JOIN (SELECT i AS b, CASE WHEN i % 10 = 0 THEN (((i / 10) * 7) % {sites}) + 1 "
             f"ELSE ((i - 1) % {territories}) + 1 + {territories} * (((i - 1) / {territories}) % {sites // territories}) END AS site "
             f"FROM seq WHERE i <= {booklets}) s ON s.b = v.b "
-            f"WHERE v.b % 100 >= 15 AND v.b % 100 < 98 AND v.n <= {used} AND {redeem_day} <= {TODAY_DAYS}",
+            f"WHERE {v_draw} >= 15 AND {v_draw} < 98 AND v.n <= {used} AND {redeem_day} <= {TODAY_DAYS}",
         ),
         (
             "booklet usage",
