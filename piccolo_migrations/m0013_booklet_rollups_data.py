@@ -24,8 +24,9 @@ _WATCHED = (
 )
 
 STATEMENTS = [
+    # The read groups by (stage, days, territory, structure): in this order SQLite groups as it scans.
     "CREATE UNIQUE INDEX booklet_by_month_key ON booklet_by_month "
-    "(stage, month, until_month, days, territory, structure, programme)",
+    "(stage, days, territory, structure, programme, month, until_month)",
     "CREATE INDEX booklet_to_fold ON booklet (id) WHERE report_pending",
     "CREATE INDEX booklet_created_at ON booklet (created_at)",
     "CREATE INDEX booklet_allocated_at ON booklet (allocated_at) WHERE allocated_at IS NOT NULL",

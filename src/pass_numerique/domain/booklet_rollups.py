@@ -179,11 +179,19 @@ def _deltas(rows: list[dict]) -> dict[RollupKey, list[int]]:
     return {key: value for key, value in out.items() if value != [0, 0]}
 
 
-_PENDING_WITH_SHADOW = (
-    f"SELECT b.id AS id, {_FACTS_OF_BOOKLET}, "
-    + ", ".join(f"s.{c} AS s_{c}" for c in _FACT_COLUMNS)
-    + " FROM booklet b LEFT JOIN booklet_report_fact s ON s.id = b.id WHERE b.report_pending"
-)
+def _indexed_by(index: str) -> str:
+    """SQLite's planner, without statistics, scans the table rather than use a partial index."""
+    return f" INDEXED BY {index}" if is_sqlite() else ""
+
+
+def _pending_with_shadow() -> str:
+    """The pending booklets (partial index ``booklet_to_fold``) with their facts as last folded."""
+    return (
+        f"SELECT b.id AS id, {_FACTS_OF_BOOKLET}, "
+        + ", ".join(f"s.{c} AS s_{c}" for c in _FACT_COLUMNS)
+        + f" FROM booklet b{_indexed_by('booklet_to_fold')} "
+        "LEFT JOIN booklet_report_fact s ON s.id = b.id WHERE b.report_pending"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -224,7 +232,7 @@ async def _fold_once() -> int:
         last_id = 0
         while True:  # in batches: the first fold reads every booklet
             rows = await Booklet.raw(
-                f"{_PENDING_WITH_SHADOW} AND b.id > {{}} ORDER BY b.id LIMIT {_BATCH}", last_id
+                f"{_pending_with_shadow()} AND b.id > {{}} ORDER BY b.id LIMIT {_BATCH}", last_id
             )
             if not rows:
                 break
@@ -403,7 +411,8 @@ async def _expired_since(sel: BookletSelection, whole: tuple[date, date], since:
     return await Booklet.raw(
         "SELECT b.territory AS territory, b.structure AS structure, "
         "SUM(b.voucher_count - b.used_count) AS vouchers_expired "
-        f"FROM booklet b {_REPLACEMENTS} WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
+        f"FROM booklet b{_indexed_by('booklet_issued_valid_until')} {_REPLACEMENTS} "
+        f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
         *sql.params,
     )
 
@@ -455,7 +464,8 @@ async def _expiring(sel: BookletSelection) -> list[dict]:
         *sql.scope(sel),
     ]
     return await Booklet.raw(
-        f"SELECT b.territory AS territory, b.structure AS structure, {sums} FROM booklet b "
+        f"SELECT b.territory AS territory, b.structure AS structure, {sums} "
+        f"FROM booklet b{_indexed_by('booklet_issued_valid_until')} "
         f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
         *sql.params,
     )
@@ -548,7 +558,7 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
     # The booklets changed since the last fold: what they count now instead of what the rollup holds.
     sql = _Sql()
     pending = await Booklet.raw(
-        _PENDING_WITH_SHADOW + "".join(f" AND {c}" for c in sql.scope(sel)), *sql.params
+        _pending_with_shadow() + "".join(f" AND {c}" for c in sql.scope(sel)), *sql.params
     )
     for (stage, month, until, days, territory, structure, _), (booklets, vouchers) in _deltas(
         pending
