@@ -44,7 +44,7 @@ STAGES = (
 """The per (territory, structure) counts of ``stage_counts``."""
 
 _FOLD_ATTEMPTS = 5
-_BATCH = 20_000
+_BATCH = 5_000  # booklets per read: the fold computes in Python, between awaits, a slice at a time
 _NO_STRUCTURE = 0  # the rollup key has no NULL: a booklet still in stock has structure 0
 
 # What the funnel reads of a booklet; the shadow table holds the same columns as last folded.
