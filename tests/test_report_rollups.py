@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 
 from conftest import World, run
-from pass_numerique.db.tables import Redemption, RedemptionBySite, RedemptionByTerritory
+from pass_numerique.db.tables import PartnerSite, Redemption, RedemptionBySite, RedemptionByTerritory
 from pass_numerique.domain import issuance, redemption, report_rollups
 from test_reports import NOW, RANGE, Data, at, build, redeem_at, report
 
@@ -71,6 +71,35 @@ def assert_equal_to_recount(world: World) -> int:
     return compared
 
 
+def assert_statement_totals_equal_recount(world: World) -> None:
+    """The statements' per-site totals of each period, rollup + tail against the redemptions."""
+    scopes = [(None, None), ([world.south.id], None), (None, world.site.id)]
+    for period, (territories, site_id) in itertools.product(
+        ["2025-03", "2026-01", "2026-02", "2026-03"], scopes
+    ):
+        fast = run(report_rollups.site_totals_of_period(period, territories=territories, site_id=site_id))
+        query = Redemption.select(Redemption.site, Redemption.voucher.face_value_cents).where(
+            Redemption.undone_at.is_null() & (Redemption.period == period)
+        )
+        slow: dict[int, list[int]] = {}
+        for row in run(query):
+            if site_id is not None and row["site"] != site_id:
+                continue
+            if territories is not None and row["site"] not in sites_of(territories):
+                continue
+            into = slow.setdefault(row["site"], [0, 0])
+            into[0] += 1
+            into[1] += row["voucher.face_value_cents"]
+        assert {r["site"]: [r["count"], r["amount"]] for r in fast} == slow, (period, territories, site_id)
+
+
+def sites_of(territories: list[int]) -> set[int]:
+    return {
+        s["id"]
+        for s in run(PartnerSite.select(PartnerSite.id).where(PartnerSite.territory.is_in(territories)))
+    }
+
+
 @pytest.fixture
 def data(world: World) -> Data:
     return build(world)
@@ -89,6 +118,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert sum(r["redeemed"] for r in run(RedemptionByTerritory.select())) == live
     assert report(world.admin) == before
     assert_equal_to_recount(world)
+    assert_statement_totals_equal_recount(world)
 
     # An undo after the fold: the row is counted but no longer live, so the tail takes it back.
     b2 = next(r for r in run(redemption.list_redemptions(world.admin, limit=500)) if r.number == 10)
@@ -101,9 +131,11 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert after_undo.totals.vouchers_redeemed == before.totals.vouchers_redeemed - 1
     assert after_undo.totals.booklets_fully_used == before.totals.booklets_fully_used - 1
     assert_equal_to_recount(world)
+    assert_statement_totals_equal_recount(world)
     assert run(report_rollups.fold()).redemptions == 1
     assert report(world.admin) == after_undo
     assert_equal_to_recount(world)
+    assert_statement_totals_equal_recount(world)
 
     # New redemptions after the fold, in the current month, are read from the tail until the next fold.
     codes = run(issuance.booklet_codes(world.issuer, data.serials["X"]))
@@ -111,9 +143,11 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     fresh = report(world.admin)
     assert fresh.totals.vouchers_redeemed == after_undo.totals.vouchers_redeemed + 2
     assert_equal_to_recount(world)
+    assert_statement_totals_equal_recount(world)
     assert run(report_rollups.fold()).redemptions == 2
     assert report(world.admin) == fresh
     assert_equal_to_recount(world)
+    assert_statement_totals_equal_recount(world)
 
 
 def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> None:
@@ -129,6 +163,7 @@ def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> Non
     assert run(RedemptionBySite.count().where(RedemptionBySite.redeemed == 0)) == 0
     assert run(RedemptionByTerritory.count().where(RedemptionByTerritory.redeemed == 0)) == 0
     assert_equal_to_recount(world)
+    assert_statement_totals_equal_recount(world)
 
 
 def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, data: Data) -> None:
@@ -160,7 +195,9 @@ def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, dat
 
     run(scenario())
     assert_equal_to_recount(world)
+    assert_statement_totals_equal_recount(world)
     run(report_rollups.fold())
     assert run(Redemption.count().where(Redemption.report_pending == True)) == 0  # noqa: E712
     assert_equal_to_recount(world)
+    assert_statement_totals_equal_recount(world)
     assert report(world.admin).totals.vouchers_redeemed == 24  # 19 + 5 kept of the 10 new

@@ -369,12 +369,14 @@ class StatementPayment(Table, tablename="statement_payment"):
 
 
 class RedemptionBySite(Table, tablename="redemption_by_site"):
-    """Live redemptions per local month, site, booklet territory, programme and theme.
+    """Live redemptions per local month, reimbursement period, site, booklet territory,
+    programme and theme.
 
     Kept by ``report_rollups.fold``; rows not yet folded are added at read time.
     """
 
     month = Varchar(length=7)
+    period = Varchar(length=7, default="")
     site = Integer()
     booklet_territory = Integer()
     programme = Integer()

@@ -1,12 +1,13 @@
 """Monthly rollups of the redemptions, exact at every moment.
 
-Two tables count live redemptions per local month: ``redemption_by_site`` (site, booklet
-territory, programme, theme) and ``redemption_by_territory`` (reimbursement period, booklet
-territory, programme, theme, age band). ``fold`` adds to them the redemptions they do not
-count yet: a redemption is inserted ``report_pending`` and an undo sets the flag again; the
-fold adds the difference between "live" and ``report_counted`` (+1 new, -1 undone after being
-counted, 0 undone before any fold), then records the row as counted. Nothing but that flag is
-added to the redemption's own transaction: the hot path stays one statement.
+Two tables count live redemptions per local month: ``redemption_by_site`` (reimbursement
+period, site, booklet territory, programme, theme) and ``redemption_by_territory``
+(reimbursement period, booklet territory, programme, theme, age band). ``fold`` adds to them
+the redemptions they do not count yet: a redemption is inserted ``report_pending`` and an
+undo sets the flag again; the fold adds the difference between "live" and ``report_counted``
+(+1 new, -1 undone after being counted, 0 undone before any fold), then records the row as
+counted. Nothing but that flag is added to the redemption's own transaction: the hot path
+stays one statement.
 
 A read (``redemption_counts``) is exact without waiting for a fold: it sums, in one statement,
 the rollup rows of the whole months of the period, the rows the fold has not reached yet
@@ -34,7 +35,7 @@ Key = Literal[
 
 # Where each key comes from in a rollup table, and in a redemption joined to its booklet.
 _ROLLUPS: dict[str, tuple[str, ...]] = {
-    "redemption_by_site": ("month", "site", "booklet_territory", "programme", "theme"),
+    "redemption_by_site": ("month", "period", "site", "booklet_territory", "programme", "theme"),
     "redemption_by_territory": ("month", "period", "booklet_territory", "programme", "theme", "age_band"),
 }
 _FACT_FROM = (
@@ -120,6 +121,23 @@ async def _fold_once() -> int:
             "WHERE report_pending"
         )
         return pending
+
+
+async def vacuum_after_bulk_fold() -> None:
+    """PostgreSQL, after a fold of many rows (the first one): every folded row was rewritten to
+    clear its flag. Reclaim the old versions and refresh the planner's statistics now rather
+    than when autovacuum comes by. VACUUM cannot run inside a transaction: the CLI calls this,
+    never a request."""
+    if is_sqlite():
+        return
+    for table in (
+        "redemption",
+        "booklet",
+        "redemption_by_site",
+        "redemption_by_territory",
+        "booklet_by_month",
+    ):
+        await Redemption._meta.db.run_ddl(f"VACUUM (ANALYZE) {table}")
 
 
 # ---------------------------------------------------------------------------
@@ -274,3 +292,39 @@ async def beneficiaries_by_site(sel: Selection, site_ids: list[int]) -> dict[int
         *sql.params,
     )
     return {row["site"]: int(row["n"]) for row in rows}
+
+
+async def site_totals_of_period(
+    period: str, *, territories: list[int] | None, site_id: int | None
+) -> list[dict]:
+    """Live redemptions of one reimbursement period per site (``site``, ``count``, ``amount``):
+    the statements of a month. Exact like ``redemption_counts``: the rollup rows of the period
+    plus the rows not folded yet; ``territories`` are the sites' own."""
+    sql = _Sql()
+
+    def scope(column: str) -> list[str]:
+        out = []
+        if site_id is not None:
+            out.append(f"{column} = {sql.bind(site_id)}")
+        if territories is not None:
+            out.append(
+                f"{column} IN (SELECT id FROM partner_site WHERE territory IN ({sql.bind_all(territories)}))"
+            )
+        return out
+
+    folded = " AND ".join([f"period = {sql.bind(period)}", *scope("site")])
+    pending = _FACT_FROM.replace("redemption r", "redemption r INDEXED BY redemption_to_fold", 1)
+    tail = " AND ".join([_NOT_FOLDED, f"r.period = {sql.bind(period)}", *scope("r.site")])
+    rows = await Redemption.raw(
+        "SELECT site, SUM(n) AS count, SUM(amount) AS amount FROM ("
+        f"SELECT site, redeemed AS n, amount_cents AS amount FROM redemption_by_site WHERE {folded} "
+        f"UNION ALL SELECT r.site AS site, {_DELTA} AS n, {_DELTA} * v.face_value_cents AS amount "
+        f"FROM {pending if is_sqlite() else _FACT_FROM} WHERE {tail}"
+        ") s GROUP BY site",
+        *sql.params,
+    )
+    return [
+        {"site": row["site"], "count": int(row["count"]), "amount": int(row["amount"] or 0)}
+        for row in rows
+        if row["count"]
+    ]

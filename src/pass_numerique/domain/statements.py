@@ -18,7 +18,7 @@ from piccolo.query.functions.aggregate import Count, Sum
 
 from pass_numerique.db.tables import PartnerSite, Redemption, ReimbursementPeriod, Role, StatementPayment
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit, periods
+from pass_numerique.domain import audit, periods, report_rollups
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import month_of, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -157,22 +157,30 @@ async def list_statements(actor: Actor, month: str) -> list[StatementSummary]:
     """Every site's total for the month, within the actor's scope (one grouped query)."""
     actor.require_role(*STATEMENT_ROLES)
     require_month(month)
-    where = _live(month)
-    if actor.role == Role.site_agent:
-        where &= Redemption.site == (actor.site_id or 0)
-    elif (scope := actor.territory_filter()) is not None:
-        where &= Redemption.site.territory.is_in(list(scope) or [0])
-    rows = (
-        await Redemption.select(
-            Redemption.site.as_alias("site_id"),
-            Redemption.site.name.as_alias("site_name"),
-            Redemption.site.territory.as_alias("territory_id"),
-            Count().as_alias("voucher_count"),
-            Sum(Redemption.voucher.face_value_cents).as_alias("total_cents"),
-        )
-        .where(where)
-        .group_by(Redemption.site, Redemption.site.name, Redemption.site.territory)
+    # From the monthly rollup (domain/report_rollups.py): one row per site and key, not every voucher.
+    agent = actor.role == Role.site_agent
+    scope = None if agent else actor.territory_filter()
+    totals = await report_rollups.site_totals_of_period(
+        month,
+        territories=None if scope is None else sorted(scope),
+        site_id=(actor.site_id or 0) if agent else None,
     )
+    names = {
+        s["id"]: s
+        for s in await PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory).where(
+            PartnerSite.id.is_in([t["site"] for t in totals] or [0])
+        )
+    }
+    rows = [
+        {
+            "site_id": t["site"],
+            "site_name": names[t["site"]]["name"],
+            "territory_id": names[t["site"]]["territory"],
+            "voucher_count": t["count"],
+            "total_cents": t["amount"],
+        }
+        for t in totals
+    ]
     closed = await periods.is_closed(month)
     payments = await _payments(month, [r["site_id"] for r in rows])
     return sorted(
