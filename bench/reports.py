@@ -67,6 +67,7 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
         print(f"  fold of {folded.redemptions:,} redemptions: {folded.seconds:.1f} s", flush=True)
         booklets_folded = await booklet_rollups.fold()
         print(f"  fold of {booklets_folded.booklets:,} booklets: {booklets_folded.seconds:.1f} s", flush=True)
+        await report_rollups.vacuum_after_bulk_fold()  # as `pass-numerique refresh-reports` does
         month = statements.last_month()
         page = 50  # the dashboard's page of the per-site table (web/staff/reports.py)
 

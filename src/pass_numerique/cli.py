@@ -132,6 +132,8 @@ def _refresh_reports(_: argparse.Namespace) -> None:
 
     redemptions = asyncio.run(report_rollups.fold())
     booklets = asyncio.run(booklet_rollups.fold())
+    if redemptions.redemptions + booklets.booklets >= 10_000:
+        asyncio.run(report_rollups.vacuum_after_bulk_fold())
     print(
         f"Agrégats des rapports : {redemptions.redemptions} encaissements en {redemptions.seconds:.1f} s, "
         f"{booklets.booklets} carnets en {booklets.seconds:.1f} s."
