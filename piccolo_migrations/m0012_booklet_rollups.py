@@ -5,7 +5,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-27T23:49:20:620536"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "booklet funnel rollup: pending flag, rollup and fact tables"
 
 
 async def forwards():
