@@ -93,6 +93,44 @@ def assert_statement_totals_equal_recount(world: World) -> None:
         assert {r["site"]: [r["count"], r["amount"]] for r in fast} == slow, (period, territories, site_id)
 
 
+def assert_beneficiaries_equal_recount(world: World) -> None:
+    """Distinct beneficiaries per site (the copy on the redemption) against the booklets' own."""
+    rows = run(
+        Redemption.select(
+            Redemption.site,
+            Redemption.day,
+            Redemption.theme,
+            Redemption.beneficiary,
+            Redemption.voucher.booklet.beneficiary.as_alias("booklet_beneficiary"),
+            Redemption.voucher.booklet.programme.as_alias("programme"),
+            Redemption.voucher.booklet.territory.as_alias("booklet_territory"),
+        ).where(Redemption.undone_at.is_null())
+    )
+    assert rows and all(r["beneficiary"] == r["booklet_beneficiary"] for r in rows)
+    all_sites = [world.site.id, world.site_south.id]
+    for sel in selections(world):
+        expected: dict[int, set[int]] = {}
+        for r in rows:
+            kept = (
+                sel.start <= r["day"] <= sel.end
+                and (sel.site_id is None or r["site"] == sel.site_id)
+                and (sel.programme_id is None or r["programme"] == sel.programme_id)
+                and (not sel.theme or r["theme"] == sel.theme)
+                and (
+                    sel.territories is None
+                    or (
+                        r["site"] in sites_of(sel.territories)
+                        if sel.territory_of == "site"
+                        else r["booklet_territory"] in sel.territories
+                    )
+                )
+            )
+            if kept:
+                expected.setdefault(r["site"], set()).add(r["booklet_beneficiary"])
+        counted = run(report_rollups.beneficiaries_by_site(sel, all_sites))
+        assert counted == {site: len(people) for site, people in expected.items()}, sel
+
+
 def sites_of(territories: list[int]) -> set[int]:
     return {
         s["id"]
@@ -147,6 +185,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert run(report_rollups.fold()).redemptions == 2
     assert report(world.admin) == fresh
     assert_equal_to_recount(world)
+    assert_beneficiaries_equal_recount(world)
     assert_statement_totals_equal_recount(world)
 
 

@@ -259,6 +259,9 @@ class Redemption(Table):
     report_pending = Boolean(
         default=True, help_text="Inserted or undone since the last rollup fold (domain/report_rollups.py)"
     )
+    beneficiary = Integer(
+        null=True, default=None, help_text="The booklet's beneficiary, copied: distinct people per site"
+    )
 
 
 class ScanAttempt(Table, tablename="scan_attempt"):

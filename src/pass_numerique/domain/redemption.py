@@ -131,6 +131,7 @@ _VOUCHER_COLUMNS = (
     Voucher.face_value_cents,
     Voucher.booklet.id.as_alias("booklet_id"),
     Voucher.booklet.serial.as_alias("serial"),
+    Voucher.booklet.beneficiary.as_alias("beneficiary_id"),
     Voucher.booklet.status.as_alias("booklet_status"),
     Voucher.booklet.valid_from.as_alias("valid_from"),
     Voucher.booklet.valid_until.as_alias("valid_until"),
@@ -442,6 +443,7 @@ async def _redeem_in_transaction(
                 period=period,
                 late=late,
                 day=day,
+                beneficiary=v["beneficiary_id"],
             )
             for v in vouchers
         ]
