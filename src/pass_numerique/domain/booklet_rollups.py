@@ -28,7 +28,8 @@ import msgspec
 
 from pass_numerique.db.tables import Booklet
 from pass_numerique.db.transaction import is_sqlite, write_transaction
-from pass_numerique.domain.clock import add_months, local_zone, month_of
+from pass_numerique.domain.clock import local_zone, month_of
+from pass_numerique.domain.rollup_sql import BoundSql, whole_months, with_fresh_snapshots
 
 FUNNEL_STAGES = ("printed", "allocated", "issued", "started", "fully_used", "sleeping", "vouchers_issued")
 STAGES = (
@@ -43,7 +44,6 @@ STAGES = (
 )
 """The per (territory, structure) counts of ``stage_counts``."""
 
-_FOLD_ATTEMPTS = 5
 _BATCH = 5_000  # booklets per read: the fold computes in Python, between awaits, a slice at a time
 _NO_STRUCTURE = 0  # the rollup key has no NULL: a booklet still in stock has structure 0
 
@@ -207,16 +207,9 @@ class FoldResult(msgspec.Struct, kw_only=True):
 async def fold() -> FoldResult:
     """Bring the booklet rollup up to date, in one transaction (folds run one at a time)."""
     started = time.perf_counter()
-    for attempt in range(_FOLD_ATTEMPTS):
-        try:
-            folded = await _fold_once()
-        except Exception as exc:
-            # PostgreSQL: a booklet this fold read changed meanwhile; fold again from a new snapshot.
-            if getattr(exc, "sqlstate", None) != "40001" or attempt == _FOLD_ATTEMPTS - 1:
-                raise
-            continue
-        return FoldResult(booklets=folded, seconds=round(time.perf_counter() - started, 3))
-    raise AssertionError("unreachable")
+    # PostgreSQL: a booklet this fold read changed meanwhile makes it start again.
+    folded = await with_fresh_snapshots(_fold_once)
+    return FoldResult(booklets=folded, seconds=round(time.perf_counter() - started, 3))
 
 
 async def _fold_once() -> int:
@@ -296,42 +289,19 @@ class BookletFigures(msgspec.Struct, kw_only=True):
     """``{days from issuance to first use: booklets}`` of the booklets issued in the period."""
 
 
-class _Sql:
-    """A statement under construction with Piccolo's ``{}`` placeholders."""
-
-    def __init__(self) -> None:
-        self.params: list[Any] = []
-
-    def bind(self, value: Any) -> str:
-        self.params.append(value)
-        return "{}"
-
-    def bind_all(self, values: list[Any]) -> str:
-        return ", ".join(self.bind(v) for v in values or [0])
-
-    def scope(self, sel: BookletSelection, prefix: str = "b.") -> list[str]:
-        out = []
-        if sel.territories is not None:
-            out.append(f"{prefix}territory IN ({self.bind_all(sel.territories)})")
-        if sel.programme_id is not None:
-            out.append(f"{prefix}programme = {self.bind(sel.programme_id)}")
-        return out
+def _scope(sql: BoundSql, sel: BookletSelection, prefix: str = "b.") -> list[str]:
+    """The selection's territories and programme as conditions on booklet columns."""
+    out = []
+    if sel.territories is not None:
+        out.append(f"{prefix}territory IN ({sql.bind_all(sel.territories)})")
+    if sel.programme_id is not None:
+        out.append(f"{prefix}programme = {sql.bind(sel.programme_id)}")
+    return out
 
 
 def _midnight(day: date) -> datetime:
     # Piccolo's SQLite adapter stores timestamptz as UTC text: bound values must be UTC too.
     return datetime.combine(day, datetime.min.time(), tzinfo=local_zone()).astimezone(UTC)
-
-
-def _whole_months(sel: BookletSelection) -> tuple[date, date] | None:
-    """First and last day of the run of whole months inside the selection, if any."""
-    first = sel.start if sel.start.day == 1 else add_months(sel.start.replace(day=1), 1)
-    last_month = sel.end.replace(day=1)
-    if add_months(last_month, 1) - timedelta(days=1) > sel.end and sel.end < sel.today:
-        last_month = add_months(last_month, -1)  # no booklet is dated after today
-    if first > last_month:
-        return None
-    return first, add_months(last_month, 1) - timedelta(days=1)
 
 
 # Booklets issued to replace a cancelled one are left out of printed and issued: their vouchers
@@ -343,7 +313,7 @@ _REPLACEMENTS = (
 
 
 def _raw_stages_sql(
-    sql: _Sql, sel: BookletSelection, spans: list[tuple[date, date]], *, recount: bool
+    sql: BoundSql, sel: BookletSelection, spans: list[tuple[date, date]], *, recount: bool
 ) -> str:
     """Every stage of the booklets whose stage date falls in ``spans`` (local days, both included).
 
@@ -392,13 +362,13 @@ def _raw_stages_sql(
         conditions.append("(" + " OR ".join(within(column) for column in dates) + ")")
     return (
         f"SELECT b.territory AS territory, b.structure AS structure, {sums} FROM booklet b {_REPLACEMENTS} "
-        f"WHERE {' AND '.join([*conditions, *sql.scope(sel)])} GROUP BY b.territory, b.structure"
+        f"WHERE {' AND '.join([*conditions, *_scope(sql, sel)])} GROUP BY b.territory, b.structure"
     )
 
 
 async def _expired_since(sel: BookletSelection, whole: tuple[date, date], since: date) -> list[dict]:
     """Vouchers of booklets issued in the whole months that expired from ``since`` to yesterday."""
-    sql = _Sql()
+    sql = BoundSql()
     conditions = [
         "b.status = 'issued'",  # the partial index booklet_issued_valid_until
         f"b.valid_until >= {sql.bind(since)}",
@@ -406,7 +376,7 @@ async def _expired_since(sel: BookletSelection, whole: tuple[date, date], since:
         f"b.issued_at >= {sql.bind(_midnight(whole[0]))}",
         f"b.issued_at < {sql.bind(_midnight(whole[1] + timedelta(days=1)))}",
         "x.id IS NULL",
-        *sql.scope(sel),
+        *_scope(sql, sel),
     ]
     return await Booklet.raw(
         "SELECT b.territory AS territory, b.structure AS structure, "
@@ -427,13 +397,13 @@ def days_between(later: str, earlier: str) -> str:
 async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) -> dict[int, int]:
     if not spans:
         return {}
-    sql = _Sql()
+    sql = BoundSql()
     within = " OR ".join(
         f"(b.issued_at >= {sql.bind(_midnight(low))} "
         f"AND b.issued_at < {sql.bind(_midnight(high + timedelta(days=1)))})"
         for low, high in spans
     )
-    conditions = [f"({within})", "b.first_used_at IS NOT NULL", "x.id IS NULL", *sql.scope(sel)]
+    conditions = [f"({within})", "b.first_used_at IS NOT NULL", "x.id IS NULL", *_scope(sql, sel)]
     rows = await Booklet.raw(
         f"SELECT {days_between('b.first_used_at', 'b.issued_at')} AS days, COUNT(*) AS booklets "
         f"FROM booklet b {_REPLACEMENTS} WHERE {' AND '.join(conditions)} GROUP BY 1",
@@ -445,7 +415,7 @@ async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) 
 async def _expiring(sel: BookletSelection) -> list[dict]:
     """Issued booklets with unused vouchers expiring within 30 and 60 days (a partial index finds them)."""
     # Placeholders are positional: values are bound in the order the SQL text uses them.
-    sql = _Sql()
+    sql = BoundSql()
 
     def soon(days: int, value: str) -> str:
         limit = sql.bind(sel.today + timedelta(days=days))
@@ -461,7 +431,7 @@ async def _expiring(sel: BookletSelection) -> list[dict]:
         "b.used_count < b.voucher_count",
         f"b.valid_until >= {sql.bind(sel.today)}",
         f"b.valid_until <= {sql.bind(sel.today + timedelta(days=60))}",
-        *sql.scope(sel),
+        *_scope(sql, sel),
     ]
     return await Booklet.raw(
         f"SELECT b.territory AS territory, b.structure AS structure, {sums} "
@@ -528,10 +498,10 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
     """
     out = _Accumulator()
     out.add_rows(await _expiring(sel))
-    whole = _whole_months(sel) if use_rollups else None
+    whole = whole_months(sel.start, sel.end, sel.today) if use_rollups else None
     if whole is None:
         spans = [(sel.start, sel.end)]
-        sql = _Sql()
+        sql = BoundSql()
         out.add_rows(await Booklet.raw(_raw_stages_sql(sql, sel, spans, recount=True), *sql.params))
         out.add_first_use(await _raw_first_use(sel, spans))
         return out.result()
@@ -541,11 +511,11 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
     this_month = sel.today.replace(day=1)
     current = this_month.isoformat()[:7]
     # The rollup: whole months, sleeping stock (not dated), vouchers expired before this month.
-    sql = _Sql()
+    sql = BoundSql()
     conditions = [
         f"((month >= {sql.bind(months[0])} AND month <= {sql.bind(months[1])}) OR stage = 'sleeping')",
         f"(stage <> 'unused' OR until_month < {sql.bind(current)})",
-        *sql.scope(sel, prefix=""),
+        *_scope(sql, sel, prefix=""),
     ]
     for row in await Booklet.raw(
         "SELECT stage, days, territory, structure, SUM(booklets) AS booklets, SUM(vouchers) AS vouchers "
@@ -556,9 +526,9 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
             row["stage"], row["days"], row["territory"], row["structure"], row["booklets"], row["vouchers"]
         )
     # The booklets changed since the last fold: what they count now instead of what the rollup holds.
-    sql = _Sql()
+    sql = BoundSql()
     pending = await Booklet.raw(
-        _pending_with_shadow() + "".join(f" AND {c}" for c in sql.scope(sel)), *sql.params
+        _pending_with_shadow() + "".join(f" AND {c}" for c in _scope(sql, sel)), *sql.params
     )
     for (stage, month, until, days, territory, structure, _), (booklets, vouchers) in _deltas(
         pending
@@ -570,7 +540,7 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
     edges = [(sel.start, first - timedelta(days=1)), (last + timedelta(days=1), sel.end)]
     edges = [(low, high) for low, high in edges if low <= high]
     if edges:
-        sql = _Sql()
+        sql = BoundSql()
         out.add_rows(await Booklet.raw(_raw_stages_sql(sql, sel, edges, recount=False), *sql.params))
         out.add_first_use(await _raw_first_use(sel, edges))
     out.add_rows(await _expired_since(sel, whole, this_month))

@@ -27,7 +27,7 @@ import msgspec
 
 from pass_numerique.db.tables import Redemption
 from pass_numerique.db.transaction import is_sqlite, write_transaction
-from pass_numerique.domain.clock import add_months
+from pass_numerique.domain.rollup_sql import BoundSql, whole_months, with_fresh_snapshots
 
 Key = Literal[
     "month", "period", "site", "site_territory", "booklet_territory", "programme", "theme", "age_band"
@@ -58,7 +58,6 @@ def _fact(key: str) -> str:
     }[key]
 
 
-_FOLD_ATTEMPTS = 5
 _REFRESH_STATISTICS_AFTER = 10_000
 _DELTA = "(CASE WHEN r.undone_at IS NULL THEN 1 ELSE 0 END - CASE WHEN r.report_counted THEN 1 ELSE 0 END)"
 """What a pending redemption changes in the rollups: +1 new, -1 undone after being counted, 0 both."""
@@ -73,20 +72,13 @@ class FoldResult(msgspec.Struct, kw_only=True):
 async def fold() -> FoldResult:
     """Bring the rollups up to date with the redemptions, in one transaction (folds run one at a time)."""
     started = time.perf_counter()
-    for attempt in range(_FOLD_ATTEMPTS):
-        try:
-            folded = await _fold_once()
-        except Exception as exc:
-            # PostgreSQL: an undo committed on a row this fold read; fold again from a new snapshot.
-            if getattr(exc, "sqlstate", None) != "40001" or attempt == _FOLD_ATTEMPTS - 1:
-                raise
-            continue
-        if folded >= _REFRESH_STATISTICS_AFTER:
-            # The planner's statistics still say "every row pending": it would scan the whole table
-            # for the few pending rows until the next automatic analysis (SQLite has none).
-            await Redemption.raw("ANALYZE redemption")
-        return FoldResult(redemptions=folded, seconds=round(time.perf_counter() - started, 3))
-    raise AssertionError("unreachable")
+    # PostgreSQL: an undo committed on a row this fold read makes it start again.
+    folded = await with_fresh_snapshots(_fold_once)
+    if folded >= _REFRESH_STATISTICS_AFTER:
+        # The planner's statistics still say "every row pending": it would scan the whole table
+        # for the few pending rows until the next automatic analysis (SQLite has none).
+        await Redemption.raw("ANALYZE redemption")
+    return FoldResult(redemptions=folded, seconds=round(time.perf_counter() - started, 3))
 
 
 async def _fold_once() -> int:
@@ -158,32 +150,7 @@ class Selection(msgspec.Struct, kw_only=True):
     theme: str | None = None
 
 
-def _whole_months(sel: Selection) -> tuple[date, date] | None:
-    """First and last day of the run of whole months inside the selection, if any."""
-    first = sel.start if sel.start.day == 1 else add_months(sel.start.replace(day=1), 1)
-    last_month = sel.end.replace(day=1)
-    if add_months(last_month, 1) - timedelta(days=1) > sel.end and sel.end < sel.today:
-        last_month = add_months(last_month, -1)
-    if first > last_month:
-        return None
-    return first, add_months(last_month, 1) - timedelta(days=1)
-
-
-class _Sql:
-    """A statement under construction with Piccolo's ``{}`` placeholders."""
-
-    def __init__(self) -> None:
-        self.params: list[Any] = []
-
-    def bind(self, value: Any) -> str:
-        self.params.append(value)
-        return "{}"
-
-    def bind_all(self, values: list[Any]) -> str:
-        return ", ".join(self.bind(v) for v in values or [0])
-
-
-def _filters(sql: _Sql, sel: Selection, column: Any) -> list[str]:
+def _filters(sql: BoundSql, sel: Selection, column: Any) -> list[str]:
     """Conditions on one part of the union; ``column(key)`` names a key in that part."""
     out = []
     if sel.site_id is not None:
@@ -226,9 +193,9 @@ async def redemption_counts(group_by: list[Key], sel: Selection, *, use_rollups:
     """
     stored = [k if k != "site_territory" else "site" for k in group_by]
     table = _rollup_for(set(stored), sel) if use_rollups else None
-    sql = _Sql()
+    sql = BoundSql()
     parts: list[str] = []
-    whole = _whole_months(sel) if table else None
+    whole = whole_months(sel.start, sel.end, sel.today) if table else None
     facts = "".join(f"{_fact(k)} AS {k}, " for k in stored)
     if whole is not None and table is not None:
         first, last = whole
@@ -280,7 +247,7 @@ async def beneficiaries_by_site(sel: Selection, site_ids: list[int]) -> dict[int
     redemption, so without a programme or booklet-territory filter the count reads the index
     ``redemption_site_people`` alone.
     """
-    sql = _Sql()
+    sql = BoundSql()
     conditions = [
         f"r.site IN ({sql.bind_all(site_ids)})",
         "r.undone_at IS NULL",
@@ -306,7 +273,7 @@ async def site_totals_of_period(
     """Live redemptions of one reimbursement period per site (``site``, ``count``, ``amount``):
     the statements of a month. Exact like ``redemption_counts``: the rollup rows of the period
     plus the rows not folded yet; ``territories`` are the sites' own."""
-    sql = _Sql()
+    sql = BoundSql()
 
     def scope(column: str) -> list[str]:
         out = []
