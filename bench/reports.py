@@ -206,7 +206,7 @@ def _write_docs(table: list[str], args: argparse.Namespace, urls: list[str], ver
         "p50 and p95 in milliseconds.\n\n"
         + "\n".join(table)
         + f"\n\n{verdict}\n\nSeed: `.venv/bin/python bench/seed_reports.py` (10 M vouchers on PostgreSQL, "
-        "about 6 minutes here; `--url sqlite:///bench/out/reports.sqlite3 --booklets 100000` for SQLite). "
+        "about 12 minutes here; `--url sqlite:///bench/out/reports.sqlite3 --booklets 100000` for SQLite). "
         "Command: `.venv/bin/python bench/reports.py "
         + " ".join(f"--url {u}" for u in urls)
         + f" --runs {args.runs} --docs`.\n"
