@@ -113,7 +113,10 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
                     lambda: booklet_rollups.booklet_figures(reports._booklet_selection(scope, flt, window))
                 ),
             ),
-            ("admin query: sleeping stock ages", alone(lambda: reports._sleeping_ages(scope, flt, now))),
+            (
+                "admin query: sleeping stock ages",
+                alone(lambda: reports._sleeping_ages(reports._booklet_selection(scope, flt, window), now)),
+            ),
             (
                 "admin query: expiring booklets",
                 alone(lambda: reports._expiring_booklets(scope, flt, window.today)),

@@ -29,7 +29,7 @@ import msgspec
 from pass_numerique.db.tables import Booklet
 from pass_numerique.db.transaction import is_sqlite, write_transaction
 from pass_numerique.domain.clock import local_zone, month_of
-from pass_numerique.domain.rollup_sql import BoundSql, whole_months, with_fresh_snapshots
+from pass_numerique.domain.rollup_sql import BoundSql, indexed_by, whole_months, with_fresh_snapshots
 
 FUNNEL_STAGES = ("printed", "allocated", "issued", "started", "fully_used", "sleeping", "vouchers_issued")
 STAGES = (
@@ -179,17 +179,12 @@ def _deltas(rows: list[dict]) -> dict[RollupKey, list[int]]:
     return {key: value for key, value in out.items() if value != [0, 0]}
 
 
-def _indexed_by(index: str) -> str:
-    """SQLite's planner, without statistics, scans the table rather than use a partial index."""
-    return f" INDEXED BY {index}" if is_sqlite() else ""
-
-
 def _pending_with_shadow() -> str:
     """The pending booklets (partial index ``booklet_to_fold``) with their facts as last folded."""
     return (
         f"SELECT b.id AS id, {_FACTS_OF_BOOKLET}, "
         + ", ".join(f"s.{c} AS s_{c}" for c in _FACT_COLUMNS)
-        + f" FROM booklet b{_indexed_by('booklet_to_fold')} "
+        + f" FROM booklet b{indexed_by('booklet_to_fold')} "
         "LEFT JOIN booklet_report_fact s ON s.id = b.id WHERE b.report_pending"
     )
 
@@ -289,7 +284,7 @@ class BookletFigures(msgspec.Struct, kw_only=True):
     """``{days from issuance to first use: booklets}`` of the booklets issued in the period."""
 
 
-def _scope(sql: BoundSql, sel: BookletSelection, prefix: str = "b.") -> list[str]:
+def scope_conditions(sql: BoundSql, sel: BookletSelection, prefix: str = "b.") -> list[str]:
     """The selection's territories and programme as conditions on booklet columns."""
     out = []
     if sel.territories is not None:
@@ -302,6 +297,16 @@ def _scope(sql: BoundSql, sel: BookletSelection, prefix: str = "b.") -> list[str
 def _midnight(day: date) -> datetime:
     # Piccolo's SQLite adapter stores timestamptz as UTC text: bound values must be UTC too.
     return datetime.combine(day, datetime.min.time(), tzinfo=local_zone()).astimezone(UTC)
+
+
+def _within(sql: BoundSql, column: str, spans: list[tuple[date, date]]) -> str:
+    """``b.column`` falls on one of the local days of ``spans`` (each both included)."""
+    parts = [
+        f"(b.{column} >= {sql.bind(_midnight(low))} "
+        f"AND b.{column} < {sql.bind(_midnight(high + timedelta(days=1)))})"
+        for low, high in spans
+    ]
+    return "(" + " OR ".join(parts or ["1 = 0"]) + ")"
 
 
 # Booklets issued to replace a cancelled one are left out of printed and issued: their vouchers
@@ -322,12 +327,7 @@ def _raw_stages_sql(
     """
 
     def within(column: str) -> str:
-        parts = [
-            f"(b.{column} >= {sql.bind(_midnight(low))} "
-            f"AND b.{column} < {sql.bind(_midnight(high + timedelta(days=1)))})"
-            for low, high in spans
-        ]
-        return "(" + " OR ".join(parts or ["1 = 0"]) + ")"
+        return _within(sql, column, spans)
 
     def issued() -> str:
         return f"{within('issued_at')} AND x.id IS NULL"
@@ -362,7 +362,7 @@ def _raw_stages_sql(
         conditions.append("(" + " OR ".join(within(column) for column in dates) + ")")
     return (
         f"SELECT b.territory AS territory, b.structure AS structure, {sums} FROM booklet b {_REPLACEMENTS} "
-        f"WHERE {' AND '.join([*conditions, *_scope(sql, sel)])} GROUP BY b.territory, b.structure"
+        f"WHERE {' AND '.join([*conditions, *scope_conditions(sql, sel)])} GROUP BY b.territory, b.structure"
     )
 
 
@@ -373,15 +373,14 @@ async def _expired_since(sel: BookletSelection, whole: tuple[date, date], since:
         "b.status = 'issued'",  # the partial index booklet_issued_valid_until
         f"b.valid_until >= {sql.bind(since)}",
         f"b.valid_until < {sql.bind(sel.today)}",
-        f"b.issued_at >= {sql.bind(_midnight(whole[0]))}",
-        f"b.issued_at < {sql.bind(_midnight(whole[1] + timedelta(days=1)))}",
+        _within(sql, "issued_at", [whole]),
         "x.id IS NULL",
-        *_scope(sql, sel),
+        *scope_conditions(sql, sel),
     ]
     return await Booklet.raw(
         "SELECT b.territory AS territory, b.structure AS structure, "
         "SUM(b.voucher_count - b.used_count) AS vouchers_expired "
-        f"FROM booklet b{_indexed_by('booklet_issued_valid_until')} {_REPLACEMENTS} "
+        f"FROM booklet b{indexed_by('booklet_issued_valid_until')} {_REPLACEMENTS} "
         f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
         *sql.params,
     )
@@ -398,12 +397,12 @@ async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) 
     if not spans:
         return {}
     sql = BoundSql()
-    within = " OR ".join(
-        f"(b.issued_at >= {sql.bind(_midnight(low))} "
-        f"AND b.issued_at < {sql.bind(_midnight(high + timedelta(days=1)))})"
-        for low, high in spans
-    )
-    conditions = [f"({within})", "b.first_used_at IS NOT NULL", "x.id IS NULL", *_scope(sql, sel)]
+    conditions = [
+        _within(sql, "issued_at", spans),
+        "b.first_used_at IS NOT NULL",
+        "x.id IS NULL",
+        *scope_conditions(sql, sel),
+    ]
     rows = await Booklet.raw(
         f"SELECT {days_between('b.first_used_at', 'b.issued_at')} AS days, COUNT(*) AS booklets "
         f"FROM booklet b {_REPLACEMENTS} WHERE {' AND '.join(conditions)} GROUP BY 1",
@@ -431,11 +430,11 @@ async def _expiring(sel: BookletSelection) -> list[dict]:
         "b.used_count < b.voucher_count",
         f"b.valid_until >= {sql.bind(sel.today)}",
         f"b.valid_until <= {sql.bind(sel.today + timedelta(days=60))}",
-        *_scope(sql, sel),
+        *scope_conditions(sql, sel),
     ]
     return await Booklet.raw(
         f"SELECT b.territory AS territory, b.structure AS structure, {sums} "
-        f"FROM booklet b{_indexed_by('booklet_issued_valid_until')} "
+        f"FROM booklet b{indexed_by('booklet_issued_valid_until')} "
         f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
         *sql.params,
     )
@@ -515,7 +514,7 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
     conditions = [
         f"((month >= {sql.bind(months[0])} AND month <= {sql.bind(months[1])}) OR stage = 'sleeping')",
         f"(stage <> 'unused' OR until_month < {sql.bind(current)})",
-        *_scope(sql, sel, prefix=""),
+        *scope_conditions(sql, sel, prefix=""),
     ]
     for row in await Booklet.raw(
         "SELECT stage, days, territory, structure, SUM(booklets) AS booklets, SUM(vouchers) AS vouchers "
@@ -528,7 +527,7 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
     # The booklets changed since the last fold: what they count now instead of what the rollup holds.
     sql = BoundSql()
     pending = await Booklet.raw(
-        _pending_with_shadow() + "".join(f" AND {c}" for c in _scope(sql, sel)), *sql.params
+        _pending_with_shadow() + "".join(f" AND {c}" for c in scope_conditions(sql, sel)), *sql.params
     )
     for (stage, month, until, days, territory, structure, _), (booklets, vouchers) in _deltas(
         pending

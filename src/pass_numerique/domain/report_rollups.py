@@ -27,7 +27,7 @@ import msgspec
 
 from pass_numerique.db.tables import Redemption
 from pass_numerique.db.transaction import is_sqlite, write_transaction
-from pass_numerique.domain.rollup_sql import BoundSql, whole_months, with_fresh_snapshots
+from pass_numerique.domain.rollup_sql import BoundSql, indexed_by, whole_months, with_fresh_snapshots
 
 Key = Literal[
     "month", "period", "site", "site_territory", "booklet_territory", "programme", "theme", "age_band"
@@ -44,6 +44,12 @@ _FACT_FROM = (
 )
 # Rows the rollups do not reflect yet: the partial index redemption_to_fold holds them.
 _NOT_FOLDED = "r.report_pending"
+
+
+def _pending_from() -> str:
+    """``_FACT_FROM`` reading the redemptions through redemption_to_fold (SQLite would rather
+    skip-scan the (site, day) index than read the few pending rows)."""
+    return _FACT_FROM.replace("redemption r", f"redemption r{indexed_by('redemption_to_fold')}", 1)
 
 
 def _fact(key: str) -> str:
@@ -205,11 +211,9 @@ async def redemption_counts(group_by: list[Key], sel: Selection, *, use_rollups:
             f"FROM {table} WHERE {' AND '.join([months, *_filters(sql, sel, lambda k: k)])}"
         )
         tail = [_NOT_FOLDED, f"r.day >= {sql.bind(first)}", f"r.day <= {sql.bind(last)}"]
-        # SQLite would rather skip-scan the (site, day) index than read the few pending rows.
-        pending = _FACT_FROM.replace("redemption r", "redemption r INDEXED BY redemption_to_fold", 1)
         parts.append(
             f"SELECT {facts}{_DELTA} AS n, {_DELTA} * v.face_value_cents AS amount "
-            f"FROM {pending if is_sqlite() else _FACT_FROM} "
+            f"FROM {_pending_from()} "
             f"WHERE {' AND '.join([*tail, *_filters(sql, sel, _fact)])}"
         )
         edges = [(sel.start, first - timedelta(days=1)), (last + timedelta(days=1), sel.end)]
@@ -286,13 +290,12 @@ async def site_totals_of_period(
         return out
 
     folded = " AND ".join([f"period = {sql.bind(period)}", *scope("site")])
-    pending = _FACT_FROM.replace("redemption r", "redemption r INDEXED BY redemption_to_fold", 1)
     tail = " AND ".join([_NOT_FOLDED, f"r.period = {sql.bind(period)}", *scope("r.site")])
     rows = await Redemption.raw(
         "SELECT site, SUM(n) AS count, SUM(amount) AS amount FROM ("
         f"SELECT site, redeemed AS n, amount_cents AS amount FROM redemption_by_site WHERE {folded} "
         f"UNION ALL SELECT r.site AS site, {_DELTA} AS n, {_DELTA} * v.face_value_cents AS amount "
-        f"FROM {pending if is_sqlite() else _FACT_FROM} WHERE {tail}"
+        f"FROM {_pending_from()} WHERE {tail}"
         ") s GROUP BY site",
         *sql.params,
     )

@@ -9,7 +9,7 @@ Definitions are in docs/reports.md; the scope of each role is applied in ``_scop
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -28,6 +28,7 @@ from pass_numerique.domain import booklet_rollups, report_rollups, value_lists
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import add_months, local_date, local_zone, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
+from pass_numerique.domain.rollup_sql import BoundSql
 
 EXPIRING_LIST_LIMIT = 500
 SMALL_COUNT = 5
@@ -262,18 +263,6 @@ _FUNNEL_STAGES = booklet_rollups.FUNNEL_STAGES
 _BOOKLET_STAGES = booklet_rollups.STAGES
 
 
-def _booklet_conditions(scope: _Scope, flt: ReportFilter, params: list[Any]) -> list[str]:
-    conditions = ["1 = 1"]
-    if scope.territories is not None:
-        ids = scope.territories or [0]
-        conditions.append(f"b.territory IN ({_placeholders(ids)})")
-        params += ids
-    if flt.programme_id is not None:
-        conditions.append("b.programme = {}")
-        params.append(flt.programme_id)
-    return conditions
-
-
 def _booklet_selection(scope: _Scope, flt: ReportFilter, window: _Window) -> booklet_rollups.BookletSelection:
     return booklet_rollups.BookletSelection(
         start=window.start,
@@ -294,11 +283,6 @@ def _sum_stages(rows: list[dict], key: str) -> dict[int, dict[str, int]]:
         for name in _BOOKLET_STAGES:
             into[name] += row[name]
     return out
-
-
-def _utc(moment: datetime) -> datetime:
-    # Piccolo's SQLite adapter stores timestamptz as UTC text: bound values must be UTC too.
-    return moment.astimezone(UTC)
 
 
 # ---------------------------------------------------------------------------
@@ -362,22 +346,20 @@ async def _sites(
     return out, len(ranked)
 
 
-def _placeholders(values: list[Any]) -> str:
-    return ", ".join("{}" for _ in values)
-
-
-async def _sleeping_ages(scope: _Scope, flt: ReportFilter, now: datetime) -> dict[int, tuple[int, float]]:
+async def _sleeping_ages(
+    sel: booklet_rollups.BookletSelection, now: datetime
+) -> dict[int, tuple[int, float]]:
     """``{structure: (oldest, median age in days)}`` of booklets allocated and not issued."""
-    params: list[Any] = []
+    sql = BoundSql()
+    now_sql = sql.bind(now) if is_sqlite() else f"CAST({sql.bind(now)} AS TIMESTAMPTZ)"
     # The status is written out, not bound: a generic plan could not use the partial index
     # booklet_sleeping (status = 'allocated') for a bound value.
     conditions = [
         f"b.status = '{BookletStatus.allocated.value}'",
         "b.structure IS NOT NULL",
         "b.allocated_at IS NOT NULL",
+        *booklet_rollups.scope_conditions(sql, sel),
     ]
-    conditions += _booklet_conditions(scope, flt, params)
-    now_sql = "{}" if is_sqlite() else "CAST({} AS TIMESTAMPTZ)"
     age = booklet_rollups.days_between(now_sql, "b.allocated_at")
     where = " AND ".join(conditions)
     # Piccolo's SQLite adapter stores and binds timestamptz as UTC text; asyncpg binds the datetime.
@@ -388,16 +370,14 @@ async def _sleeping_ages(scope: _Scope, flt: ReportFilter, now: datetime) -> dic
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY age) AS median "
             f"FROM (SELECT b.structure AS structure, {age} AS age FROM booklet b WHERE {where}) a "
             "GROUP BY structure",
-            now,
-            *params,
+            *sql.params,
         )
         return {row["structure"]: (int(row["oldest"]), float(row["median"])) for row in rows}
     # SQLite has no percentile function: the histogram, then its median here.
     rows = await Booklet.raw(
         f"SELECT b.structure AS structure, {age} AS age, COUNT(*) AS booklets FROM booklet b "  # noqa: S608
         f"WHERE {where} GROUP BY 1, 2",
-        now,
-        *params,
+        *sql.params,
     )
     histograms: dict[int, dict[int, int]] = {}
     for row in rows:
@@ -523,7 +503,8 @@ async def _report(
     expiring_out: list[ExpiringTerritory] = []
     expiring_booklets: list[ExpiringBooklet] = []
     if scope.booklets:
-        figures = await booklet_rollups.booklet_figures(_booklet_selection(scope, flt, window))
+        booklets = _booklet_selection(scope, flt, window)
+        figures = await booklet_rollups.booklet_figures(booklets)
         rows = figures.stages
         per_territory = _sum_stages(rows, "territory")
         total = {name: sum(row[name] for row in rows) for name in _BOOKLET_STAGES}
@@ -565,7 +546,7 @@ async def _report(
             for sid, stage in _sum_stages(rows, "structure").items()
             if any(stage[name] for name in ("allocated", "issued", "started", "fully_used", "sleeping"))
         }
-        ages = await _sleeping_ages(scope, flt, now)
+        ages = await _sleeping_ages(booklets, now)
         structure_names = await _names(DistributingStructure, sorted(per_structure))
         for sid in sorted(per_structure):
             oldest, middle = ages.get(sid, (None, None))

@@ -1,5 +1,6 @@
 """What the two report rollups (redemptions, booklets) share: statements with bound values,
-the whole months of a period, and a fold that starts again from a new snapshot."""
+partial indexes named for SQLite, the whole months of a period, and a fold that starts again
+from a new snapshot."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
+from pass_numerique.db.transaction import is_sqlite
 from pass_numerique.domain.clock import add_months
 
 T = TypeVar("T")
@@ -26,6 +28,12 @@ class BoundSql:
 
     def bind_all(self, values: list[Any]) -> str:
         return ", ".join(self.bind(v) for v in values or [0])
+
+
+def indexed_by(index: str) -> str:
+    """`` INDEXED BY index`` on SQLite, whose planner, without statistics, would rather scan the
+    table than read the few rows a partial index holds; nothing on PostgreSQL."""
+    return f" INDEXED BY {index}" if is_sqlite() else ""
 
 
 def whole_months(start: date, end: date, today: date) -> tuple[date, date] | None:
