@@ -37,6 +37,8 @@ else:
 os.environ["PN_KEYS_DIR"] = str(_TMP / "keys")
 os.environ["PN_SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 os.environ["PN_PUBLIC_URL"] = "http://testserver"
+# argon2-cffi's test profile: the recommended one costs 0.15 s per hash, and every test makes nine.
+os.environ["PN_ARGON2_PROFILE"] = "cheapest"
 # No pool in tests: fixtures and the test client run in different event loops.
 os.environ["PN_DB_POOL_SIZE"] = "0"
 

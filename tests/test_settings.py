@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pass_numerique.domain.passwords import PROFILES
 from pass_numerique.settings import DEFAULT_SECRET, SettingsError, _from_environment
 
 
@@ -25,3 +26,14 @@ def test_production_refuses_the_default_or_a_short_secret() -> None:
 def test_unknown_database_scheme_is_refused() -> None:
     with pytest.raises(SettingsError):
         _from_environment({"PN_DATABASE_URL": "mysql://localhost/db"}).check()
+
+
+def test_passwords_default_to_rfc_9106_and_the_test_profile_is_refused_in_production() -> None:
+    settings = _from_environment({})
+    assert settings.argon2_profile == "rfc_9106_low_memory"
+    assert PROFILES[settings.argon2_profile].memory_cost == 64 * 1024
+    assert PROFILES[settings.argon2_profile].time_cost == 3
+    with pytest.raises(SettingsError):
+        _from_environment(
+            {"PN_PRODUCTION": "true", "PN_SECRET_KEY": "x" * 40, "PN_ARGON2_PROFILE": "cheapest"}
+        ).check()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -59,6 +60,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     print_logo: str = ""
     """Path to a PNG or JPEG logo for booklet covers; empty for the neutral default logo."""
 
+    argon2_profile: Literal["rfc_9106_low_memory", "cheapest"] = "rfc_9106_low_memory"
+    """Argon2id parameters of new password hashes: RFC 9106's low-memory profile (64 MiB, 3 passes),
+    or argon2-cffi's ``cheapest`` profile, meant for test suites only and refused in production."""
+
     report_fold_seconds: int = 60
     """How often each server worker folds new redemptions and changed booklets into the report
     rollups (0: never; reports stay exact either way, they only read more rows)."""
@@ -81,6 +86,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("PN_SECRET_KEY must be set to a long random value in production.")
         if self.production and len(self.secret_key) < 32:
             raise SettingsError("PN_SECRET_KEY must be at least 32 characters long in production.")
+        if self.production and self.argon2_profile == "cheapest":
+            raise SettingsError("PN_ARGON2_PROFILE=cheapest is for test suites, never for production.")
         if not (self.is_sqlite or self.database_url.startswith(("postgresql://", "postgres://"))):
             raise SettingsError("PN_DATABASE_URL must start with sqlite:/// or postgresql://")
 

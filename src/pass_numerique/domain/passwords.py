@@ -1,18 +1,25 @@
-"""Password hashing with Argon2id (argon2-cffi's recommended parameters)."""
+"""Password hashing with Argon2id, with the parameters chosen by ``PN_ARGON2_PROFILE``."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from pass_numerique.settings import get_settings
+
 MIN_LENGTH = 10
+
+PROFILES = {"rfc_9106_low_memory": profiles.RFC_9106_LOW_MEMORY, "cheapest": profiles.CHEAPEST}
+"""The argon2-cffi parameter sets that ``PN_ARGON2_PROFILE`` names."""
 
 
 @cache
 def _hasher() -> PasswordHasher:
-    return PasswordHasher()
+    # Hashes carry their own parameters: a hash made under one profile verifies under the other,
+    # and a login rehashes it when the profile changed (``needs_rehash``).
+    return PasswordHasher.from_parameters(PROFILES[get_settings().argon2_profile])
 
 
 def hash_password(password: str) -> str:
