@@ -9,13 +9,21 @@ recount, and the whole report with the report read before any fold.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from conftest import World, run
-from pass_numerique.db.tables import PartnerSite, Redemption, RedemptionBySite, RedemptionByTerritory
+from pass_numerique.db.tables import (
+    PartnerSite,
+    Redemption,
+    RedemptionBySite,
+    RedemptionBySiteMonth,
+    RedemptionByTerritory,
+)
 from pass_numerique.domain import issuance, redemption, report_rollups
 from test_reports import NOW, RANGE, Data, at, build, redeem_at, report
 
@@ -33,6 +41,7 @@ GROUPINGS: list[list[report_rollups.Key]] = [
     [],
     ["booklet_territory", "site_territory"],
     ["site", "theme"],
+    ["site"],
     ["period"],
     ["theme"],
     ["age_band"],
@@ -48,6 +57,7 @@ def selections(world: World) -> list[report_rollups.Selection]:
         {"territories": [world.north.id], "programme_id": world.programme.id, "theme": "email"},
         {"theme": "securite_numerique"},
         {"site_id": world.site.id},
+        {"site_ids": [world.site_south.id], "territories": [world.south.id], "territory_of": "site"},
     ]
     return [
         report_rollups.Selection(start=start, end=end, today=TODAY, **extra)
@@ -116,6 +126,7 @@ def assert_beneficiaries_equal_recount(world: World) -> None:
             kept = (
                 sel.start <= r["day"] <= sel.end
                 and (sel.site_id is None or r["site"] == sel.site_id)
+                and (sel.site_ids is None or r["site"] in sel.site_ids)
                 and (sel.programme_id is None or r["programme"] == sel.programme_id)
                 and (not sel.theme or r["theme"] == sel.theme)
                 and (
@@ -154,6 +165,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     live = run(Redemption.count().where(Redemption.undone_at.is_null()))
     assert run(report_rollups.fold()).redemptions == 0  # nothing left to fold
     assert sum(r["redeemed"] for r in run(RedemptionByTerritory.select())) == live
+    assert sum(r["redeemed"] for r in run(RedemptionBySiteMonth.select())) == live
     assert report(world.admin) == before
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
@@ -201,6 +213,7 @@ def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> Non
     run(report_rollups.fold())
     assert run(RedemptionBySite.count().where(RedemptionBySite.redeemed == 0)) == 0
     assert run(RedemptionByTerritory.count().where(RedemptionByTerritory.redeemed == 0)) == 0
+    assert run(RedemptionBySiteMonth.count().where(RedemptionBySiteMonth.redeemed == 0)) == 0
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
 
@@ -240,3 +253,23 @@ def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, dat
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
     assert report(world.admin).totals.vouchers_redeemed == 24  # 19 + 5 kept of the 10 new
+
+
+def test_the_site_month_rollup_backfill_equals_the_fold(world: World, data: Data) -> None:
+    """m0019 fills the per-site rollup of an existing database from the finer one: the same rows."""
+    spec = importlib.util.spec_from_file_location(
+        "m0019", Path(__file__).parents[1] / "piccolo_migrations" / "m0019_site_month_rollup_data.py"
+    )
+    assert spec and spec.loader
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    backfill = next(s for s in migration.STATEMENTS if s.startswith("INSERT"))
+
+    run(report_rollups.fold())
+    columns = (RedemptionBySiteMonth.month, RedemptionBySiteMonth.site, RedemptionBySiteMonth.redeemed)
+    folded = sorted(map(key_of, run(RedemptionBySiteMonth.select(*columns))))
+    assert folded
+    run(RedemptionBySiteMonth.delete(force=True))
+    run(RedemptionBySiteMonth.raw(backfill))
+    assert sorted(map(key_of, run(RedemptionBySiteMonth.select(*columns)))) == folded
+    assert_equal_to_recount(world)

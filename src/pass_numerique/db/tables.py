@@ -388,6 +388,18 @@ class RedemptionBySite(Table, tablename="redemption_by_site"):
     amount_cents = BigInt(default=0)
 
 
+class RedemptionBySiteMonth(Table, tablename="redemption_by_site_month"):
+    """Live redemptions per local month and site: the ranking of the per-site table, which
+    needs neither theme nor booklet, reads twelve rows per site here.
+
+    Kept by ``report_rollups.fold`` with the other rollups."""
+
+    month = Varchar(length=7)
+    site = Integer()
+    redeemed = Integer(default=0)
+    amount_cents = BigInt(default=0)
+
+
 class RedemptionByTerritory(Table, tablename="redemption_by_territory"):
     """Live redemptions per local month, reimbursement period, booklet territory, programme,
     theme and age band."""

@@ -1,8 +1,9 @@
 """Monthly rollups of the redemptions, exact at every moment.
 
-Two tables count live redemptions per local month: ``redemption_by_site`` (reimbursement
-period, site, booklet territory, programme, theme) and ``redemption_by_territory``
-(reimbursement period, booklet territory, programme, theme, age band). ``fold`` adds to them
+Three tables count live redemptions per local month: ``redemption_by_site`` (reimbursement
+period, site, booklet territory, programme, theme), ``redemption_by_site_month`` (site alone:
+the ranking of the per-site table) and ``redemption_by_territory`` (reimbursement period,
+booklet territory, programme, theme, age band). ``fold`` adds to them
 the redemptions they do not count yet: a redemption is inserted ``report_pending`` and an
 undo sets the flag again; the fold adds the difference between "live" and ``report_counted``
 (+1 new, -1 undone after being counted, 0 undone before any fold), then records the row as
@@ -34,9 +35,11 @@ Key = Literal[
 ]
 
 # Where each key comes from in a rollup table, and in a redemption joined to its booklet.
+# A read takes the first table, in this order, that holds every key it needs.
 _ROLLUPS: dict[str, tuple[str, ...]] = {
-    "redemption_by_site": ("month", "period", "site", "booklet_territory", "programme", "theme"),
+    "redemption_by_site_month": ("month", "site"),
     "redemption_by_territory": ("month", "period", "booklet_territory", "programme", "theme", "age_band"),
+    "redemption_by_site": ("month", "period", "site", "booklet_territory", "programme", "theme"),
 }
 _FACT_FROM = (
     "redemption r JOIN voucher v ON v.id = r.voucher JOIN booklet b ON b.id = v.booklet "
@@ -96,9 +99,7 @@ async def _fold_once() -> int:
             # table lock, taken before the snapshot (readers are not blocked); SQLite's write
             # transaction is already exclusive.
             await Redemption.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            await Redemption.raw(
-                "LOCK TABLE redemption_by_site, redemption_by_territory IN SHARE ROW EXCLUSIVE MODE"
-            )
+            await Redemption.raw(f"LOCK TABLE {', '.join(_ROLLUPS)} IN SHARE ROW EXCLUSIVE MODE")
         pending = await Redemption.count().where(Redemption.report_pending == True)  # noqa: E712
         if not pending:
             return 0
@@ -131,8 +132,7 @@ async def vacuum_after_bulk_fold() -> None:
     for table in (
         "redemption",
         "booklet",
-        "redemption_by_site",
-        "redemption_by_territory",
+        *_ROLLUPS,
         "booklet_by_month",
     ):
         await Redemption._meta.db.run_ddl(f"VACUUM (ANALYZE) {table}")
@@ -152,6 +152,8 @@ class Selection(msgspec.Struct, kw_only=True):
     territories: list[int] | None = None
     territory_of: Literal["booklet", "site"] = "booklet"
     site_id: int | None = None
+    site_ids: list[int] | None = None
+    """Only these sites (one page of the per-site table)."""
     programme_id: int | None = None
     theme: str | None = None
 
@@ -161,6 +163,8 @@ def _filters(sql: BoundSql, sel: Selection, column: Any) -> list[str]:
     out = []
     if sel.site_id is not None:
         out.append(f"{column('site')} = {sql.bind(sel.site_id)}")
+    if sel.site_ids is not None:
+        out.append(f"{column('site')} IN ({sql.bind_all(sel.site_ids)})")
     if sel.programme_id is not None:
         out.append(f"{column('programme')} = {sql.bind(sel.programme_id)}")
     if sel.theme:
@@ -181,14 +185,13 @@ def _rollup_for(keys: set[str], sel: Selection) -> str | None:
     needs = set(keys)
     if sel.territories is not None:
         needs.add("site" if sel.territory_of == "site" else "booklet_territory")
+    if sel.site_ids is not None:
+        needs.add("site")
     if sel.theme:
         needs.add("theme")
     if sel.programme_id is not None:
         needs.add("programme")
-    for table in ("redemption_by_territory", "redemption_by_site"):
-        if needs <= set(_ROLLUPS[table]):
-            return table
-    return None
+    return next((table for table, keys in _ROLLUPS.items() if needs <= set(keys)), None)
 
 
 async def redemption_counts(group_by: list[Key], sel: Selection, *, use_rollups: bool = True) -> list[dict]:

@@ -315,31 +315,37 @@ def _count_rows(rows: list[dict], key: str, labels: dict[str, str]) -> list[Coun
 async def _sites(
     sel: report_rollups.Selection, limit: int | None, offset: int
 ) -> tuple[list[SiteFigures], int]:
-    """One page of the per-site table, most vouchers first, and the number of sites in it."""
-    per_site: dict[int, dict] = {}
-    for row in await report_rollups.redemption_counts(["site", "theme"], sel):
-        site = per_site.setdefault(row["site"], {"redeemed": 0, "amount": 0, "themes": {}})
-        site["redeemed"] += row["count"]
-        site["amount"] += row["amount"]
-        site["themes"][row["theme"]] = row["count"]
+    """One page of the per-site table, most vouchers first, and the number of sites in it.
+
+    The ranking needs only each site's totals (the small per-site rollup answers it when no
+    filter needs more); themes and distinct beneficiaries are read for the page's sites only.
+    """
+    totals = {row["site"]: row for row in await report_rollups.redemption_counts(["site"], sel)}
     names = {
         s["id"]: s
         for s in await PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory).where(
-            _in(PartnerSite.id, list(per_site))
+            _in(PartnerSite.id, list(totals))
         )
     }
-    ranked = sorted(per_site, key=lambda sid: (-per_site[sid]["redeemed"], names[sid]["name"], sid))
+    ranked = sorted(totals, key=lambda sid: (-totals[sid]["count"], names[sid]["name"], sid))
     shown = ranked[offset : None if limit is None else offset + limit]
+    if not shown:
+        return [], len(ranked)
+    # Every site (an export): no list of ids to bind.
+    page = sel if len(shown) == len(ranked) else msgspec.structs.replace(sel, site_ids=shown)
+    themes: dict[int, dict[str, int]] = {}
+    for row in await report_rollups.redemption_counts(["site", "theme"], page):
+        themes.setdefault(row["site"], {})[row["theme"]] = row["count"]
     beneficiaries = await report_rollups.beneficiaries_by_site(sel, shown)
     out = [
         SiteFigures(
             site_id=sid,
             site_name=names[sid]["name"],
             territory_id=names[sid]["territory"],
-            vouchers_redeemed=per_site[sid]["redeemed"],
+            vouchers_redeemed=totals[sid]["count"],
             beneficiaries=beneficiaries.get(sid, 0),
-            amount_cents=per_site[sid]["amount"],
-            themes=dict(sorted(per_site[sid]["themes"].items(), key=lambda kv: (-kv[1], kv[0]))),
+            amount_cents=totals[sid]["amount"],
+            themes=dict(sorted(themes.get(sid, {}).items(), key=lambda kv: (-kv[1], kv[0]))),
         )
         for sid in shown
     ]
