@@ -180,9 +180,9 @@ def _filters(sql: BoundSql, sel: Selection, column: Any) -> list[str]:
 
 def _rollup_for(keys: set[str], sel: Selection) -> str | None:
     """The smaller rollup holding every key the read needs; None: read the redemptions."""
-    if sel.site_id is not None:
-        return None  # one site's redemptions are few, and its index finds them
     needs = set(keys)
+    if sel.site_id is not None:
+        needs.add("site")  # the index redemption_by_site_of_site finds one site's rows
     if sel.territories is not None:
         needs.add("site" if sel.territory_of == "site" else "booklet_territory")
     if sel.site_ids is not None:
