@@ -162,10 +162,10 @@ def statements(
         (
             "redemptions",
             "INSERT INTO redemption (id, voucher, site, agent, redeemed_at, recorded_at, theme, request_id, period, "
-            "late, undone_at, undone_by, undo_reason, day, report_counted, report_pending, beneficiary) "
+            "late, undone_at, undone_by, undo_reason, day, report_counted, report_pending, beneficiary, programme) "
             f"SELECT v.i, v.i, s.site, s.site, {d.ts(redeem_day)}, {d.ts(redeem_day)}, "
             f"CASE v.i % 5 {' '.join(f'WHEN {n} THEN {chr(39)}{t}{chr(39)}' for n, t in enumerate(THEMES))} END, "
-            f"'seed-' || v.i, {d.month(redeem_day)}, false, NULL, NULL, '', {d.day(redeem_day)}, false, true, v.b "
+            f"'seed-' || v.i, {d.month(redeem_day)}, false, NULL, NULL, '', {d.day(redeem_day)}, false, true, v.b, (v.b % 2) + 1 "
             f"FROM (SELECT i, ((i - 1) / 10) + 1 AS b, ((i - 1) % 10) + 1 AS n FROM seq WHERE i <= {vouchers}) v "
             # Most vouchers are used in the booklet's own territory, one in ten elsewhere.
             # The site and structure of a booklet within its territory come from i / territories, not

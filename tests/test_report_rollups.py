@@ -56,6 +56,7 @@ def selections(world: World) -> list[report_rollups.Selection]:
         {"territories": [world.south.id], "territory_of": "site"},
         {"territories": [world.north.id], "programme_id": world.programme.id, "theme": "email"},
         {"theme": "securite_numerique"},
+        {"programme_id": world.programme.id},
         {"site_id": world.site.id},
         {"site_ids": [world.site_south.id], "territories": [world.south.id], "territory_of": "site"},
     ]

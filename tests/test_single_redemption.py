@@ -145,11 +145,17 @@ def test_same_rows_as_the_general_path(world: World) -> None:
         return row["voucher"]
 
     assert _rows(voucher_of(fast)) == _rows(voucher_of(general))
-    # Both copy the booklet's beneficiary onto the redemption (distinct people per site).
+    # Both copy the booklet's beneficiary and programme onto the redemption (distinct people per site).
     copied = run(
-        Redemption.select(Redemption.beneficiary, Redemption.voucher.booklet.beneficiary.as_alias("owner"))
+        Redemption.select(
+            Redemption.beneficiary,
+            Redemption.programme,
+            Redemption.voucher.booklet.beneficiary.as_alias("owner"),
+            Redemption.voucher.booklet.programme.as_alias("booklet_programme"),
+        )
     )
     assert len(copied) == 2 and all(r["beneficiary"] == r["owner"] is not None for r in copied)
+    assert all(r["programme"] == r["booklet_programme"] is not None for r in copied)
     # Both paths keep the booklet's usage columns (domain/booklet_usage.py).
     used = run(
         Booklet.select(Booklet.id, Booklet.used_count, Booklet.first_used_at).where(Booklet.used_count > 0)

@@ -262,6 +262,9 @@ class Redemption(Table):
     beneficiary = Integer(
         null=True, default=None, help_text="The booklet's beneficiary, copied: distinct people per site"
     )
+    programme = Integer(
+        null=True, default=None, help_text="The booklet's programme, copied: people per site by programme"
+    )
 
 
 class ScanAttempt(Table, tablename="scan_attempt"):

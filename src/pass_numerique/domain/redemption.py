@@ -444,6 +444,7 @@ async def _redeem_in_transaction(
                 late=late,
                 day=day,
                 beneficiary=v["beneficiary_id"],
+                programme=v["programme"],
             )
             for v in vouchers
         ]

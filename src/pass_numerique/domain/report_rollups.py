@@ -250,8 +250,8 @@ async def beneficiaries_by_site(sel: Selection, site_ids: list[int]) -> dict[int
     """Distinct beneficiaries per site of ``site_ids`` among the selected live redemptions.
 
     Not additive over months, so never from the rollups: counted from the redemptions of the
-    sites asked for (one page of the per-site table). The beneficiary is copied on the
-    redemption, so without a programme or booklet-territory filter the count reads the index
+    sites asked for (one page of the per-site table). The beneficiary and the programme are
+    copied on the redemption, so without a booklet-territory filter the count reads the index
     ``redemption_site_people`` alone.
     """
     sql = BoundSql()
@@ -260,11 +260,9 @@ async def beneficiaries_by_site(sel: Selection, site_ids: list[int]) -> dict[int
         "r.undone_at IS NULL",
         f"r.day >= {sql.bind(sel.start)}",
         f"r.day <= {sql.bind(sel.end)}",
-        *_filters(sql, sel, _fact),
+        *_filters(sql, sel, lambda key: "r.programme" if key == "programme" else _fact(key)),
     ]
-    by_booklet = sel.programme_id is not None or (
-        sel.territories is not None and sel.territory_of == "booklet"
-    )
+    by_booklet = sel.territories is not None and sel.territory_of == "booklet"
     rows = await Redemption.raw(
         f"SELECT r.site AS site, COUNT(DISTINCT r.beneficiary) AS n "
         f"FROM {_FACT_FROM if by_booklet else 'redemption r'} "

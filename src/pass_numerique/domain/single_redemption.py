@@ -55,7 +55,8 @@ WITH input AS (
     ) AND NOT EXISTS (SELECT 1 FROM idempotency_record i WHERE i.key = input.key)
 ), target AS (
     -- The voucher is available, its booklet issued and valid today, the theme one of its programme's.
-    SELECT v.id, v.number, v.face_value_cents, b.id AS booklet_id, b.serial, b.valid_until, b.beneficiary
+    SELECT v.id, v.number, v.face_value_cents, b.id AS booklet_id, b.serial, b.valid_until, b.beneficiary,
+           b.programme
     FROM ready
     JOIN voucher v ON v.booklet = ready.booklet AND v.number = ready.number AND v.key_id = ready.kid
     JOIN booklet b ON b.id = v.booklet
@@ -72,9 +73,9 @@ WITH input AS (
 ), redeemed AS (
     INSERT INTO redemption
         (voucher, site, agent, redeemed_at, recorded_at, theme, request_id, period, late,
-         undone_at, undone_by, undo_reason, day, report_counted, report_pending, beneficiary)
+         undone_at, undone_by, undo_reason, day, report_counted, report_pending, beneficiary, programme)
     SELECT won.id, input.site, input.agent, input.now, input.now, input.theme, input.request_id,
-           input.month, false, NULL, NULL, '', input.day, false, true, t.beneficiary
+           input.month, false, NULL, NULL, '', input.day, false, true, t.beneficiary, t.programme
     FROM won JOIN target t ON t.id = won.id, input
     RETURNING id, voucher
 ), used AS (
