@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import World, run
+from pass_numerique.cli import main
 from pass_numerique.db.tables import (
     PartnerSite,
     Redemption,
@@ -273,4 +274,12 @@ def test_the_site_month_rollup_backfill_equals_the_fold(world: World, data: Data
     run(RedemptionBySiteMonth.delete(force=True))
     run(RedemptionBySiteMonth.raw(backfill))
     assert sorted(map(key_of, run(RedemptionBySiteMonth.select(*columns)))) == folded
+    assert_equal_to_recount(world)
+
+
+def test_refresh_reports_command_folds_and_vacuums_on_request(world: World, data: Data, capsys) -> None:
+    main(["refresh-reports", "--vacuum"])
+    assert f"{run(Redemption.count())} encaissements" in capsys.readouterr().out
+    assert run(Redemption.count().where(Redemption.report_pending == True)) == 0  # noqa: E712
+    assert run(RedemptionBySiteMonth.count()) > 0
     assert_equal_to_recount(world)

@@ -127,12 +127,12 @@ def _prune(args: argparse.Namespace) -> None:
     )
 
 
-def _refresh_reports(_: argparse.Namespace) -> None:
+def _refresh_reports(args: argparse.Namespace) -> None:
     from pass_numerique.domain import booklet_rollups, report_rollups
 
     redemptions = asyncio.run(report_rollups.fold())
     booklets = asyncio.run(booklet_rollups.fold())
-    if redemptions.redemptions + booklets.booklets >= 10_000:
+    if args.vacuum or redemptions.redemptions + booklets.booklets >= 10_000:
         asyncio.run(report_rollups.vacuum_after_bulk_fold())
     print(
         f"Agrégats des rapports : {redemptions.redemptions} encaissements en {redemptions.seconds:.1f} s, "
@@ -168,10 +168,16 @@ def main(argv: list[str] | None = None) -> None:
     prune = commands.add_parser("prune", help="delete expired technical records (run it daily)")
     prune.add_argument("--keep-days", type=int, default=90, help="idempotency records to keep (days)")
     prune.set_defaults(func=_prune)
-    commands.add_parser(
+    refresh = commands.add_parser(
         "refresh-reports",
         help="fold new redemptions and changed booklets into the report rollups (the server: every minute)",
-    ).set_defaults(func=_refresh_reports)
+    )
+    refresh.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="PostgreSQL: vacuum and analyse the report tables even after a small fold (after an upgrade)",
+    )
+    refresh.set_defaults(func=_refresh_reports)
     args = parser.parse_args(argv)
     try:
         args.func(args)
