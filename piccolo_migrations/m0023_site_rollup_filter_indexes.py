@@ -9,7 +9,7 @@ stays in its own part of an index (an index-only scan on PostgreSQL).
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.finder import engine_finder
 
-ID = "2026-11-28T04:30:00:000000"
+ID = "2026-11-28T04:20:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "site rollup: indexes led by programme and by theme"
 
