@@ -24,6 +24,7 @@ from pass_numerique.db.tables import (
     RedemptionBySite,
     RedemptionBySiteMonth,
     RedemptionByTerritory,
+    RedemptionByTerritoryPair,
 )
 from pass_numerique.domain import issuance, redemption, report_rollups
 from test_reports import NOW, RANGE, Data, at, build, redeem_at, report
@@ -168,6 +169,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert run(report_rollups.fold()).redemptions == 0  # nothing left to fold
     assert sum(r["redeemed"] for r in run(RedemptionByTerritory.select())) == live
     assert sum(r["redeemed"] for r in run(RedemptionBySiteMonth.select())) == live
+    assert sum(r["redeemed"] for r in run(RedemptionByTerritoryPair.select())) == live
     assert report(world.admin) == before
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
@@ -216,6 +218,7 @@ def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> Non
     assert run(RedemptionBySite.count().where(RedemptionBySite.redeemed == 0)) == 0
     assert run(RedemptionByTerritory.count().where(RedemptionByTerritory.redeemed == 0)) == 0
     assert run(RedemptionBySiteMonth.count().where(RedemptionBySiteMonth.redeemed == 0)) == 0
+    assert run(RedemptionByTerritoryPair.count().where(RedemptionByTerritoryPair.redeemed == 0)) == 0
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
 
@@ -257,23 +260,32 @@ def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, dat
     assert report(world.admin).totals.vouchers_redeemed == 24  # 19 + 5 kept of the 10 new
 
 
-def test_the_site_month_rollup_backfill_equals_the_fold(world: World, data: Data) -> None:
-    """m0019 fills the per-site rollup of an existing database from the finer one: the same rows."""
+@pytest.mark.parametrize(
+    ("migration", "rollup"),
+    [
+        ("m0019_site_month_rollup_data.py", RedemptionBySiteMonth),
+        ("m0025_territory_pair_rollup_data.py", RedemptionByTerritoryPair),
+    ],
+)
+def test_a_rollup_backfilled_from_the_site_rollup_equals_the_fold(
+    world: World, data: Data, migration: str, rollup: type
+) -> None:
+    """m0019 and m0025 fill a new rollup of an existing database from the finer one: the same rows."""
     spec = importlib.util.spec_from_file_location(
-        "m0019", Path(__file__).parents[1] / "piccolo_migrations" / "m0019_site_month_rollup_data.py"
+        migration.removesuffix(".py"), Path(__file__).parents[1] / "piccolo_migrations" / migration
     )
     assert spec and spec.loader
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    backfill = next(s for s in migration.STATEMENTS if s.startswith("INSERT"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    backfill = next(s for s in module.STATEMENTS if s.startswith("INSERT"))
 
     run(report_rollups.fold())
-    columns = (RedemptionBySiteMonth.month, RedemptionBySiteMonth.site, RedemptionBySiteMonth.redeemed)
-    folded = sorted(map(key_of, run(RedemptionBySiteMonth.select(*columns))))
+    columns = [c for c in rollup._meta.columns if c._meta.name != "id"]
+    folded = sorted(map(key_of, run(rollup.select(*columns))))
     assert folded
-    run(RedemptionBySiteMonth.delete(force=True))
-    run(RedemptionBySiteMonth.raw(backfill))
-    assert sorted(map(key_of, run(RedemptionBySiteMonth.select(*columns)))) == folded
+    run(rollup.delete(force=True))
+    run(rollup.raw(backfill))
+    assert sorted(map(key_of, run(rollup.select(*columns)))) == folded
     assert_equal_to_recount(world)
 
 

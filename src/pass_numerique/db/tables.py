@@ -403,6 +403,19 @@ class RedemptionBySiteMonth(Table, tablename="redemption_by_site_month"):
     amount_cents = BigInt(default=0)
 
 
+class RedemptionByTerritoryPair(Table, tablename="redemption_by_territory_pair"):
+    """Live redemptions per local month, site and booklet territory: the table of cross-territory
+    use, a fifth of the site rollup's rows.
+
+    Kept by ``report_rollups.fold`` with the other rollups."""
+
+    month = Varchar(length=7)
+    site = Integer()
+    booklet_territory = Integer()
+    redeemed = Integer(default=0)
+    amount_cents = BigInt(default=0)
+
+
 class RedemptionByTerritory(Table, tablename="redemption_by_territory"):
     """Live redemptions per local month, reimbursement period, booklet territory, programme,
     theme and age band."""

@@ -1,14 +1,15 @@
 """Monthly rollups of the redemptions, exact at every moment.
 
-Three tables count live redemptions per local month: ``redemption_by_site`` (reimbursement
-period, site, booklet territory, programme, theme), ``redemption_by_site_month`` (site alone:
-the ranking of the per-site table) and ``redemption_by_territory`` (reimbursement period,
-booklet territory, programme, theme, age band). ``fold`` adds to them
-the redemptions they do not count yet: a redemption is inserted ``report_pending`` and an
-undo sets the flag again; the fold adds the difference between "live" and ``report_counted``
-(+1 new, -1 undone after being counted, 0 undone before any fold), then records the row as
-counted. Nothing but that flag is added to the redemption's own transaction: the hot path
-stays one statement.
+Four tables count live redemptions per local month: ``redemption_by_site`` (reimbursement
+period, site, booklet territory, programme, theme), two sums of it with fewer keys,
+``redemption_by_site_month`` (site: the ranking of the per-site table) and
+``redemption_by_territory_pair`` (site and booklet territory: cross-territory use), and
+``redemption_by_territory`` (reimbursement period, booklet territory, programme, theme, age
+band). ``fold`` adds to them the redemptions they do not count yet: a redemption is inserted
+``report_pending`` and an undo sets the flag again; the fold adds the difference between
+"live" and ``report_counted`` (+1 new, -1 undone after being counted, 0 undone before any
+fold), then records the row as counted. Nothing but that flag is added to the redemption's
+own transaction: the hot path stays one statement.
 
 A read (``redemption_counts``) is exact without waiting for a fold: it sums, in one statement,
 the rollup rows of the whole months of the period, the rows the fold has not reached yet
@@ -38,6 +39,7 @@ Key = Literal[
 # A read takes the first table, in this order, that holds every key it needs.
 _ROLLUPS: dict[str, tuple[str, ...]] = {
     "redemption_by_site_month": ("month", "site"),
+    "redemption_by_territory_pair": ("month", "site", "booklet_territory"),
     "redemption_by_territory": ("month", "period", "booklet_territory", "programme", "theme", "age_band"),
     "redemption_by_site": ("month", "period", "site", "booklet_territory", "programme", "theme"),
 }
