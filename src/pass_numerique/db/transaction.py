@@ -1,15 +1,19 @@
-"""One helper to open a write transaction on either engine."""
+"""Transactions on either engine: writes, one-snapshot reads, and reads side by side in that snapshot."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from pass_numerique.settings import get_settings
 
 
 def engine() -> Engine:
@@ -76,11 +80,73 @@ async def read_snapshot() -> AsyncIterator[None]:
         async with db.transaction(transaction_type=TransactionType.deferred):
             yield
     else:
-        async with db.transaction():
-            await db.run_ddl("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            # Report statements are planned as costly: JIT compilation took longer than running them.
-            await db.run_ddl("SET LOCAL jit = off")
-            # Prepared statements switch to a generic plan after five runs; planned without the
-            # values, the per-site page's read of fifty sites walked the whole period's index.
-            await db.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
+        async with _postgres_read_transaction(db, snapshot=None):
             yield
+
+
+@asynccontextmanager
+async def _postgres_read_transaction(db: Engine, snapshot: str | None) -> AsyncIterator[None]:
+    async with db.transaction():
+        await db.run_ddl("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if snapshot is not None:
+            await db.run_ddl(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        # Report statements are planned as costly: JIT compilation took longer than running them.
+        await db.run_ddl("SET LOCAL jit = off")
+        # Prepared statements switch to a generic plan after five runs; planned without the
+        # values, the per-site page's read of fifty sites walked the whole period's index.
+        await db.run_ddl("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
+
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
+_extra_connections_in_use = 0
+"""Connections this process lends to reads side by side at this moment."""
+
+
+def _extra_connections_budget() -> int:
+    # At most half the pool: the other half always serves requests (and the enclosing read
+    # transactions, which never wait for a connection while holding one).
+    pool = get_settings().db_pool_size
+    return pool // 2 if pool else 8
+
+
+async def side_by_side(*reads: Callable[[], Awaitable[Any]]) -> list[Any]:
+    """Run independent reads of one ``read_snapshot`` at the same time; their results in order.
+
+    On PostgreSQL each read gets its own connection and transaction, importing the enclosing
+    snapshot (``pg_export_snapshot``), so the reads see exactly what the enclosing transaction
+    sees and their figures agree. When the pool has no connections to spare (half of it at most
+    goes to such reads), and on SQLite, which has one connection per transaction, the reads run
+    one after the other in the enclosing transaction: a read never waits for a connection while
+    its transaction holds one, so a busy pool cannot deadlock.
+    """
+    global _extra_connections_in_use
+    db = engine()
+    spare = _extra_connections_budget() - _extra_connections_in_use
+    if isinstance(db, SQLiteEngine) or db.current_transaction.get() is None or spare < len(reads):
+        return [await read() for read in reads]
+    _extra_connections_in_use += len(reads)
+    try:
+        return await _each_in_the_snapshot(db, reads)
+    finally:
+        _extra_connections_in_use -= len(reads)
+
+
+async def _each_in_the_snapshot(db: Engine, reads: tuple[Callable[[], Awaitable[Any]], ...]) -> list[Any]:
+    rows = await db.run_ddl("SELECT pg_export_snapshot() AS id")
+    snapshot = rows[0]["id"]
+    if not _SNAPSHOT_ID.fullmatch(snapshot):  # it is written into the SET statement below
+        raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+
+    async def alone(read: Callable[[], Awaitable[Any]]) -> Any:
+        db.current_transaction.set(None)  # this task's context only: a transaction of its own
+        async with _postgres_read_transaction(db, snapshot):
+            return await read()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(alone(read)) for read in reads]
+    except BaseExceptionGroup as failed:
+        # The others were cancelled: raise the first failure as the reads alone would have.
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]

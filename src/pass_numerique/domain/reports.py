@@ -23,7 +23,7 @@ from pass_numerique.db.tables import (
     Role,
     Territory,
 )
-from pass_numerique.db.transaction import is_sqlite, read_snapshot
+from pass_numerique.db.transaction import is_sqlite, read_snapshot, side_by_side
 from pass_numerique.domain import booklet_rollups, report_rollups, value_lists
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import add_months, local_date, local_zone, utcnow
@@ -493,8 +493,34 @@ async def _report(
     scope: _Scope, flt: ReportFilter, window: _Window, now: datetime, site_limit: int | None, site_offset: int
 ) -> Report:
     by_booklet = _selection(scope, flt, window, by_site=False)
-    # One grouped read gives the per-territory counts, the total, the amount and the cross-territory table.
-    pairs = await report_rollups.redemption_counts(["booklet_territory", "site_territory"], by_booklet)
+    booklets = _booklet_selection(scope, flt, window)
+
+    async def redemption_side() -> list[list[dict]]:
+        # One grouped read gives the per-territory counts, the total, the amount and the
+        # cross-territory table; by reimbursement month, a late upload is paid in the next open
+        # month (docs/reports.md).
+        return [
+            await report_rollups.redemption_counts(keys, by_booklet)
+            for keys in (["booklet_territory", "site_territory"], ["period"], ["theme"], ["age_band"])
+        ]
+
+    async def funnel() -> tuple[booklet_rollups.BookletFigures, list[ExpiringBooklet]] | None:
+        if not scope.booklets:
+            return None
+        serials = await _expiring_booklets(scope, flt, window.today) if scope.serials else []
+        return await booklet_rollups.booklet_figures(booklets), serials
+
+    async def sleeping() -> dict[int, tuple[int, float]]:
+        return await _sleeping_ages(booklets, now) if scope.booklets else {}
+
+    # Independent reads of the same snapshot, side by side on PostgreSQL.
+    sides = await side_by_side(
+        redemption_side,
+        funnel,
+        sleeping,
+        lambda: _sites(_selection(scope, flt, window, by_site=True), site_limit, site_offset),
+    )
+    (pairs, by_month, by_theme, by_age_band), booklet_part, ages, (site_rows, sites_total) = sides
     redeemed_by_territory: dict[int, int] = {}
     for pair in pairs:
         tid = pair["booklet_territory"]
@@ -507,9 +533,8 @@ async def _report(
     first_use = None
     expiring_out: list[ExpiringTerritory] = []
     expiring_booklets: list[ExpiringBooklet] = []
-    if scope.booklets:
-        booklets = _booklet_selection(scope, flt, window)
-        figures = await booklet_rollups.booklet_figures(booklets)
+    if booklet_part is not None:
+        figures, expiring_booklets = booklet_part
         rows = figures.stages
         per_territory = _sum_stages(rows, "territory")
         total = {name: sum(row[name] for row in rows) for name in _BOOKLET_STAGES}
@@ -551,7 +576,6 @@ async def _report(
             for sid, stage in _sum_stages(rows, "structure").items()
             if any(stage[name] for name in ("allocated", "issued", "started", "fully_used", "sleeping"))
         }
-        ages = await _sleeping_ages(booklets, now)
         structure_names = await _names(DistributingStructure, sorted(per_structure))
         for sid in sorted(per_structure):
             oldest, middle = ages.get(sid, (None, None))
@@ -586,8 +610,6 @@ async def _report(
             for tid, stage in sorted(per_territory.items())
             if stage["expiring_booklets_60"]
         ]
-        if scope.serials:
-            expiring_booklets = await _expiring_booklets(scope, flt, window.today)
     else:
         totals = Totals(
             booklets_printed=None,
@@ -617,11 +639,6 @@ async def _report(
         for r in pairs
         if r["booklet_territory"] != r["site_territory"]
     ]
-    # By reimbursement month: a late upload is paid in the next open month (docs/reports.md).
-    by_month = await report_rollups.redemption_counts(["period"], by_booklet)
-    site_rows, sites_total = await _sites(
-        _selection(scope, flt, window, by_site=True), site_limit, site_offset
-    )
     return Report(
         start=window.start,
         end=window.end,
@@ -635,10 +652,8 @@ async def _report(
         sites_total=sites_total,
         first_use=first_use,
         by_month=sorted(_count_rows(by_month, "period", {}), key=lambda row: row.key),
-        by_theme=_count_rows(await report_rollups.redemption_counts(["theme"], by_booklet), "theme", themes),
-        by_age_band=_count_rows(
-            await report_rollups.redemption_counts(["age_band"], by_booklet), "age_band", ages_labels
-        ),
+        by_theme=_count_rows(by_theme, "theme", themes),
+        by_age_band=_count_rows(by_age_band, "age_band", ages_labels),
         cross_territory=sorted(cross, key=lambda c: (c.booklet_territory_id, c.site_territory_id)),
         expiring=expiring_out,
         expiring_booklets=expiring_booklets,
