@@ -39,10 +39,13 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
     from pass_numerique.domain import booklet_rollups, report_rollups, reports, statements
     from pass_numerique.domain.actors import Actor
     from pass_numerique.domain.clock import utcnow
+    from pass_numerique.settings import get_settings
 
     db = engine()
     if not is_sqlite():
-        await db.start_connection_pool(min_size=1, max_size=2)
+        # The server's pool (api/app.py): half of it serves a dashboard's reads side by side.
+        size = get_settings().db_pool_size
+        await db.start_connection_pool(min_size=min(2, size), max_size=size)
     try:
         vouchers = await Voucher.count()
         admin = Actor(
