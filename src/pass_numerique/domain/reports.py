@@ -504,23 +504,21 @@ async def _report(
             for keys in (["booklet_territory", "site_territory"], ["period"], ["theme"], ["age_band"])
         ]
 
-    async def funnel() -> tuple[booklet_rollups.BookletFigures, list[ExpiringBooklet]] | None:
-        if not scope.booklets:
-            return None
+    async def funnel() -> tuple[booklet_rollups.BookletFigures, list[ExpiringBooklet]]:
         serials = await _expiring_booklets(scope, flt, window.today) if scope.serials else []
         return await booklet_rollups.booklet_figures(booklets), serials
 
     async def sleeping() -> dict[int, tuple[int, float]]:
-        return await _sleeping_ages(booklets, now) if scope.booklets else {}
+        return await _sleeping_ages(booklets, now)
 
-    # Independent reads of the same snapshot, side by side on PostgreSQL.
-    sides = await side_by_side(
-        redemption_side,
-        funnel,
-        sleeping,
-        lambda: _sites(_selection(scope, flt, window, by_site=True), site_limit, site_offset),
-    )
-    (pairs, by_month, by_theme, by_age_band), booklet_part, ages, (site_rows, sites_total) = sides
+    async def sites() -> tuple[list[SiteFigures], int]:
+        return await _sites(_selection(scope, flt, window, by_site=True), site_limit, site_offset)
+
+    # Independent reads of the same snapshot, side by side on PostgreSQL; a site agent sees no
+    # booklet figures, so their reads are not even started.
+    sides = await side_by_side(redemption_side, sites, *((funnel, sleeping) if scope.booklets else ()))
+    (pairs, by_month, by_theme, by_age_band), (site_rows, sites_total) = sides[:2]
+    booklet_part, ages = sides[2:] if scope.booklets else (None, {})
     redeemed_by_territory: dict[int, int] = {}
     for pair in pairs:
         tid = pair["booklet_territory"]
