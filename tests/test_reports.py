@@ -296,6 +296,41 @@ def test_public_statistics_suppress_small_counts(world: World, data: Data) -> No
     assert reports.suppress(0) == 0 and reports.suppress(4) is None and reports.suppress(5) == 5
 
 
+def test_the_structure_table_pages_most_sleeping_stock_first(world: World, data: Data) -> None:
+    # Three booklets sleep at the southern CCAS (allocated 2026-03-01 and 03-05), two at the MDS Nord.
+    run(
+        issuance.create_print_run(
+            world.admin,
+            issuance.PrintRunCreate(territory_id=world.south.id, programme_id=world.programme.id, quantity=3),
+            now=at(2026, 2, 25),
+        )
+    )
+    for count, day in ((1, 1), (2, 5)):
+        run(
+            issuance.allocate(
+                world.admin,
+                issuance.AllocateRequest(structure_id=world.structure_south.id, count=count),
+                now=at(2026, 3, day),
+            )
+        )
+    whole = report(world.admin)
+    assert [s.structure_id for s in whole.structures] == [world.structure_south.id, world.structure.id]
+    assert whole.structures_total == 2
+    ccas = whole.structures[0]
+    assert (ccas.sleeping, ccas.oldest_sleeping_days, ccas.median_sleeping_days) == (3, 9, 5)
+    pages = [
+        run(reports.report(world.admin, RANGE, now=NOW, structure_limit=1, structure_offset=offset))
+        for offset in (0, 1, 2)
+    ]
+    # Each page reads its own structures' ages: the same figures as the whole table's.
+    assert [p.structures for p in pages] == [whole.structures[:1], whole.structures[1:], []]
+    assert all(p.structures_total == 2 and p.totals == whole.totals for p in pages)
+    for bad in ({"structure_limit": 0}, {"structure_offset": -1}):
+        with pytest.raises(DomainError) as refused:
+            run(reports.report(world.admin, RANGE, now=NOW, **bad))
+        assert (refused.value.code, refused.value.details) == ("invalid_input", {"field": "structure_limit"})
+
+
 def test_median_of_histogram() -> None:
     assert reports.median({}) is None
     assert reports.median({3: 1}) == 3

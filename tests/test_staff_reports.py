@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import openpyxl
 
-from conftest import World, issue, run
-from pass_numerique.domain import redemption
+from conftest import World, bearer, issue, run
+from pass_numerique.domain import issuance, redemption, structures
 from pass_numerique.domain.clock import local_date, utcnow
 from test_staff_pages import login
 
@@ -59,6 +59,49 @@ def test_coordinator_sees_the_funnel_and_site_table_and_exports_them(client, wor
     assert any("Médiathèque Nord" in row for row in rows)
     assert not any("Espace Sud" in row for row in rows)
     assert client.get("/staff/reports/export?format=csv&table=nope").status_code == 422
+
+
+def test_the_structure_table_pages_apart_from_the_site_table(client, world: World) -> None:
+    # 51 structures with a booklet in their drawer: one more than a page; the last one has two.
+    made = [
+        run(
+            structures.create_structure(
+                world.admin,
+                structures.StructureCreate(name=f"CCAS {n:02d}", territory_id=world.north.id, kind="ccas"),
+            )
+        )
+        for n in range(51)
+    ]
+    run(
+        issuance.create_print_run(
+            world.admin,
+            issuance.PrintRunCreate(
+                territory_id=world.north.id, programme_id=world.programme.id, quantity=52
+            ),
+        )
+    )
+    for n, structure in enumerate(made):
+        run(
+            issuance.allocate(
+                world.admin, issuance.AllocateRequest(structure_id=structure.id, count=2 if n == 50 else 1)
+            )
+        )
+    login(client, world.coordinator)
+    first = client.get("/staff/reports?page_number=1")
+    assert first.status_code == 200
+    assert "51 structures, celles qui ont le plus de carnets en stock d'abord" in first.text
+    assert first.text.index("CCAS 50") < first.text.index("CCAS 00")  # two booklets sleep there
+    assert 'aria-label="Pages des structures"' in first.text
+    # The next page of structures keeps the site table's page, and the other way round.
+    assert "structure_page=2&amp;page_number=1#titre-structures" in first.text
+    second = client.get("/staff/reports?structure_page=2&page_number=1")
+    assert second.status_code == 200 and "CCAS 49" in second.text and "CCAS 50" not in second.text
+    stale = client.get("/staff/reports?structure_page=9")
+    assert stale.status_code == 200 and "CCAS 49" in stale.text  # past the end: the last page
+    headers = bearer(client, world.coordinator)
+    listed = client.get("/api/v1/reports?structure_limit=10&structure_offset=50", headers=headers)
+    assert listed.status_code == 200
+    assert listed.json()["structures_total"] == 51 and len(listed.json()["structures"]) == 1
 
 
 def test_a_site_agent_sees_only_its_own_site(client, world: World) -> None:

@@ -115,12 +115,23 @@ class ReportController(Controller):
         flt: NamedDependency[reports.ReportFilter],
         site_limit: FromQuery[int | None] = None,
         site_offset: FromQuery[int] = 0,
+        structure_limit: FromQuery[int | None] = None,
+        structure_offset: FromQuery[int] = 0,
     ) -> reports.Report:
         """Issued versus used for a period (default: twelve calendar months), within the caller's scope.
 
-        ``site_limit``/``site_offset`` page the per-site table (``sites_total`` sites; default: all).
+        ``site_limit``/``site_offset`` page the per-site table (``sites_total`` sites, most vouchers
+        first; default: all); ``structure_limit``/``structure_offset`` page the per-structure table
+        (``structures_total`` structures, most sleeping stock first; default: all).
         """
-        return await reports.report(actor_of(request), flt, site_limit=site_limit, site_offset=site_offset)
+        return await reports.report(
+            actor_of(request),
+            flt,
+            site_limit=site_limit,
+            site_offset=site_offset,
+            structure_limit=structure_limit,
+            structure_offset=structure_offset,
+        )
 
     @get("/reports/export", guards=[guards.REPORTS])
     async def export(

@@ -171,6 +171,8 @@ class Report(msgspec.Struct, kw_only=True):
     totals: Totals
     territories: list[TerritoryFunnel]
     structures: list[StructureFunnel]
+    """The page of distributing structures asked for (all by default), most sleeping stock first."""
+    structures_total: int
     sites: list[SiteFigures]
     """The page of sites asked for (all by default), most vouchers first."""
     sites_total: int
@@ -312,9 +314,7 @@ def _count_rows(rows: list[dict], key: str, labels: dict[str, str]) -> list[Coun
     ]
 
 
-async def _sites(
-    sel: report_rollups.Selection, limit: int | None, offset: int
-) -> tuple[list[SiteFigures], int]:
+async def _sites(sel: report_rollups.Selection, page_of: _Page) -> tuple[list[SiteFigures], int]:
     """One page of the per-site table, most vouchers first, and the number of sites in it.
 
     The ranking needs only each site's totals (the small per-site rollup answers it when no
@@ -327,7 +327,7 @@ async def _sites(
         s["id"]: s for s in await PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory)
     }
     ranked = sorted(totals, key=lambda sid: (-totals[sid]["count"], names[sid]["name"], sid))
-    shown = ranked[offset : None if limit is None else offset + limit]
+    shown = page_of.of(ranked)
     if not shown:
         return [], len(ranked)
     # Every site (an export): no list of ids to bind.
@@ -351,10 +351,41 @@ async def _sites(
     return out, len(ranked)
 
 
+class _StructurePage(msgspec.Struct, kw_only=True):
+    rows: dict[int, dict[str, int]]
+    """Every structure's stage counts."""
+    shown: list[int]
+    total: int
+    ages: dict[int, tuple[int, float]]
+    """``{structure: (oldest, median days)}`` of the sleeping stock of the structures shown."""
+
+
+def _active_structures(stages: list[dict]) -> dict[int, dict[str, int]]:
+    """Stage counts of the structures with any booklet in the funnel."""
+    return {
+        sid: stage
+        for sid, stage in _sum_stages(stages, "structure").items()
+        if any(stage[name] for name in ("allocated", "issued", "started", "fully_used", "sleeping"))
+    }
+
+
+def _rank_structures(per_structure: dict[int, dict[str, int]]) -> list[int]:
+    """Structures with the most booklets sleeping in their drawers first: the ones to call."""
+    return sorted(
+        per_structure,
+        key=lambda sid: (-per_structure[sid]["sleeping"], -per_structure[sid]["allocated"], sid),
+    )
+
+
 async def _sleeping_ages(
-    sel: booklet_rollups.BookletSelection, now: datetime
+    sel: booklet_rollups.BookletSelection, now: datetime, structures: list[int] | None
 ) -> dict[int, tuple[int, float]]:
-    """``{structure: (oldest, median age in days)}`` of booklets allocated and not issued."""
+    """``{structure: (oldest, median age in days)}`` of booklets allocated and not issued.
+
+    ``structures``: only these (a page of the table); None: every structure.
+    """
+    if structures == []:
+        return {}
     sql = BoundSql()
     now_sql = sql.bind(now) if is_sqlite() else f"CAST({sql.bind(now)} AS TIMESTAMPTZ)"
     # The status is written out, not bound: a generic plan could not use the partial index
@@ -365,6 +396,9 @@ async def _sleeping_ages(
         "b.allocated_at IS NOT NULL",
         *booklet_rollups.scope_conditions(sql, sel),
     ]
+    if structures is not None:
+        # The index booklet_sleeping leads with the structure: one short range per structure.
+        conditions.append(f"b.structure IN ({sql.bind_all(structures)})")
     age = booklet_rollups.days_between(now_sql, "b.allocated_at")
     where = " AND ".join(conditions)
     # Piccolo's SQLite adapter stores and binds timestamptz as UTC text; asyncpg binds the datetime.
@@ -471,26 +505,52 @@ async def report(
     now: datetime | None = None,
     site_limit: int | None = None,
     site_offset: int = 0,
+    structure_limit: int | None = None,
+    structure_offset: int = 0,
 ) -> Report:
     """All figures for the period and filters, within the actor's scope (docs/reports.md).
 
     The per-site table holds ``site_limit`` sites from ``site_offset`` (most vouchers first;
-    default: all), ``sites_total`` says how many there are. Read in one snapshot, so every
-    figure agrees with the others even while redemptions and rollup folds commit.
+    default: all), ``sites_total`` says how many there are; the per-structure table likewise
+    (most sleeping stock first). Read in one snapshot, so every figure agrees with the others
+    even while redemptions and rollup folds commit.
     """
     scope = _scope(actor, flt)
     if flt.theme:
         value_lists.require("thematique", flt.theme, "theme")
-    if (site_limit is not None and site_limit < 1) or site_offset < 0:
-        raise DomainError("invalid_input", "Pagination des lieux invalide.", field="site_limit")
+    sites_page = _Page.checked(site_limit, site_offset, "site_limit", "Pagination des lieux invalide.")
+    structures_page = _Page.checked(
+        structure_limit, structure_offset, "structure_limit", "Pagination des structures invalide."
+    )
     now = now or utcnow()
     window = _window(flt, now)
     async with read_snapshot():
-        return await _report(scope, flt, window, now, site_limit, site_offset)
+        return await _report(scope, flt, window, now, sites_page, structures_page)
+
+
+class _Page(msgspec.Struct, frozen=True):
+    """Rows ``offset`` to ``offset + limit`` of a ranked table (``limit`` None: to the end)."""
+
+    limit: int | None
+    offset: int
+
+    @classmethod
+    def checked(cls, limit: int | None, offset: int, field: str, message: str) -> _Page:
+        if (limit is not None and limit < 1) or offset < 0:
+            raise DomainError("invalid_input", message, field=field)
+        return cls(limit=limit, offset=offset)
+
+    def of(self, ranked: list[int]) -> list[int]:
+        return ranked[self.offset : None if self.limit is None else self.offset + self.limit]
 
 
 async def _report(
-    scope: _Scope, flt: ReportFilter, window: _Window, now: datetime, site_limit: int | None, site_offset: int
+    scope: _Scope,
+    flt: ReportFilter,
+    window: _Window,
+    now: datetime,
+    sites_page: _Page,
+    structures_page: _Page,
 ) -> Report:
     by_booklet = _selection(scope, flt, window, by_site=False)
     booklets = _booklet_selection(scope, flt, window)
@@ -504,21 +564,26 @@ async def _report(
             for keys in (["booklet_territory", "site_territory"], ["period"], ["theme"], ["age_band"])
         ]
 
-    async def funnel() -> tuple[booklet_rollups.BookletFigures, list[ExpiringBooklet]]:
+    async def funnel() -> tuple[booklet_rollups.BookletFigures, list[ExpiringBooklet], _StructurePage]:
+        figures = await booklet_rollups.booklet_figures(booklets)
+        # The ages of the sleeping stock are read for the page's structures only: each one's
+        # booklets in its drawer, where every structure's would be tens of thousands of rows.
+        per_structure = _active_structures(figures.stages)
+        ranked = _rank_structures(per_structure)
+        shown = structures_page.of(ranked)
+        ages = await _sleeping_ages(booklets, now, None if len(shown) == len(ranked) else shown)
         serials = await _expiring_booklets(scope, flt, window.today) if scope.serials else []
-        return await booklet_rollups.booklet_figures(booklets), serials
-
-    async def sleeping() -> dict[int, tuple[int, float]]:
-        return await _sleeping_ages(booklets, now)
+        return figures, serials, _StructurePage(rows=per_structure, shown=shown, total=len(ranked), ages=ages)
 
     async def sites() -> tuple[list[SiteFigures], int]:
-        return await _sites(_selection(scope, flt, window, by_site=True), site_limit, site_offset)
+        return await _sites(_selection(scope, flt, window, by_site=True), sites_page)
 
     # Independent reads of the same snapshot, side by side on PostgreSQL; a site agent sees no
     # booklet figures, so their reads are not even started.
-    sides = await side_by_side(redemption_side, sites, *((funnel, sleeping) if scope.booklets else ()))
+    sides = await side_by_side(redemption_side, sites, *((funnel,) if scope.booklets else ()))
     (pairs, by_month, by_theme, by_age_band), (site_rows, sites_total) = sides[:2]
-    booklet_part, ages = sides[2:] if scope.booklets else (None, {})
+    booklet_part = sides[2] if scope.booklets else None
+    structures_total = 0
     redeemed_by_territory: dict[int, int] = {}
     for pair in pairs:
         tid = pair["booklet_territory"]
@@ -532,7 +597,7 @@ async def _report(
     expiring_out: list[ExpiringTerritory] = []
     expiring_booklets: list[ExpiringBooklet] = []
     if booklet_part is not None:
-        figures, expiring_booklets = booklet_part
+        figures, expiring_booklets, structure_page = booklet_part
         rows = figures.stages
         per_territory = _sum_stages(rows, "territory")
         total = {name: sum(row[name] for row in rows) for name in _BOOKLET_STAGES}
@@ -569,14 +634,11 @@ async def _report(
                     activation_rate=_rate(stage["started"], stage["issued"]),
                 )
             )
-        per_structure = {
-            sid: stage
-            for sid, stage in _sum_stages(rows, "structure").items()
-            if any(stage[name] for name in ("allocated", "issued", "started", "fully_used", "sleeping"))
-        }
-        structure_names = await _names(DistributingStructure, sorted(per_structure))
-        for sid in sorted(per_structure):
-            oldest, middle = ages.get(sid, (None, None))
+        per_structure = structure_page.rows
+        structures_total = structure_page.total
+        structure_names = await _names(DistributingStructure, structure_page.shown)
+        for sid in structure_page.shown:
+            oldest, middle = structure_page.ages.get(sid, (None, None))
             stage = per_structure[sid]
             structures_out.append(
                 StructureFunnel(
@@ -646,6 +708,7 @@ async def _report(
         totals=totals,
         territories=territories_out,
         structures=structures_out,
+        structures_total=structures_total,
         sites=site_rows,
         sites_total=sites_total,
         first_use=first_use,

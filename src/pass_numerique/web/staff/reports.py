@@ -21,6 +21,7 @@ from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.reports import report_download, report_filter
 from pass_numerique.db.tables import Role
 from pass_numerique.domain import programmes, reports, sites, territories, value_lists
+from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.reports import Report, ReportFilter
 from pass_numerique.web.charts import bar_chart, french_number
 from pass_numerique.web.staff.layout import PAGE_SIZE, StaffController, page, page_count
@@ -82,17 +83,20 @@ class ReportPages(StaffController):
 
     @get("/reports", guards=[guards.REPORTS])
     async def dashboard(
-        self, request: Request, flt: NamedDependency[ReportFilter], page_number: FromQuery[int] = 1
+        self,
+        request: Request,
+        flt: NamedDependency[ReportFilter],
+        page_number: FromQuery[int] = 1,
+        structure_page: FromQuery[int] = 1,
     ) -> Template:
         actor = actor_of(request)
-        current = max(page_number, 1)
-        result = await reports.report(actor, flt, site_limit=PAGE_SIZE, site_offset=(current - 1) * PAGE_SIZE)
-        pages = page_count(result.sites_total)
-        if current > pages:  # a stale link after the figures changed: show the last page
-            current = pages
-            result = await reports.report(
-                actor, flt, site_limit=PAGE_SIZE, site_offset=(current - 1) * PAGE_SIZE
-            )
+        wanted = (max(page_number, 1), max(structure_page, 1))
+        result = await _dashboard_report(actor, flt, *wanted)
+        pages = (page_count(result.sites_total), page_count(result.structures_total))
+        # A stale link after the figures changed: show the last page.
+        current = (min(wanted[0], pages[0]), min(wanted[1], pages[1]))
+        if current != wanted:
+            result = await _dashboard_report(actor, flt, *current)
         all_territories = await territories.list_territories()
         visible = [
             t
@@ -100,7 +104,7 @@ class ReportPages(StaffController):
             if actor.role in (Role.admin, Role.viewer) or t.id in actor.territory_ids
         ]
         site_list = await sites.list_sites(actor)
-        filters = [(k, v) for k, v in request.query_params.items() if k != "page_number"]
+        filters = [(k, v) for k, v in request.query_params.items() if k not in _PAGE_PARAMETERS]
         query = urlencode(filters)
         return page(
             request,
@@ -117,8 +121,13 @@ class ReportPages(StaffController):
             values={name: "" if value is None else str(value) for name, value in _filter_values(flt)},
             export_query=("&" + query) if query else "",
             query=query,
-            page_number=current,
-            pages=pages,
+            # Each table's pagination keeps the page the other one shows.
+            site_query=urlencode([*filters, ("structure_page", current[1])]),
+            structure_query=urlencode([*filters, ("page_number", current[0])]),
+            page_number=current[0],
+            pages=pages[0],
+            structure_page=current[1],
+            structure_pages=pages[1],
             percent=percent,
             number=french_number,
         )
@@ -133,6 +142,21 @@ class ReportPages(StaffController):
     ) -> Response[bytes]:
         """The dashboard's figures as a spreadsheet (every table) or one table as CSV."""
         return await report_download(actor_of(request), flt, format, table)
+
+
+_PAGE_PARAMETERS = ("page_number", "structure_page")
+
+
+async def _dashboard_report(actor: Actor, flt: ReportFilter, site_page: int, structure_page: int) -> Report:
+    """The report with one page of each ranked table (sites, distributing structures)."""
+    return await reports.report(
+        actor,
+        flt,
+        site_limit=PAGE_SIZE,
+        site_offset=(site_page - 1) * PAGE_SIZE,
+        structure_limit=PAGE_SIZE,
+        structure_offset=(structure_page - 1) * PAGE_SIZE,
+    )
 
 
 def _filter_values(flt: ReportFilter) -> list[tuple[str, object]]:
