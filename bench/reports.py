@@ -72,10 +72,12 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
         print(f"  fold of {booklets_folded.booklets:,} booklets: {booklets_folded.seconds:.1f} s", flush=True)
         await report_rollups.vacuum_after_bulk_fold()  # as `pass-numerique refresh-reports` does
         month = statements.last_month()
-        page = 50  # the dashboard's page of the per-site table (web/staff/reports.py)
+        page = 50  # the dashboard's page of the per-site and per-structure tables (web/staff/reports.py)
 
         def dashboard(actor: Actor, **filters: object) -> Awaitable[object]:
-            return reports.report(actor, reports.ReportFilter(**filters), site_limit=page)
+            return reports.report(
+                actor, reports.ReportFilter(**filters), site_limit=page, structure_limit=page
+            )
 
         # Each query of the administrator's dashboard alone (private functions of domain/reports.py,
         # in a read snapshot as the report runs them).
@@ -85,6 +87,15 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
         window = reports._window(flt, now)
         by_booklet = reports._selection(scope, flt, window, by_site=False)
         by_site = reports._selection(scope, flt, window, by_site=True)
+        first_page = reports._Page(limit=page, offset=0)
+        booklets = reports._booklet_selection(scope, flt, window)
+
+        async def first_structures() -> list[int]:
+            async with read_snapshot():
+                figures = await booklet_rollups.booklet_figures(booklets)
+            return reports._rank_structures(reports._active_structures(figures.stages))[:page]
+
+        structures_shown = await first_structures()
         # The per-site page under the filters that need the full site rollup.
         by_site_of = {
             name: reports._selection(scope, reports.ReportFilter(**f), window, by_site=True)
@@ -111,27 +122,33 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
             ("public statistics", lambda: reports.public_statistics()),
             ("statements of last month", lambda: statements.list_statements(admin, month)),
             ("admin query: redemptions per territory pair", counts("booklet_territory", "site_territory")),
-            ("admin query: per-site page", alone(lambda: reports._sites(by_site, page, 0))),
+            ("admin query: per-site page", alone(lambda: reports._sites(by_site, first_page))),
             (
                 "admin query: per-site page, by programme",
-                alone(lambda: reports._sites(by_site_of["programme"], page, 0)),
+                alone(lambda: reports._sites(by_site_of["programme"], first_page)),
             ),
             (
                 "admin query: per-site page, by theme",
-                alone(lambda: reports._sites(by_site_of["theme"], page, 0)),
+                alone(lambda: reports._sites(by_site_of["theme"], first_page)),
             ),
             ("admin query: by month", counts("period")),
             ("admin query: by theme", counts("theme")),
             ("admin query: by age band", counts("age_band")),
             (
                 "admin query: booklet funnel and time to first use",
-                alone(
-                    lambda: booklet_rollups.booklet_figures(reports._booklet_selection(scope, flt, window))
-                ),
+                alone(lambda: booklet_rollups.booklet_figures(booklets)),
             ),
             (
-                "admin query: sleeping stock ages",
-                alone(lambda: reports._sleeping_ages(reports._booklet_selection(scope, flt, window), now)),
+                "admin query: sleeping stock ages, one page",
+                alone(lambda: reports._sleeping_ages(booklets, now, structures_shown)),
+            ),
+            (
+                "admin query: sleeping stock ages, all (export)",
+                alone(lambda: reports._sleeping_ages(booklets, now, None)),
+            ),
+            (
+                "admin query: expiring soon per territory",
+                alone(lambda: reports._expiring_by_territory(booklets)),
             ),
             (
                 "admin query: expiring booklets",

@@ -11,8 +11,8 @@ rollup counted for each (its facts as last folded, kept in ``booklet_report_fact
 they count now, and clears the flag, in one transaction. A read sums the rollup rows of the
 whole months of the period, corrects them in the same way for the booklets still pending
 (a partial index holds them, and they are few), and reads the booklets themselves for the edge
-days of a period that starts or ends inside a month and for the few date-relative figures
-(vouchers expiring within 30/60 days, expiry during the current month).
+days of a period that starts or ends inside a month and for the vouchers expired during the current
+month.
 ``use_rollups=False`` reads the booklets alone; tests/test_booklet_rollups.py checks both agree.
 """
 
@@ -32,16 +32,7 @@ from pass_numerique.domain.clock import local_zone, month_of
 from pass_numerique.domain.rollup_sql import BoundSql, indexed_by, whole_months, with_fresh_snapshots
 
 FUNNEL_STAGES = ("printed", "allocated", "issued", "started", "fully_used", "sleeping", "vouchers_issued")
-STAGES = (
-    *FUNNEL_STAGES,
-    "vouchers_cancelled",
-    "vouchers_replaced",
-    "vouchers_expired",
-    "expiring_booklets_30",
-    "expiring_booklets_60",
-    "expiring_vouchers_30",
-    "expiring_vouchers_60",
-)
+STAGES = (*FUNNEL_STAGES, "vouchers_cancelled", "vouchers_replaced", "vouchers_expired")
 """The per (territory, structure) counts of ``stage_counts``."""
 
 _BATCH = 5_000  # booklets per read: the fold computes in Python, between awaits, a slice at a time
@@ -411,35 +402,6 @@ async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) 
     return {int(r["days"]): int(r["booklets"]) for r in rows}
 
 
-async def _expiring(sel: BookletSelection) -> list[dict]:
-    """Issued booklets with unused vouchers expiring within 30 and 60 days (a partial index finds them)."""
-    # Placeholders are positional: values are bound in the order the SQL text uses them.
-    sql = BoundSql()
-
-    def soon(days: int, value: str) -> str:
-        limit = sql.bind(sel.today + timedelta(days=days))
-        return f"SUM(CASE WHEN b.valid_until <= {limit} THEN {value} ELSE 0 END) AS "
-
-    unused = "b.voucher_count - b.used_count"
-    sums = (
-        f"{soon(30, '1')}expiring_booklets_30, {soon(60, '1')}expiring_booklets_60, "
-        f"{soon(30, unused)}expiring_vouchers_30, {soon(60, unused)}expiring_vouchers_60"
-    )
-    conditions = [
-        "b.status = 'issued'",
-        "b.used_count < b.voucher_count",
-        f"b.valid_until >= {sql.bind(sel.today)}",
-        f"b.valid_until <= {sql.bind(sel.today + timedelta(days=60))}",
-        *scope_conditions(sql, sel),
-    ]
-    return await Booklet.raw(
-        f"SELECT b.territory AS territory, b.structure AS structure, {sums} "
-        f"FROM booklet b{indexed_by('booklet_issued_valid_until')} "
-        f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
-        *sql.params,
-    )
-
-
 class _Accumulator:
     """Stage counts per (territory, structure) and the first-use histogram, summed from parts."""
 
@@ -496,7 +458,6 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
     With ``use_rollups=False`` the same figures are counted from the booklets alone.
     """
     out = _Accumulator()
-    out.add_rows(await _expiring(sel))
     whole = whole_months(sel.start, sel.end, sel.today) if use_rollups else None
     if whole is None:
         spans = [(sel.start, sel.end)]

@@ -28,7 +28,7 @@ from pass_numerique.domain import booklet_rollups, report_rollups, value_lists
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import add_months, local_date, local_zone, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
-from pass_numerique.domain.rollup_sql import BoundSql
+from pass_numerique.domain.rollup_sql import BoundSql, indexed_by
 
 EXPIRING_LIST_LIMIT = 500
 SMALL_COUNT = 5
@@ -455,6 +455,48 @@ def _buckets(histogram: dict[int, int]) -> list[Bucket]:
 # expiring soon
 
 
+class _Expiring(msgspec.Struct):
+    booklets_30: int = 0
+    booklets_60: int = 0
+    vouchers_30: int = 0
+    vouchers_60: int = 0
+
+
+async def _expiring_by_territory(sel: booklet_rollups.BookletSelection) -> dict[int, _Expiring]:
+    """Issued booklets with unused vouchers expiring within 30 and 60 days, and those vouchers.
+
+    Date-relative, so read from the booklets themselves: a partial index of issued booklets by
+    end of validity holds every column this needs. Grouped by territory and a within-30-days
+    flag (two rows a territory), not summed through conditions: half the work on 10 M vouchers.
+    """
+    sql = BoundSql()
+    within_30 = f"b.valid_until <= {sql.bind(sel.today + timedelta(days=30))}"
+    conditions = [
+        "b.status = 'issued'",
+        "b.used_count < b.voucher_count",
+        f"b.valid_until >= {sql.bind(sel.today)}",
+        f"b.valid_until <= {sql.bind(sel.today + timedelta(days=60))}",
+        *booklet_rollups.scope_conditions(sql, sel),
+    ]
+    rows = await Booklet.raw(
+        f"SELECT b.territory AS territory, {within_30} AS within_30, COUNT(*) AS booklets, "  # noqa: S608
+        "SUM(b.voucher_count - b.used_count) AS vouchers "
+        f"FROM booklet b{indexed_by('booklet_issued_valid_until')} "
+        f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2",
+        *sql.params,
+    )
+    out: dict[int, _Expiring] = {}
+    for row in rows:
+        into = out.setdefault(row["territory"], _Expiring())
+        booklets, vouchers = int(row["booklets"]), int(row["vouchers"])
+        into.booklets_60 += booklets
+        into.vouchers_60 += vouchers
+        if row["within_30"]:
+            into.booklets_30 += booklets
+            into.vouchers_30 += vouchers
+    return out
+
+
 async def _expiring_booklets(scope: _Scope, flt: ReportFilter, today: date) -> list[ExpiringBooklet]:
     """Issued booklets with unused vouchers expiring in the next 60 days, soonest first."""
     where = (
@@ -564,7 +606,7 @@ async def _report(
             for keys in (["booklet_territory", "site_territory"], ["period"], ["theme"], ["age_band"])
         ]
 
-    async def funnel() -> tuple[booklet_rollups.BookletFigures, list[ExpiringBooklet], _StructurePage]:
+    async def funnel() -> tuple[booklet_rollups.BookletFigures, _StructurePage]:
         figures = await booklet_rollups.booklet_figures(booklets)
         # The ages of the sleeping stock are read for the page's structures only: each one's
         # booklets in its drawer, where every structure's would be tens of thousands of rows.
@@ -572,17 +614,20 @@ async def _report(
         ranked = _rank_structures(per_structure)
         shown = structures_page.of(ranked)
         ages = await _sleeping_ages(booklets, now, None if len(shown) == len(ranked) else shown)
+        return figures, _StructurePage(rows=per_structure, shown=shown, total=len(ranked), ages=ages)
+
+    async def expiring() -> tuple[dict[int, _Expiring], list[ExpiringBooklet]]:
         serials = await _expiring_booklets(scope, flt, window.today) if scope.serials else []
-        return figures, serials, _StructurePage(rows=per_structure, shown=shown, total=len(ranked), ages=ages)
+        return await _expiring_by_territory(booklets), serials
 
     async def sites() -> tuple[list[SiteFigures], int]:
         return await _sites(_selection(scope, flt, window, by_site=True), sites_page)
 
     # Independent reads of the same snapshot, side by side on PostgreSQL; a site agent sees no
     # booklet figures, so their reads are not even started.
-    sides = await side_by_side(redemption_side, sites, *((funnel,) if scope.booklets else ()))
+    sides = await side_by_side(redemption_side, sites, *((funnel, expiring) if scope.booklets else ()))
     (pairs, by_month, by_theme, by_age_band), (site_rows, sites_total) = sides[:2]
-    booklet_part = sides[2] if scope.booklets else None
+    booklet_part, expiring_part = sides[2:] if scope.booklets else (None, None)
     structures_total = 0
     redeemed_by_territory: dict[int, int] = {}
     for pair in pairs:
@@ -597,7 +642,8 @@ async def _report(
     expiring_out: list[ExpiringTerritory] = []
     expiring_booklets: list[ExpiringBooklet] = []
     if booklet_part is not None:
-        figures, expiring_booklets, structure_page = booklet_part
+        figures, structure_page = booklet_part
+        expiring_counts, expiring_booklets = expiring_part
         rows = figures.stages
         per_territory = _sum_stages(rows, "territory")
         total = {name: sum(row[name] for row in rows) for name in _BOOKLET_STAGES}
@@ -620,7 +666,7 @@ async def _report(
         territory_ids = set(redeemed_by_territory) | {
             tid for tid, stage in per_territory.items() if any(stage[name] for name in _FUNNEL_STAGES)
         }
-        names = await _names(Territory, sorted(territory_ids | set(per_territory)))
+        names = await _names(Territory, sorted(territory_ids | set(per_territory) | set(expiring_counts)))
         for tid in sorted(territory_ids):
             stage = {name: per_territory.get(tid, {}).get(name, 0) for name in _FUNNEL_STAGES}
             redeemed = redeemed_by_territory.get(tid, 0)
@@ -662,13 +708,12 @@ async def _report(
             ExpiringTerritory(
                 territory_id=tid,
                 territory_name=names[tid]["name"],
-                booklets_30_days=stage["expiring_booklets_30"],
-                booklets_60_days=stage["expiring_booklets_60"],
-                vouchers_30_days=stage["expiring_vouchers_30"],
-                vouchers_60_days=stage["expiring_vouchers_60"],
+                booklets_30_days=counts.booklets_30,
+                booklets_60_days=counts.booklets_60,
+                vouchers_30_days=counts.vouchers_30,
+                vouchers_60_days=counts.vouchers_60,
             )
-            for tid, stage in sorted(per_territory.items())
-            if stage["expiring_booklets_60"]
+            for tid, counts in sorted(expiring_counts.items())
         ]
     else:
         totals = Totals(
