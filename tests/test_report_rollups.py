@@ -84,6 +84,29 @@ def assert_equal_to_recount(world: World) -> int:
     return compared
 
 
+def assert_ranked_sites_equal_recount(sel: report_rollups.Selection, *, pages: bool) -> None:
+    """The per-site ranking, cut in the database, against the recount ranked here (and page by page)."""
+    names = {
+        s["id"]: s for s in run(PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory))
+    }
+    recount = run(report_rollups.redemption_counts(["site"], sel, use_rollups=False))
+    expected = [
+        {
+            "site": r["site"],
+            "name": names[r["site"]]["name"],
+            "territory": names[r["site"]]["territory"],
+            "count": r["count"],
+            "amount": r["amount"],
+        }
+        for r in sorted(recount, key=lambda r: (-r["count"], names[r["site"]]["name"], r["site"]))
+    ]
+    assert run(report_rollups.ranked_sites(sel, None, 0)) == (expected, len(expected)), sel
+    if pages:
+        cut = [run(report_rollups.ranked_sites(sel, 1, offset)) for offset in range(len(expected) + 2)]
+        assert [row for rows, _ in cut for row in rows] == expected, sel
+        assert {total for _, total in cut} == {len(expected)}, sel  # past the end too
+
+
 def assert_statement_totals_equal_recount(world: World) -> None:
     """The statements' per-site totals of each period, rollup + tail against the redemptions."""
     scopes = [(None, None), ([world.south.id], None), (None, world.site.id)]
@@ -203,6 +226,16 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert_equal_to_recount(world)
     assert_beneficiaries_equal_recount(world)
     assert_statement_totals_equal_recount(world)
+
+
+def test_the_site_ranking_pages_in_the_database(world: World, data: Data) -> None:
+    for sel in selections(world):  # nothing folded: every row is read from the redemptions
+        assert_ranked_sites_equal_recount(sel, pages=False)
+    run(report_rollups.fold())
+    redeem_at(world, run(issuance.booklet_codes(world.issuer, data.serials["X"]))[:1], at(2026, 3, 10))
+    for index, sel in enumerate(selections(world)):  # the rollups, and one row not folded
+        # Page by page for every filter over whole months up to today.
+        assert_ranked_sites_equal_recount(sel, pages=index < 8)
 
 
 def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> None:

@@ -196,23 +196,18 @@ def _rollup_for(keys: set[str], sel: Selection) -> str | None:
     return next((table for table, keys in _ROLLUPS.items() if needs <= set(keys)), None)
 
 
-async def redemption_counts(group_by: list[Key], sel: Selection, *, use_rollups: bool = True) -> list[dict]:
-    """Live redemptions of the selection grouped by ``group_by``: ``count`` and ``amount`` per group.
-
-    ``site_territory`` is the site's territory today. With ``use_rollups=False`` this is the
-    recount from the redemptions alone.
-    """
-    stored = [k if k != "site_territory" else "site" for k in group_by]
-    table = _rollup_for(set(stored), sel) if use_rollups else None
-    sql = BoundSql()
+def _live_counts(sql: BoundSql, keys: list[str], sel: Selection, *, use_rollups: bool) -> str:
+    """SQL for the live redemptions of the selection as rows ``(*keys, n, amount)``, to be summed:
+    the rollup rows of the whole months, the rows not folded yet, the redemptions of the edge days."""
+    table = _rollup_for(set(keys), sel) if use_rollups else None
     parts: list[str] = []
     whole = whole_months(sel.start, sel.end, sel.today) if table else None
-    facts = "".join(f"{_fact(k)} AS {k}, " for k in stored)
+    facts = "".join(f"{_fact(k)} AS {k}, " for k in keys)
     if whole is not None and table is not None:
         first, last = whole
         months = f"month >= {sql.bind(first.isoformat()[:7])} AND month <= {sql.bind(last.isoformat()[:7])}"
         parts.append(
-            f"SELECT {''.join(f'{k}, ' for k in stored)}redeemed AS n, amount_cents AS amount "
+            f"SELECT {''.join(f'{k}, ' for k in keys)}redeemed AS n, amount_cents AS amount "
             f"FROM {table} WHERE {' AND '.join([months, *_filters(sql, sel, lambda k: k)])}"
         )
         tail = [_NOT_FOLDED, f"r.day >= {sql.bind(first)}", f"r.day <= {sql.bind(last)}"]
@@ -231,12 +226,23 @@ async def redemption_counts(group_by: list[Key], sel: Selection, *, use_rollups:
                 f"SELECT {facts}1 AS n, v.face_value_cents AS amount FROM {_FACT_FROM} "
                 f"WHERE {' AND '.join([*live, *_filters(sql, sel, _fact)])}"
             )
+    return " UNION ALL ".join(parts)
+
+
+async def redemption_counts(group_by: list[Key], sel: Selection, *, use_rollups: bool = True) -> list[dict]:
+    """Live redemptions of the selection grouped by ``group_by``: ``count`` and ``amount`` per group.
+
+    ``site_territory`` is the site's territory today. With ``use_rollups=False`` this is the
+    recount from the redemptions alone.
+    """
+    stored = [k if k != "site_territory" else "site" for k in group_by]
+    sql = BoundSql()
+    rows_sql = _live_counts(sql, stored, sel, use_rollups=use_rollups)
     outer = [f"s.{k}" if k != "site_territory" else "ps.territory" for k in group_by]
     join = " JOIN partner_site ps ON ps.id = s.site" if "site_territory" in group_by else ""
     select = "".join(f"{expr} AS {key}, " for expr, key in zip(outer, group_by, strict=True))
-    query = (
-        f"SELECT {select}SUM(s.n) AS count, SUM(s.amount) AS amount "
-        f"FROM ({' UNION ALL '.join(parts)}) s{join}" + (f" GROUP BY {', '.join(outer)}" if outer else "")
+    query = f"SELECT {select}SUM(s.n) AS count, SUM(s.amount) AS amount FROM ({rows_sql}) s{join}" + (
+        f" GROUP BY {', '.join(outer)}" if outer else ""
     )
     rows = await Redemption.raw(query, *sql.params)
     for row in rows:
@@ -246,6 +252,37 @@ async def redemption_counts(group_by: list[Key], sel: Selection, *, use_rollups:
         return rows or [{"count": 0, "amount": 0}]
     # A group whose redemptions were all undone since the last fold sums to nothing.
     return [row for row in rows if row["count"]]
+
+
+async def ranked_sites(sel: Selection, limit: int | None, offset: int) -> tuple[list[dict], int]:
+    """Sites with live redemptions in the selection, most vouchers first (then by name and id):
+    rows ``site``, ``name``, ``territory``, ``count``, ``amount`` from ``offset`` (``limit`` rows;
+    None: to the end), and how many sites there are in all.
+
+    Ranked and cut in the database: a page of 50 returns 50 rows, not one per site.
+    """
+    sql = BoundSql()
+    rows_sql = _live_counts(sql, ["site"], sel, use_rollups=True)
+    page = f" LIMIT {sql.bind(limit)}" if limit is not None else (" LIMIT -1" if is_sqlite() else "")
+    rows = await Redemption.raw(
+        "SELECT g.site AS site, ps.name AS name, ps.territory AS territory, g.count AS count, "
+        "g.amount AS amount, COUNT(*) OVER () AS total FROM ("
+        f"SELECT s.site AS site, SUM(s.n) AS count, SUM(s.amount) AS amount FROM ({rows_sql}) s "
+        # A site whose redemptions were all undone since the last fold sums to nothing.
+        "GROUP BY s.site HAVING SUM(s.n) <> 0) g JOIN partner_site ps ON ps.id = g.site "
+        f"ORDER BY g.count DESC, ps.name, g.site{page} OFFSET {sql.bind(offset)}",
+        *sql.params,
+    )
+    if rows:
+        total = int(rows[0]["total"])
+    elif offset:  # past the last page (a stale link): the count comes with the first row
+        total = (await ranked_sites(sel, 1, 0))[1]
+    else:
+        total = 0
+    for row in rows:
+        row["count"], row["amount"] = int(row["count"]), int(row["amount"])
+        del row["total"]
+    return rows, total
 
 
 async def beneficiaries_by_site(sel: Selection, site_ids: list[int]) -> dict[int, int]:

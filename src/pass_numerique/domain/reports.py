@@ -19,7 +19,6 @@ from pass_numerique.db.tables import (
     Booklet,
     BookletStatus,
     DistributingStructure,
-    PartnerSite,
     Role,
     Territory,
 )
@@ -320,18 +319,13 @@ async def _sites(sel: report_rollups.Selection, page_of: _Page) -> tuple[list[Si
     The ranking needs only each site's totals (the small per-site rollup answers it when no
     filter needs more); themes and distinct beneficiaries are read for the page's sites only.
     """
-    totals = {row["site"]: row for row in await report_rollups.redemption_counts(["site"], sel)}
-    # Every site's name and territory: a few thousand rows at most, read faster than when the
-    # ranked sites' ids are bound (30 ms more for 2,000 ids on PostgreSQL).
-    names = {
-        s["id"]: s for s in await PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory)
-    }
-    ranked = sorted(totals, key=lambda sid: (-totals[sid]["count"], names[sid]["name"], sid))
-    shown = page_of.of(ranked)
+    ranked, total = await report_rollups.ranked_sites(sel, page_of.limit, page_of.offset)
+    totals = {row["site"]: row for row in ranked}
+    shown = list(totals)
     if not shown:
-        return [], len(ranked)
+        return [], total
     # Every site (an export): no list of ids to bind.
-    page = sel if len(shown) == len(ranked) else msgspec.structs.replace(sel, site_ids=shown)
+    page = sel if len(shown) == total else msgspec.structs.replace(sel, site_ids=shown)
     themes: dict[int, dict[str, int]] = {}
     for row in await report_rollups.redemption_counts(["site", "theme"], page):
         themes.setdefault(row["site"], {})[row["theme"]] = row["count"]
@@ -339,8 +333,8 @@ async def _sites(sel: report_rollups.Selection, page_of: _Page) -> tuple[list[Si
     out = [
         SiteFigures(
             site_id=sid,
-            site_name=names[sid]["name"],
-            territory_id=names[sid]["territory"],
+            site_name=totals[sid]["name"],
+            territory_id=totals[sid]["territory"],
             vouchers_redeemed=totals[sid]["count"],
             beneficiaries=beneficiaries.get(sid, 0),
             amount_cents=totals[sid]["amount"],
@@ -348,7 +342,7 @@ async def _sites(sel: report_rollups.Selection, page_of: _Page) -> tuple[list[Si
         )
         for sid in shown
     ]
-    return out, len(ranked)
+    return out, total
 
 
 class _StructurePage(msgspec.Struct, kw_only=True):
