@@ -402,6 +402,45 @@ async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) 
     return {int(r["days"]): int(r["booklets"]) for r in rows}
 
 
+# What a rollup row of each stage adds to the figures: (figure, from its booklets or its vouchers).
+_FIGURES_OF_STAGE: dict[str, tuple[tuple[str, str], ...]] = {
+    "issued": (("issued", "booklets"), ("vouchers_issued", "vouchers")),
+    "cancelled": (("vouchers_cancelled", "vouchers"),),
+    "replaced": (("vouchers_replaced", "vouchers"),),
+    "unused": (("vouchers_expired", "vouchers"),),
+    **{
+        stage: ((stage, "booklets"),)
+        for stage in ("printed", "allocated", "started", "fully_used", "sleeping")
+    },
+}
+
+
+def _rollup_figures_sql(where: str) -> str:
+    """The rollup rows matching ``where`` as figures: one row per (territory, structure) with a
+    column per figure (``days`` -1), and one per day of the first-use histogram (``first_use``).
+
+    Summed per stage first, then turned into columns over those few thousand sums, so the
+    database hands back a row per structure rather than one per stage and structure.
+    """
+    figures = [
+        (figure, stage, source) for stage, pairs in _FIGURES_OF_STAGE.items() for figure, source in pairs
+    ]
+    by_stage = ", ".join(
+        f"SUM(CASE WHEN stage = '{stage}' THEN {source} ELSE 0 END) AS {figure}"
+        for figure, stage, source in figures
+    )
+    none = ", ".join(f"0 AS {figure}" for figure, _, _ in figures)
+    return (
+        "WITH g AS (SELECT stage, days, territory, structure, SUM(booklets) AS booklets, "
+        f"SUM(vouchers) AS vouchers FROM booklet_by_month WHERE {where} "
+        "GROUP BY stage, days, territory, structure) "
+        f"SELECT territory, NULLIF(structure, 0) AS structure, -1 AS days, {by_stage}, 0 AS first_use "
+        "FROM g WHERE stage <> 'first_use' GROUP BY territory, structure "
+        f"UNION ALL SELECT 0, NULL, days, {none}, SUM(booklets) "
+        "FROM g WHERE stage = 'first_use' GROUP BY days"
+    )
+
+
 class _Accumulator:
     """Stage counts per (territory, structure) and the first-use histogram, summed from parts."""
 
@@ -411,7 +450,10 @@ class _Accumulator:
 
     def add(self, territory: int, structure: int | None, stage: str, value: int) -> None:
         if value:
-            row = self.rows.setdefault((territory, structure), dict.fromkeys(STAGES, 0))
+            # A dashboard adds thousands of rollup rows: a new row is made only when needed.
+            row = self.rows.get((territory, structure))
+            if row is None:
+                row = self.rows[(territory, structure)] = dict.fromkeys(STAGES, 0)
             row[stage] += value
 
     def add_rows(self, rows: list[dict]) -> None:
@@ -427,20 +469,12 @@ class _Accumulator:
     def add_rollup(
         self, stage: str, days: int, territory: int, structure: int, booklets: Any, vouchers: Any
     ) -> None:
-        structure_id = structure or None
-        booklets, vouchers = int(booklets or 0), int(vouchers or 0)
         if stage == "first_use":
-            self.add_first_use({days: booklets})
-        elif stage == "issued":
-            self.add(territory, structure_id, "issued", booklets)
-            self.add(territory, structure_id, "vouchers_issued", vouchers)
-        elif stage in ("cancelled", "replaced", "unused"):
-            name = {"cancelled": "vouchers_cancelled", "replaced": "vouchers_replaced"}.get(
-                stage, "vouchers_expired"
-            )
-            self.add(territory, structure_id, name, vouchers)
-        else:
-            self.add(territory, structure_id, stage, booklets)
+            self.add_first_use({days: int(booklets or 0)})
+            return
+        counts = {"booklets": booklets, "vouchers": vouchers}
+        for figure, source in _FIGURES_OF_STAGE[stage]:
+            self.add(territory, structure or None, figure, int(counts[source] or 0))
 
     def result(self) -> BookletFigures:
         stages = [
@@ -477,14 +511,11 @@ async def booklet_figures(sel: BookletSelection, *, use_rollups: bool = True) ->
         f"(stage <> 'unused' OR until_month < {sql.bind(current)})",
         *scope_conditions(sql, sel, prefix=""),
     ]
-    for row in await Booklet.raw(
-        "SELECT stage, days, territory, structure, SUM(booklets) AS booklets, SUM(vouchers) AS vouchers "
-        f"FROM booklet_by_month WHERE {' AND '.join(conditions)} GROUP BY stage, days, territory, structure",
-        *sql.params,
-    ):
-        out.add_rollup(
-            row["stage"], row["days"], row["territory"], row["structure"], row["booklets"], row["vouchers"]
-        )
+    for row in await Booklet.raw(_rollup_figures_sql(" AND ".join(conditions)), *sql.params):
+        if row["days"] >= 0:
+            out.add_first_use({row["days"]: int(row["first_use"])})
+        else:
+            out.add_rows([row])
     # The booklets changed since the last fold: what they count now instead of what the rollup holds.
     sql = BoundSql()
     pending = await Booklet.raw(
