@@ -11,8 +11,10 @@ report read before the fold.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +186,50 @@ def test_folds_running_beside_redemptions_stay_exact(world: World, data: Data) -
     assert pending() == 0
     assert_equal_to_recount(world)
     assert report(world.admin).totals.booklets_fully_used == 2  # B2, and now Y
+
+
+def test_m0026_keys_rows_counted_per_structure_as_the_fold_now_does(world: World, data: Data) -> None:
+    """An upgraded database: per-territory figures counted per structure come back to the fold's rows."""
+    path = Path(__file__).parents[1] / "piccolo_migrations" / "m0026_booklet_rollup_territory_only.py"
+    spec = importlib.util.spec_from_file_location("m0026", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    run(booklet_rollups.fold())
+    columns = [c for c in BookletByMonth._meta.columns if c._meta.name != "id"]
+
+    def rows() -> list[tuple]:
+        return sorted(tuple(sorted(r.items())) for r in run(BookletByMonth.select(*columns)))
+
+    folded = rows()
+    # The rollup as kept before: each of those rows split between the two structures.
+    moved = BookletByMonth.stage.is_in(["printed", "cancelled", "replaced", "unused"])
+    split = run(BookletByMonth.select().where(moved))
+    assert {r["stage"] for r in split} == {"printed", "cancelled", "replaced", "unused"}
+    assert all(r["structure"] == 0 for r in split)
+    run(BookletByMonth.delete().where(moved))
+    for r in split:
+        for structure, share in ((world.structure.id, 1), (world.structure_south.id, 0)):
+            booklets = r["booklets"] // 2 + (r["booklets"] % 2) * share
+            vouchers = r["vouchers"] // 2 + (r["vouchers"] % 2) * share
+            run(
+                BookletByMonth.insert(
+                    BookletByMonth(
+                        stage=r["stage"],
+                        month=r["month"],
+                        until_month=r["until_month"],
+                        days=r["days"],
+                        territory=r["territory"],
+                        structure=structure,
+                        programme=r["programme"],
+                        booklets=booklets,
+                        vouchers=vouchers,
+                    )
+                )
+            )
+    assert rows() != folded
+    for statement in module.STATEMENTS:
+        run(BookletByMonth.raw(statement))
+    assert rows() == folded
+    assert_equal_to_recount(world)

@@ -35,6 +35,10 @@ FUNNEL_STAGES = ("printed", "allocated", "issued", "started", "fully_used", "sle
 STAGES = (*FUNNEL_STAGES, "vouchers_cancelled", "vouchers_replaced", "vouchers_expired")
 """The per (territory, structure) counts of ``stage_counts``."""
 
+BY_TERRITORY_ONLY = frozenset({"printed", "vouchers_cancelled", "vouchers_replaced", "vouchers_expired"})
+"""Figures counted per territory, never per structure (the structure table does not show them):
+the rollup keys them with no structure, a quarter of its rows fewer."""
+
 _BATCH = 5_000  # booklets per read: the fold computes in Python, between awaits, a slice at a time
 _NO_STRUCTURE = 0  # the rollup key has no NULL: a booklet still in stock has structure 0
 
@@ -131,14 +135,16 @@ def contributions(facts: Facts) -> Iterator[tuple[RollupKey, int, int]]:
         return (stage, month, until, days, facts.territory, structure, facts.programme)
 
     unused = facts.voucher_count - facts.used_count
+    # Figures the reports show per territory only are kept without the structure (m0026).
     if facts.original:
-        yield key("printed", month_of(facts.created_at)), 1, 0
+        yield key("printed", month_of(facts.created_at), structure=_NO_STRUCTURE), 1, 0
     if facts.allocated_at is not None:
         yield key("allocated", month_of(facts.allocated_at)), 1, 0
     if facts.status == "allocated":
         yield key("sleeping", ""), 1, 0
     if facts.status == "cancelled" and facts.cancelled_at is not None and unused:
-        yield key("replaced" if facts.replaced else "cancelled", month_of(facts.cancelled_at)), 0, unused
+        stage = "replaced" if facts.replaced else "cancelled"
+        yield key(stage, month_of(facts.cancelled_at), structure=_NO_STRUCTURE), 0, unused
     if facts.issued_at is None or not facts.original:
         return
     month = month_of(facts.issued_at)
@@ -149,7 +155,11 @@ def contributions(facts: Facts) -> Iterator[tuple[RollupKey, int, int]]:
         if facts.used_count == facts.voucher_count:
             yield key("fully_used", month), 1, 0
         elif facts.valid_until is not None:
-            yield key("unused", month, until=facts.valid_until.isoformat()[:7]), 0, unused
+            yield (
+                key("unused", month, until=facts.valid_until.isoformat()[:7], structure=_NO_STRUCTURE),
+                0,
+                unused,
+            )
     if facts.first_used_at is not None:
         days = (facts.first_used_at - facts.issued_at) // timedelta(days=1)
         # Time to first use is one histogram for the whole scope: no structure in its key.
@@ -270,7 +280,8 @@ class BookletSelection(msgspec.Struct, kw_only=True):
 
 class BookletFigures(msgspec.Struct, kw_only=True):
     stages: list[dict]
-    """One row per (territory, structure): every name of ``STAGES``."""
+    """One row per (territory, structure): every name of ``STAGES``; the figures of
+    ``BY_TERRITORY_ONLY`` are in the rows with no structure."""
     first_use: dict[int, int]
     """``{days from issuance to first use: booklets}`` of the booklets issued in the period."""
 
@@ -450,6 +461,8 @@ class _Accumulator:
 
     def add(self, territory: int, structure: int | None, stage: str, value: int) -> None:
         if value:
+            if stage in BY_TERRITORY_ONLY:  # as the rollup keeps them, whichever part counted them
+                structure = None
             # A dashboard adds thousands of rollup rows: a new row is made only when needed.
             row = self.rows.get((territory, structure))
             if row is None:
