@@ -23,6 +23,7 @@ from pass_numerique.db.tables import (
     Redemption,
     RedemptionBySite,
     RedemptionBySiteMonth,
+    RedemptionBySiteProgramme,
     RedemptionByTerritory,
     RedemptionByTerritoryPair,
 )
@@ -193,6 +194,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert sum(r["redeemed"] for r in run(RedemptionByTerritory.select())) == live
     assert sum(r["redeemed"] for r in run(RedemptionBySiteMonth.select())) == live
     assert sum(r["redeemed"] for r in run(RedemptionByTerritoryPair.select())) == live
+    assert sum(r["redeemed"] for r in run(RedemptionBySiteProgramme.select())) == live
     assert report(world.admin) == before
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
@@ -252,6 +254,7 @@ def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> Non
     assert run(RedemptionByTerritory.count().where(RedemptionByTerritory.redeemed == 0)) == 0
     assert run(RedemptionBySiteMonth.count().where(RedemptionBySiteMonth.redeemed == 0)) == 0
     assert run(RedemptionByTerritoryPair.count().where(RedemptionByTerritoryPair.redeemed == 0)) == 0
+    assert run(RedemptionBySiteProgramme.count().where(RedemptionBySiteProgramme.redeemed == 0)) == 0
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
 
@@ -298,12 +301,13 @@ def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, dat
     [
         ("m0019_site_month_rollup_data.py", RedemptionBySiteMonth),
         ("m0025_territory_pair_rollup_data.py", RedemptionByTerritoryPair),
+        ("m0028_site_programme_rollup_data.py", RedemptionBySiteProgramme),
     ],
 )
 def test_a_rollup_backfilled_from_the_site_rollup_equals_the_fold(
     world: World, data: Data, migration: str, rollup: type
 ) -> None:
-    """m0019 and m0025 fill a new rollup of an existing database from the finer one: the same rows."""
+    """m0019, m0025 and m0028 fill a new rollup of an existing database from the finer one: the same rows."""
     spec = importlib.util.spec_from_file_location(
         migration.removesuffix(".py"), Path(__file__).parents[1] / "piccolo_migrations" / migration
     )

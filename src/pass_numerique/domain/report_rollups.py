@@ -1,9 +1,10 @@
 """Monthly rollups of the redemptions, exact at every moment.
 
-Four tables count live redemptions per local month: ``redemption_by_site`` (reimbursement
-period, site, booklet territory, programme, theme), two sums of it with fewer keys,
-``redemption_by_site_month`` (site: the ranking of the per-site table) and
-``redemption_by_territory_pair`` (site and booklet territory: cross-territory use), and
+Five tables count live redemptions per local month: ``redemption_by_site`` (reimbursement
+period, site, booklet territory, programme, theme), three sums of it with fewer keys,
+``redemption_by_site_month`` (site: the ranking of the per-site table),
+``redemption_by_territory_pair`` (site and booklet territory: cross-territory use) and
+``redemption_by_site_programme`` (the same and the programme: both under a programme filter), and
 ``redemption_by_territory`` (reimbursement period, booklet territory, programme, theme, age
 band). ``fold`` adds to them the redemptions they do not count yet: a redemption is inserted
 ``report_pending`` and an undo sets the flag again; the fold adds the difference between
@@ -40,6 +41,7 @@ Key = Literal[
 _ROLLUPS: dict[str, tuple[str, ...]] = {
     "redemption_by_site_month": ("month", "site"),
     "redemption_by_territory_pair": ("month", "site", "booklet_territory"),
+    "redemption_by_site_programme": ("month", "site", "booklet_territory", "programme"),
     "redemption_by_territory": ("month", "period", "booklet_territory", "programme", "theme", "age_band"),
     "redemption_by_site": ("month", "period", "site", "booklet_territory", "programme", "theme"),
 }
@@ -290,8 +292,8 @@ async def beneficiaries_by_site(sel: Selection, site_ids: list[int]) -> dict[int
 
     Not additive over months, so never from the rollups: counted from the redemptions of the
     sites asked for (one page of the per-site table). The beneficiary and the programme are
-    copied on the redemption, so without a booklet-territory filter the count reads the index
-    ``redemption_site_people`` alone.
+    copied on the redemption, and the index ``redemption_site_people`` holds them with the
+    theme (m0029), so without a booklet-territory filter the count reads that index alone.
     """
     sql = BoundSql()
     conditions = [
