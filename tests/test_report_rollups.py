@@ -323,7 +323,6 @@ def test_a_rollup_backfilled_from_the_site_rollup_equals_the_fold(
     run(rollup.delete(force=True))
     run(rollup.raw(backfill))
     assert sorted(map(key_of, run(rollup.select(*columns)))) == folded
-    assert_equal_to_recount(world)
 
 
 def test_refresh_reports_command_folds_and_vacuums_on_request(world: World, data: Data, capsys) -> None:
