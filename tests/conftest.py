@@ -9,6 +9,7 @@ domain API (see ``World``), never by raw inserts.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -241,3 +243,13 @@ def bearer(client: Any, actor: Actor) -> dict[str, str]:
     response = client.post("/api/v1/auth/login", json={"email": actor.email, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']['token']}"}
+
+
+def load_migration(filename: str) -> ModuleType:
+    """A migration file of piccolo_migrations/ as a module, to run its statements on a test database."""
+    path = Path(__file__).parents[1] / "piccolo_migrations" / filename
+    spec = importlib.util.spec_from_file_location(filename.removesuffix(".py"), path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

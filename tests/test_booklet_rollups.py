@@ -11,14 +11,12 @@ report read before the fold.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from conftest import World, run
+from conftest import World, load_migration, run
 from pass_numerique.db.tables import Booklet, BookletByMonth, BookletReportFact
 from pass_numerique.domain import booklet_rollups, issuance, redemption
 from test_reports import NOW, RANGE, Data, at, build, issue_at, redeem_at, report
@@ -190,11 +188,7 @@ def test_folds_running_beside_redemptions_stay_exact(world: World, data: Data) -
 
 def test_m0026_keys_rows_counted_per_structure_as_the_fold_now_does(world: World, data: Data) -> None:
     """An upgraded database: per-territory figures counted per structure come back to the fold's rows."""
-    path = Path(__file__).parents[1] / "piccolo_migrations" / "m0026_booklet_rollup_territory_only.py"
-    spec = importlib.util.spec_from_file_location("m0026", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_migration("m0026_booklet_rollup_territory_only.py")
 
     run(booklet_rollups.fold())
     columns = [c for c in BookletByMonth._meta.columns if c._meta.name != "id"]

@@ -9,14 +9,12 @@ recount, and the whole report with the report read before any fold.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from conftest import World, run
+from conftest import World, load_migration, run
 from pass_numerique.cli import main
 from pass_numerique.db.tables import (
     PartnerSite,
@@ -308,13 +306,7 @@ def test_a_rollup_backfilled_from_the_site_rollup_equals_the_fold(
     world: World, data: Data, migration: str, rollup: type
 ) -> None:
     """m0019, m0025 and m0028 fill a new rollup of an existing database from the finer one: the same rows."""
-    spec = importlib.util.spec_from_file_location(
-        migration.removesuffix(".py"), Path(__file__).parents[1] / "piccolo_migrations" / migration
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    backfill = next(s for s in module.STATEMENTS if s.startswith("INSERT"))
+    backfill = next(s for s in load_migration(migration).STATEMENTS if s.startswith("INSERT"))
 
     run(report_rollups.fold())
     columns = [c for c in rollup._meta.columns if c._meta.name != "id"]
