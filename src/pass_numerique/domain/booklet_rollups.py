@@ -33,7 +33,7 @@ from pass_numerique.domain.rollup_sql import BoundSql, indexed_by, whole_months,
 
 FUNNEL_STAGES = ("printed", "allocated", "issued", "started", "fully_used", "sleeping", "vouchers_issued")
 STAGES = (*FUNNEL_STAGES, "vouchers_cancelled", "vouchers_replaced", "vouchers_expired")
-"""The per (territory, structure) counts of ``stage_counts``."""
+"""The per (territory, structure) counts of ``BookletFigures.stages``."""
 
 BY_TERRITORY_ONLY = frozenset({"printed", "vouchers_cancelled", "vouchers_replaced", "vouchers_expired"})
 """Figures counted per territory, never per structure (the structure table does not show them):

@@ -120,7 +120,6 @@ class ReportPages(StaffController):
             theme_label=lambda code: value_lists.label("thematique", code),
             values={name: "" if value is None else str(value) for name, value in _filter_values(flt)},
             export_query=("&" + query) if query else "",
-            query=query,
             # Each table's pagination keeps the page the other one shows.
             site_query=urlencode([*filters, ("structure_page", current[1])]),
             structure_query=urlencode([*filters, ("page_number", current[0])]),
