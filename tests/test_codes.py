@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import msgspec
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,29 @@ def test_any_altered_byte_is_rejected(position: int, flip: int) -> None:
     with pytest.raises(DomainError) as caught:
         voucher_tokens.verify(forged)
     assert caught.value.code == "unknown_code"
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 255), st.integers(0, 20_000), st.integers(0, 800))
+@settings(max_examples=100)
+def test_what_the_server_accepts_the_published_key_verifies_offline(
+    booklet_id: int, number: int, start: int, length: int
+) -> None:
+    """The server compares a token with the signature it would make; a scanner offline checks the
+    same token with the public key: both must agree on every code we print."""
+    valid_from = date(2000, 1, 1) + timedelta(days=start)
+    mine = voucher_tokens.TokenClaims(
+        kid=signing_keys.keyring().current_kid,
+        booklet_id=booklet_id,
+        number=number,
+        valid_from=valid_from,
+        valid_until=valid_from + timedelta(days=length),
+    )
+    token = voucher_tokens.sign(mine)
+    assert voucher_tokens.verify(token) == mine
+    raw = base64.urlsafe_b64decode(token + "==")
+    published = next(k for k in signing_keys.keyring().published() if k.kid == mine.kid)
+    public = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(published.public_key + "=="))
+    public.verify(raw[-voucher_tokens.SIGNATURE_LENGTH :], raw[: -voucher_tokens.SIGNATURE_LENGTH])
 
 
 def test_a_token_signed_with_another_key_is_rejected(tmp_path: Path) -> None:
