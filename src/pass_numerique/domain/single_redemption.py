@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pass_numerique.db.tables import Voucher
+from pass_numerique.db import direct
 from pass_numerique.db.transaction import is_sqlite
 from pass_numerique.domain.voucher_tokens import TokenClaims
 
@@ -39,9 +39,9 @@ _PARAMETERS = (
 )
 _STATEMENT = """
 WITH input AS (
-    SELECT {}::int AS site, {}::int AS agent, {}::date AS day, {}::varchar AS month,
-           {}::int AS booklet, {}::int AS number, {}::int AS kid, {}::text AS theme,
-           {}::varchar AS request_id, {}::varchar AS key, {}::timestamptz AS now, {}::varchar AS scanned
+    SELECT $1::int AS site, $2::int AS agent, $3::date AS day, $4::varchar AS month,
+           $5::int AS booklet, $6::int AS number, $7::int AS kid, $8::text AS theme,
+           $9::varchar AS request_id, $10::varchar AS key, $11::timestamptz AS now, $12::varchar AS scanned
 ), ready AS (
     -- The site is accredited today, the month is open, the request id is new.
     SELECT input.* FROM input
@@ -123,7 +123,6 @@ WITH input AS (
 )
 SELECT response FROM answer
 """
-# No literal braces in the SQL above: Piccolo takes every brace for a placeholder.
 
 
 async def redeem_one(
@@ -156,5 +155,5 @@ async def redeem_one(
         "request_id": request_id,
         "scanned": scanned[:200],
     }
-    rows = await Voucher.raw(_STATEMENT, *[values[name] for name in _PARAMETERS])
-    return rows[0]["response"] if rows else None
+    # Straight through asyncpg: Piccolo's query building cost a sixth of the request (db/direct.py).
+    return await direct.fetch_value(_STATEMENT, *[values[name] for name in _PARAMETERS])
