@@ -68,6 +68,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How often each server worker folds new redemptions and changed booklets into the report
     rollups (0: never; reports stay exact either way, they only read more rows)."""
 
+    token_cache_seconds: int = 30
+    """How long a server worker may reuse a bearer token's account without reading it again
+    (PostgreSQL only; any change to accounts or tokens empties every worker's cache at once;
+    0: read it at every request). See domain/token_cache.py."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -25,8 +25,9 @@ from pass_numerique.api import guards
 from pass_numerique.api.authentication import BearerTokenMiddleware
 from pass_numerique.api.controllers import CONTROLLERS
 from pass_numerique.api.errors import EXCEPTION_HANDLERS
+from pass_numerique.db import auth_changes
 from pass_numerique.db.transaction import engine
-from pass_numerique.domain import booklet_rollups, report_rollups, signing_keys
+from pass_numerique.domain import booklet_rollups, report_rollups, signing_keys, token_cache
 from pass_numerique.settings import get_settings
 from pass_numerique.web import public, scanner, staff
 
@@ -55,6 +56,24 @@ async def _database_pool(_: Litestar) -> AsyncIterator[None]:
     finally:
         if pooled:
             await db.close_connection_pool()
+
+
+@asynccontextmanager
+async def _token_cache(_: Litestar) -> AsyncIterator[None]:
+    """Reuse bearer tokens' actors while a listener hears of every change to them
+    (domain/token_cache.py, db/auth_changes.py); PostgreSQL only."""
+    db = engine()
+    seconds = get_settings().token_cache_seconds
+    if not isinstance(db, PostgresEngine) or seconds <= 0:
+        yield
+        return
+    async with auth_changes.listening(
+        db.config,
+        on_change=token_cache.CACHE.forget_all,
+        on_connected=token_cache.CACHE.set_listening,
+        check_seconds=seconds,
+    ):
+        yield
 
 
 @asynccontextmanager
@@ -106,7 +125,7 @@ def create_app() -> Litestar:
                 cache_control=CacheControlHeader(max_age=3600),
             ),
         ],
-        lifespan=[_database_pool, _report_folds],
+        lifespan=[_database_pool, _token_cache, _report_folds],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         # Every form POST of the pages carries a token matching this cookie. The API is left out:
         # it authenticates by bearer token only and ignores the session cookie (api/authentication.py).

@@ -17,7 +17,7 @@ from pass_numerique.db.tables import (
     StaffUser,
 )
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit, passwords
+from pass_numerique.domain import audit, passwords, token_cache
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -219,6 +219,7 @@ async def update_user(actor: Actor, user_id: int, data: UserUpdate) -> User:
             territory_ids=territory_ids,
         )
         await audit.record(actor.user_id, "user.update", "staff_user", user_id, before=before, after=after)
+    token_cache.accounts_changed()
     return after
 
 
@@ -327,6 +328,7 @@ async def set_active(actor: Actor, user_id: int, active: bool) -> None:
             )
             await StaffSession.delete().where(StaffSession.staff_user == user_id)
         await audit.record(actor.user_id, "user.set_active", "staff_user", user_id, after={"active": active})
+    token_cache.accounts_changed()
 
 
 def _email_hash(email: str) -> str:
@@ -408,23 +410,31 @@ async def revoke_token(actor: Actor, token_id: int) -> None:
         if not await query.returning(ApiToken.id):
             raise not_found("Jeton")
         await audit.record(actor.user_id, "token.revoke", "api_token", token_id)
+    token_cache.accounts_changed()
 
 
 async def authenticate_token(raw: str) -> Actor | None:
     """The actor behind a bearer token, or None if unknown, revoked, expired or inactive."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    rows = await ApiToken.raw(_BEARER_LOOKUP, token_hash(raw))
-    row = rows[0] if rows else None
+    key = token_hash(raw)
     now = utcnow()
+    if (cached := token_cache.CACHE.lookup(key, now)) is not None:
+        return cached
+    generation = token_cache.CACHE.generation
+    rows = await ApiToken.raw(_BEARER_LOOKUP, key)
+    row = rows[0] if rows else None
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return None
     if row["expires_at"] is not None and row["expires_at"] <= now:
         return None
+    # Read again at least every PN_TOKEN_CACHE_SECONDS, so last_used_at keeps its resolution.
     if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_RESOLUTION:
         await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
     row["id"] = row.pop("user_id")
-    return await _scope_of(row)
+    actor = await _scope_of(row)
+    token_cache.CACHE.remember(key, actor, read_at=now, expires_at=row["expires_at"], generation=generation)
+    return actor
 
 
 async def change_password(actor: Actor, old_password: str, new_password: str) -> None:

@@ -8,7 +8,7 @@ import msgspec
 
 from pass_numerique.db.tables import AccreditationStatus, PartnerSite, Role, Territory
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, token_cache
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -136,6 +136,8 @@ async def update_site(actor: Actor, site_id: int, data: SiteCreate) -> SiteOut:
         if not await Territory.exists().where(Territory.id == data.territory_id):
             raise not_found("Territoire")
         await replace_site(actor.user_id, site_id, data)
+    if data.territory_id != current.territory_id:
+        token_cache.accounts_changed()  # its agents' territory scope moved with it
     return await get_site(actor, site_id)
 
 

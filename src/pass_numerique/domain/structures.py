@@ -6,7 +6,7 @@ import msgspec
 
 from pass_numerique.db.tables import DistributingStructure, Territory
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, token_cache
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -114,4 +114,6 @@ async def update_structure(actor: Actor, structure_id: int, data: StructureCreat
             before=before,
             after=after,
         )
+    if after.territory_id != before.territory_id:
+        token_cache.accounts_changed()  # its issuers' territory scope moved with it
     return after
