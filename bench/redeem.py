@@ -639,6 +639,9 @@ report rollups (`refresh-reports`) and vacuumed, as after any bulk load; the ser
 The raw ceiling is the same work without the application: per transaction, the compare-and-set
 `UPDATE voucher SET status = 'redeemed' WHERE id = … AND status = 'available' RETURNING id` and one
 `INSERT INTO audit_event`, in a tight loop over {args.raw_vouchers:,} vouchers, measured in the same run.
+Beside it, on PostgreSQL, the application's own one-statement redemption in the same loop (every
+write a redemption makes: voucher, redemption, booklet usage, audit event, scan log, idempotency
+record), so the figures show how much of the gap is the database's work and how much the server's.
 
 {table}
 
