@@ -70,8 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     token_cache_seconds: int = 30
     """How long a server worker may reuse a bearer token's account without reading it again
-    (PostgreSQL only; any change to accounts or tokens empties every worker's cache at once;
-    0: read it at every request). See domain/token_cache.py."""
+    (PostgreSQL only; any change to accounts or tokens empties the cache of the worker making it
+    at once and every other worker's within milliseconds; 0: read it at every request).
+    See domain/token_cache.py."""
 
     host: str = "127.0.0.1"
     port: int = 8000
