@@ -441,14 +441,16 @@ def _bench_engine(engine: str, args: argparse.Namespace) -> dict:
     data = json.loads(data_file.read_text())
     log(f"[{tag}] loaded in {data['load_seconds']} s")
     # As after any bulk load: fold the backlog into the report rollups and refresh the planner's
-    # statistics. Otherwise the first fold (20,000 booklets at once) and autovacuum run during a run.
+    # statistics. Otherwise the first fold (every loaded booklet at once) and autovacuum run during a run.
     subprocess.run([str(BIN / "pass-numerique"), "refresh-reports"], env=env, cwd=ROOT, check=True)
     _vacuum(engine, database_url)
     vouchers = data["vouchers"]
     raw_ids = [v["id"] for v in vouchers[: args.raw_vouchers]]
-    # PostgreSQL: as many again for the application's statement, each used once (it cannot be undone).
-    statement_ids = [v["id"] for v in vouchers[args.raw_vouchers : args.raw_vouchers * (1 + args.runs)]]
-    http_pool = vouchers[args.raw_vouchers * (1 + args.runs) if engine == "postgres" else args.raw_vouchers :]
+    # PostgreSQL: as many again per run for the application's statement, each used once (it cannot
+    # be undone as the raw loop's UPDATE is).
+    reserved = args.raw_vouchers * (1 + args.runs) if engine == "postgres" else args.raw_vouchers
+    statement_ids = [v["id"] for v in vouchers[args.raw_vouchers : reserved]]
+    http_pool = vouchers[reserved:]
     results: dict = {"engine": engine, "http": {}, "raw": [], "statement": [], "load": data["load_seconds"]}
 
     cursor = 0

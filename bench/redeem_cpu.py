@@ -30,8 +30,6 @@ from typing import Any
 
 import redeem  # bench/redeem.py: loading, environment, database helpers
 
-PASSWORD = redeem.PASSWORD
-
 
 async def _call(app: Any, path: str, body: bytes, token: str | None = None) -> tuple[int, bytes]:
     """One HTTP request through the ASGI interface, as uvicorn would make it."""
@@ -83,7 +81,7 @@ async def _measure(data: dict, runs: int, requests: int, tasks: int) -> list[dic
     async with app.lifespan():
         tokens = []
         for email in data["emails"]:
-            body = json.dumps({"email": email, "password": PASSWORD}).encode()
+            body = json.dumps({"email": email, "password": redeem.PASSWORD}).encode()
             status, answer = await _call(app, "/api/v1/auth/login", body)
             assert status == 200, answer
             tokens.append(json.loads(answer)["token"]["token"])
