@@ -654,10 +654,11 @@ Command: `{command}` (`make bench` runs it with the defaults). wrk comes from th
 """
 
 
-def _write_docs(section: str) -> None:
+def _write_docs(section: str, heading: str = SECTION) -> None:
+    """Replace the section under ``heading`` in docs/benchmarks.md (or append it)."""
     # Re-read right before writing: other sections of this file are edited by others.
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: section.rstrip() + "\n\n", text, count=1)
     else:
