@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from conftest import ENGINE, World, issue, run
+from conftest import World, issue, run
 from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.tables import (
     AuditEvent,
@@ -18,7 +18,7 @@ from pass_numerique.db.tables import (
     ScanAttempt,
     Voucher,
 )
-from pass_numerique.db.transaction import engine, is_sqlite
+from pass_numerique.db.transaction import is_sqlite
 from pass_numerique.domain import booklet_usage, codes, issuance, redemption, single_redemption, statements
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import local_date, month_of, utcnow
@@ -26,18 +26,11 @@ from pass_numerique.domain.errors import DomainError
 
 
 def attempt(world: World, url: str, request_id: str, *, agent: Actor | None = None, **overrides: Any) -> Any:
-    return run(single_redemption.redeem_one(**named(world, url, request_id, agent=agent, **overrides)))
-
-
-def named(
-    world: World, url: str, request_id: str, *, agent: Actor | None = None, **overrides: Any
-) -> dict[str, Any]:
-    """redeem_one's arguments for an agent scanning ``url`` now."""
     agent = agent or world.agent
     scanned = codes.parse_scanned(url)
     assert isinstance(scanned, codes.ScannedToken)
     now = overrides.pop("now", utcnow())
-    return {
+    arguments = {
         "site_id": agent.site_id,
         "agent_id": agent.user_id,
         "claims": scanned.claims,
@@ -50,6 +43,7 @@ def named(
         "scanned": url,
         **overrides,
     }
+    return run(single_redemption.redeem_one(**arguments))
 
 
 def written() -> dict[str, int]:
@@ -196,51 +190,3 @@ def test_one_request_id_for_two_vouchers_at_once_never_fails(world: World) -> No
     answers = [r for r in results if isinstance(r, redemption.RedeemResult)]
     assert answers and {a.booklet_serial for a in answers} == {answers[0].booklet_serial}
     assert run(Redemption.count()) == 1  # one request id, one redemption
-
-
-def test_a_redemption_updates_its_booklet_in_place(world: World) -> None:
-    """PostgreSQL: no index holds a column a redemption changes (m0031), so the booklet's new
-    version is a heap-only tuple, written into none of its indexes."""
-    booklet, voucher_codes = issue(world)
-
-    async def indexes_of_booklet() -> dict[str, str]:
-        if ENGINE == "sqlite":
-            rows = await Booklet.raw(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'booklet'"
-            )
-            return {r["name"]: r["sql"] or "" for r in rows}
-        rows = await Booklet.raw(
-            "SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS sql FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'booklet'::regclass"
-        )
-        return {r["name"]: r["sql"] for r in rows}
-
-    indexes = run(indexes_of_booklet())
-    if ENGINE == "sqlite":  # no heap-only tuples: m0013's indexes stay, the fold reads its partial one
-        assert "report_pending" in indexes["booklet_to_fold"]
-        assert "used_count" in indexes["booklet_issued_valid_until"]
-        return
-    changed = ("used_count", "first_used_at", "report_pending")
-    assert not {name: sql for name, sql in indexes.items() if any(column in sql for column in changed)}
-
-    async def redeem_in_a_transaction(url: str, request_id: str) -> tuple[str | None, Any]:
-        connection = await engine().get_new_connection()
-        try:
-            async with connection.transaction():
-                answer = await connection.fetchval(
-                    single_redemption._STATEMENT,
-                    *single_redemption.arguments(**named(world, url, request_id)),
-                )
-                updates = await connection.fetchrow(
-                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'booklet'"
-                )
-        finally:
-            await connection.close()
-        return answer, updates
-
-    for number, code in enumerate(voucher_codes[:2], start=1):
-        answer, updates = run(redeem_in_a_transaction(code.url, f"hot-{number:05d}"))
-        assert answer is not None
-        assert (updates["n_tup_upd"], updates["n_tup_hot_upd"]) == (1, 1)
-    used = run(Booklet.select(Booklet.used_count).where(Booklet.serial == booklet.serial).first())
-    assert used["used_count"] == 2

@@ -181,10 +181,7 @@ def _deltas(rows: list[dict]) -> dict[RollupKey, list[int]]:
 
 
 def _pending_with_shadow() -> str:
-    """The pending booklets with their facts as last folded.
-
-    SQLite reads them through the partial index ``booklet_to_fold``; PostgreSQL reads the table,
-    since an index on the flag would cost every redemption a HOT update (m0031)."""
+    """The pending booklets (partial index ``booklet_to_fold``) with their facts as last folded."""
     return (
         f"SELECT b.id AS id, {_FACTS_OF_BOOKLET}, "
         + ", ".join(f"s.{c} AS s_{c}" for c in _FACT_COLUMNS)
