@@ -172,6 +172,22 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
                 samples.append((time.perf_counter() - started) * 1000)
             rows.append((label, statistics.median(samples), _percentile(samples, 0.95)))
             print(f"  {label:<32} p50 {rows[-1][1]:8.0f} ms  p95 {rows[-1][2]:8.0f} ms", flush=True)
+        # The server's periodic fold (every PN_REPORT_FOLD_SECONDS), after 1,000 booklets changed.
+        samples = []
+        for n in range(runs + 1):  # the first is a warm-up
+            await Voucher.raw(
+                "UPDATE booklet SET report_pending = true "
+                "WHERE id IN (SELECT id FROM booklet WHERE id % 97 = {} ORDER BY id LIMIT 1000)",
+                n,
+            )
+            started = time.perf_counter()
+            await booklet_rollups.fold()
+            if n:
+                samples.append((time.perf_counter() - started) * 1000)
+        rows.append(
+            ("periodic fold: 1,000 changed booklets", statistics.median(samples), _percentile(samples, 0.95))
+        )
+        print(f"  {rows[-1][0]:<32} p50 {rows[-1][1]:8.0f} ms  p95 {rows[-1][2]:8.0f} ms", flush=True)
         engine_name = "SQLite" if is_sqlite() else "PostgreSQL"
         return engine_name, vouchers, rows
     finally:
@@ -223,7 +239,8 @@ def _verdict(lines: list[list[str]]) -> str:
     missed = [
         f"{label} ({engine}, {p95} ms)"
         for engine, _, label, _, p95 in lines
-        if int(p95) > TARGETS_MS[engine] and not label.startswith("first fold")  # a batch job, not a query
+        # The folds are background jobs, not dashboard queries.
+        if int(p95) > TARGETS_MS[engine] and not label.startswith(("first fold", "periodic fold"))
     ]
     if not missed:
         return "Targets (p95 under 200 ms on PostgreSQL, under 1 s on SQLite): **met**."
