@@ -658,7 +658,8 @@ def _write_docs(section: str, heading: str = SECTION) -> None:
     """Replace the section under ``heading`` in docs/benchmarks.md (or append it)."""
     # Re-read right before writing: other sections of this file are edited by others.
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    # The measured part ends at the next heading: hand-written "### " notes below it are kept.
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^##+ |\Z)", re.MULTILINE | re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: section.rstrip() + "\n\n", text, count=1)
     else:
