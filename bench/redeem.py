@@ -39,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,46 +224,59 @@ async def _raw_postgres(url: str, ids: list[int], connections: int) -> dict:
     return _raw_result(len(ids), elapsed, latencies)
 
 
+async def statement_inputs(pool: Any, ids: list[int]) -> tuple[int, int, list]:
+    """A site, one of its agents and the vouchers ``ids`` (id, booklet, number, key_id), for
+    running the one-statement redemption outside the application."""
+    site = await pool.fetchval("SELECT id FROM partner_site ORDER BY id LIMIT 1")
+    agent = await pool.fetchval("SELECT id FROM staff_user WHERE site = $1 ORDER BY id LIMIT 1", site)
+    rows = await pool.fetch("SELECT id, booklet, number, key_id FROM voucher WHERE id = ANY($1::int[])", ids)
+    return site, agent, list(rows)
+
+
+def statement_arguments(site: int, agent: int, voucher: Any, request_id: str) -> list:
+    """The one-statement redemption's parameters for ``voucher`` (id, booklet, number, key_id)
+    redeemed now by ``agent`` at ``site``, in the statement's order."""
+    from pass_numerique.domain.clock import local_date, month_of
+    from pass_numerique.domain.single_redemption import _PARAMETERS
+
+    now = dt.datetime.now(dt.UTC)
+    values = {
+        "site": site,
+        "agent": agent,
+        "day": local_date(now),
+        "month": month_of(now),
+        "booklet": voucher["booklet"],
+        "number": voucher["number"],
+        "kid": voucher["key_id"],
+        "theme": THEME,
+        "request_id": request_id,
+        "key": f"redeem:{agent}:{request_id}",
+        "now": now,
+        "scanned": "bench",
+    }
+    return [values[name] for name in _PARAMETERS]
+
+
 async def _statement_postgres(url: str, ids: list[int], connections: int) -> dict:
     """The application's own one-statement redemption (domain/single_redemption.py) in the same
     tight loop: everything the database does for a redemption, without HTTP or the Python app."""
     import asyncpg
 
-    from pass_numerique.domain.clock import local_date, month_of
-    from pass_numerique.domain.single_redemption import _PARAMETERS, _STATEMENT
+    from pass_numerique.domain.single_redemption import _STATEMENT
 
     latencies: list[float] = []
     pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)
     try:
-        site = await pool.fetchval("SELECT id FROM partner_site ORDER BY id LIMIT 1")
-        agent = await pool.fetchval("SELECT id FROM staff_user WHERE site = $1 ORDER BY id LIMIT 1", site)
-        rows = await pool.fetch(
-            "SELECT id, booklet, number, key_id FROM voucher WHERE id = ANY($1::int[])", ids
-        )
+        site, agent, rows = await statement_inputs(pool, ids)
         queue = list(rows)
 
         async def worker() -> None:
             async with pool.acquire() as conn:
                 while queue:
                     row = queue.pop()
-                    now = dt.datetime.now(dt.UTC)
-                    request_id = f"statement-{row['id']:09d}"
-                    values = {
-                        "site": site,
-                        "agent": agent,
-                        "day": local_date(now),
-                        "month": month_of(now),
-                        "booklet": row["booklet"],
-                        "number": row["number"],
-                        "kid": row["key_id"],
-                        "theme": THEME,
-                        "request_id": request_id,
-                        "key": f"redeem:{agent}:{request_id}",
-                        "now": now,
-                        "scanned": "bench",
-                    }
+                    arguments = statement_arguments(site, agent, row, f"statement-{row['id']:09d}")
                     t0 = time.perf_counter()
-                    answer = await conn.fetchval(_STATEMENT, *[values[name] for name in _PARAMETERS])
+                    answer = await conn.fetchval(_STATEMENT, *arguments)
                     assert answer is not None, "statement ceiling: the statement declined a voucher"
                     latencies.append(time.perf_counter() - t0)
 

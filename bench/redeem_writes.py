@@ -100,8 +100,7 @@ async def _loop(pool: Any, items: list, call: Callable[[Any, Any], Awaitable[Non
 async def _measure(url: str, voucher_ids: list[int], rounds: int, transactions: int) -> dict[str, list]:
     import asyncpg
 
-    from pass_numerique.domain.clock import local_date, month_of
-    from pass_numerique.domain.single_redemption import _PARAMETERS, _STATEMENT
+    from pass_numerique.domain.single_redemption import _STATEMENT
 
     variants: list[tuple[str, str | None]] = [("raw", None), ("full", _STATEMENT)]
     removed: set[str] = set()
@@ -111,11 +110,7 @@ async def _measure(url: str, voucher_ids: list[int], rounds: int, transactions: 
     results: dict[str, list] = {label: [] for label, _ in variants}
     pool = await asyncpg.create_pool(url, min_size=CONNECTIONS, max_size=CONNECTIONS)
     try:
-        site = await pool.fetchval("SELECT id FROM partner_site ORDER BY id LIMIT 1")
-        agent = await pool.fetchval("SELECT id FROM staff_user WHERE site = $1 ORDER BY id LIMIT 1", site)
-        rows = await pool.fetch(
-            "SELECT id, booklet, number, key_id FROM voucher WHERE id = ANY($1::int[])", voucher_ids
-        )
+        site, agent, rows = await redeem.statement_inputs(pool, voucher_ids)
         by_id = {row["id"]: row for row in rows}
         fresh = iter([by_id[i] for i in voucher_ids])  # each voucher used once, in the loaded order
         update = redeem._UPDATE.format(p="$1")
@@ -129,23 +124,8 @@ async def _measure(url: str, voucher_ids: list[int], rounds: int, transactions: 
 
         def application(sql: str) -> Callable[[Any, Any], Awaitable[None]]:
             async def call(connection: Any, row: Any) -> None:
-                now = dt.datetime.now(dt.UTC)
-                request_id = f"writes-{row['id']:09d}"
-                values = {
-                    "site": site,
-                    "agent": agent,
-                    "day": local_date(now),
-                    "month": month_of(now),
-                    "booklet": row["booklet"],
-                    "number": row["number"],
-                    "kid": row["key_id"],
-                    "theme": redeem.THEME,
-                    "request_id": request_id,
-                    "key": f"redeem:{agent}:{request_id}",
-                    "now": now,
-                    "scanned": "bench",
-                }
-                answer = await connection.fetchval(sql, *[values[name] for name in _PARAMETERS])
+                arguments = redeem.statement_arguments(site, agent, row, f"writes-{row['id']:09d}")
+                answer = await connection.fetchval(sql, *arguments)
                 assert answer is not None, "the statement declined a fresh voucher"
 
             return call
