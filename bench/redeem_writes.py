@@ -7,9 +7,9 @@ booklet's usage. This script measures, in the raw ceiling's tight loop (asyncpg,
 Python app), the application's own one-statement redemption (``domain/single_redemption.py``)
 whole, then with its writes taken out one after another. Each variant is the production
 statement with CTEs removed, so it is exactly the production SQL minus those writes. For each it
-reports transactions per second and the CPU time all PostgreSQL processes spent per transaction
-(read from ``/proc``: the server must run on this machine). The variants run in turns, so a
-change in the machine's speed touches all of them alike.
+reports transactions per second, the CPU time all PostgreSQL processes spent per transaction
+(read from ``/proc``: the server must run on this machine) and the WAL written per transaction.
+The variants run in turns, so a change in the machine's speed touches all of them alike.
 
     .venv/bin/python bench/redeem_writes.py                   # 3 rounds of 3,000 per variant
     .venv/bin/python bench/redeem_writes.py --rounds 1 --transactions 1000 --no-docs
@@ -90,11 +90,13 @@ async def _loop(pool: Any, items: list, call: Callable[[Any, Any], Awaitable[Non
             while queue:
                 await call(connection, queue.pop())
 
+    lsn = await pool.fetchval("SELECT pg_current_wal_lsn()")
     cpu, wall = _postgres_cpu_us(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
     wall, after = time.perf_counter() - wall, _postgres_cpu_us()
+    wal = await pool.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)", lsn)
     per_tx = (after - cpu) / len(items) if cpu is not None and after is not None else None
-    return {"rate": len(items) / wall, "cpu_us": per_tx}
+    return {"rate": len(items) / wall, "cpu_us": per_tx, "wal_bytes": float(wal) / len(items)}
 
 
 async def _measure(url: str, voucher_ids: list[int], rounds: int, transactions: int) -> dict[str, list]:
@@ -137,7 +139,8 @@ async def _measure(url: str, voucher_ids: list[int], rounds: int, transactions: 
                 results[label].append(result)
                 cpu = f"{result['cpu_us']:.0f} µs" if result["cpu_us"] is not None else "n/a"
                 print(
-                    f"round {round_ + 1} {label}: {result['rate']:,.0f} tx/s, PostgreSQL CPU {cpu}/tx",
+                    f"round {round_ + 1} {label}: {result['rate']:,.0f} tx/s, PostgreSQL CPU {cpu}/tx, "
+                    f"WAL {result['wal_bytes']:,.0f} B/tx",
                     flush=True,
                 )
     finally:
@@ -158,13 +161,13 @@ def _table(results: dict[str, list]) -> str:
         writes -= 1
         labels[name] = f"… without the {what} ({writes} writes)"
     lines = [
-        "| Loop | tx/s | of the raw ceiling | PostgreSQL CPU µs per tx |",
-        "|---|---:|---:|---:|",
+        "| Loop | tx/s | of the raw ceiling | PostgreSQL CPU µs per tx | WAL bytes per tx |",
+        "|---|---:|---:|---:|---:|",
     ]
     for label, text in labels.items():
-        rate, cpu = median(label, "rate"), median(label, "cpu_us")
+        rate, cpu, wal = median(label, "rate"), median(label, "cpu_us"), median(label, "wal_bytes")
         cpu_text = f"{cpu:,.0f}" if cpu is not None else "n/a"
-        lines.append(f"| {text} | {rate:,.0f} | {rate / raw_rate:.0%} | {cpu_text} |")
+        lines.append(f"| {text} | {rate:,.0f} | {rate / raw_rate:.0%} | {cpu_text} | {wal:,.0f} |")
     return "\n".join(lines)
 
 
@@ -177,8 +180,9 @@ ceiling of bench/redeem.py does, with no HTTP and no Python application; the var
 turns, {args.rounds} round(s), medians shown. "Application's statement" is the production
 one-statement redemption (`domain/single_redemption.py`); each line below it is the same SQL with
 one more of its writes taken out. PostgreSQL CPU counts every server process (backends, WAL writer,
-checkpointer) during the loop, per transaction. Data: {args.vouchers:,} issued vouchers loaded
-through the domain API, folded and vacuumed, every voucher used once.
+checkpointer) during the loop, per transaction; WAL bytes are the WAL position's advance over the
+loop, per transaction (full-page images after a checkpoint included). Data: {args.vouchers:,}
+issued vouchers loaded through the domain API, folded and vacuumed, every voucher used once.
 
 {table}
 
