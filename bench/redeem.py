@@ -181,6 +181,7 @@ _AUDIT = (
     "VALUES ({p}, NULL, 'voucher.redeem', 'voucher', {p}, {p}, {p})"
 )
 _BEFORE = json.dumps({"status": "available"})
+_UPDATE_PG, _AUDIT_PG = _UPDATE.format(p="$1"), _AUDIT.format(p="$%d") % (1, 2, 3, 4)
 
 
 def _after(voucher_id: int) -> str:
@@ -192,11 +193,18 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def raw_transaction(conn: Any, voucher_id: int) -> None:
+    """The raw ceiling's unit of work on PostgreSQL: the compare-and-set UPDATE of one voucher and
+    one audit INSERT, in one transaction."""
+    async with conn.transaction():
+        won = await conn.fetch(_UPDATE_PG, voucher_id)
+        assert won, "raw ceiling: voucher already redeemed"
+        await conn.execute(_AUDIT_PG, dt.datetime.now(dt.UTC), str(voucher_id), _BEFORE, _after(voucher_id))
+
+
 async def _raw_postgres(url: str, ids: list[int], connections: int) -> dict:
     import asyncpg
 
-    update, audit = _UPDATE.format(p="$1"), _AUDIT.format(p="$1").replace("$1", "$%d")
-    audit = audit % (1, 2, 3, 4)
     latencies: list[float] = []
     pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)
     try:
@@ -207,12 +215,7 @@ async def _raw_postgres(url: str, ids: list[int], connections: int) -> dict:
                 while queue:
                     voucher_id = queue.pop()
                     t0 = time.perf_counter()
-                    async with conn.transaction():
-                        won = await conn.fetch(update, voucher_id)
-                        assert won, "raw ceiling: voucher already redeemed"
-                        await conn.execute(
-                            audit, dt.datetime.now(dt.UTC), str(voucher_id), _BEFORE, _after(voucher_id)
-                        )
+                    await raw_transaction(conn, voucher_id)
                     latencies.append(time.perf_counter() - t0)
 
         t0 = time.perf_counter()
@@ -440,24 +443,9 @@ def _bench_engine(engine: str, args: argparse.Namespace) -> dict:
         _recreate_postgres(database_url)
     shutil.rmtree(OUT / f"keys-{engine}", ignore_errors=True)
     env = _env(engine, database_url)
-    log(f"[{tag}] migrate")
-    subprocess.run([str(BIN / "pass-numerique"), "migrate"], env=env, cwd=ROOT, check=True)
-    data_file = OUT / f"data-{engine}.json"
-    log(
-        f"[{tag}] load {args.vouchers} vouchers ({args.vouchers // 10} booklets of 10) through the domain API"
+    data = load_database(
+        engine, database_url, env, args.vouchers // 10, args.agents, OUT / f"data-{engine}.json"
     )
-    subprocess.run(
-        [sys.executable, __file__, "_load", str(args.vouchers // 10), str(args.agents), str(data_file)],
-        env=env,
-        cwd=ROOT,
-        check=True,
-    )
-    data = json.loads(data_file.read_text())
-    log(f"[{tag}] loaded in {data['load_seconds']} s")
-    # As after any bulk load: fold the backlog into the report rollups and refresh the planner's
-    # statistics. Otherwise the first fold (every loaded booklet at once) and autovacuum run during a run.
-    subprocess.run([str(BIN / "pass-numerique"), "refresh-reports"], env=env, cwd=ROOT, check=True)
-    _vacuum(engine, database_url)
     vouchers = data["vouchers"]
     raw_ids = [v["id"] for v in vouchers[: args.raw_vouchers]]
     # PostgreSQL: as many again per run for the application's statement, each used once (it cannot
@@ -525,6 +513,30 @@ def _bench_engine(engine: str, args: argparse.Namespace) -> dict:
                 f"p50 {statement['p50_ms']:.2f} ms, p99 {statement['p99_ms']:.2f} ms"
             )
     return results
+
+
+def load_database(
+    engine: str, database_url: str, env: dict[str, str], booklets: int, agents: int, data_file: Path
+) -> dict:
+    """Migrate the (empty) database, load ``booklets`` issued booklets of 10 vouchers and ``agents``
+    site agents through the domain API (``_load``, in a child process whose environment selects the
+    database), fold and vacuum; the loaded emails and vouchers, as ``_load`` wrote them."""
+    log(f"[{engine}] migrate")
+    subprocess.run([str(BIN / "pass-numerique"), "migrate"], env=env, cwd=ROOT, check=True)
+    log(f"[{engine}] load {booklets * 10} vouchers ({booklets} booklets of 10) through the domain API")
+    subprocess.run(
+        [sys.executable, __file__, "_load", str(booklets), str(agents), str(data_file)],
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    data = json.loads(data_file.read_text())
+    log(f"[{engine}] loaded in {data['load_seconds']} s")
+    # As after any bulk load: fold the backlog into the report rollups and refresh the planner's
+    # statistics. Otherwise the first fold (every loaded booklet at once) and autovacuum run during a run.
+    subprocess.run([str(BIN / "pass-numerique"), "refresh-reports"], env=env, cwd=ROOT, check=True)
+    _vacuum(engine, database_url)
+    return data
 
 
 def _vacuum(engine: str, url: str) -> None:

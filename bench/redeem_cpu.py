@@ -134,19 +134,12 @@ def main() -> None:
     redeem._recreate_postgres(args.pg_url)
     env = redeem._env("postgres", args.pg_url)
     env["PN_KEYS_DIR"] = str(redeem.OUT / "keys-cpu")
-    root, bin_dir = redeem.ROOT, redeem.BIN
-    subprocess.run([str(bin_dir / "pass-numerique"), "migrate"], env=env, cwd=root, check=True)
     vouchers = 300 + args.runs * args.requests
-    booklets = -(-vouchers // 10)
-    print(f"loading {booklets * 10:,} vouchers through the domain API", flush=True)
-    loader = [sys.executable, str(root / "bench" / "redeem.py"), "_load", str(booklets), "4", str(data_file)]
-    subprocess.run(loader, env=env, cwd=root, check=True)
-    subprocess.run([str(bin_dir / "pass-numerique"), "refresh-reports"], env=env, cwd=root, check=True)
-    redeem._vacuum("postgres", args.pg_url)
+    redeem.load_database("postgres", args.pg_url, env, -(-vouchers // 10), 4, data_file)
     env["PN_REPORT_FOLD_SECONDS"] = "0"  # no fold in the middle of a run: this measures one request
     command = [sys.executable, __file__, "--in-child", "--runs", str(args.runs)]
     command += ["--requests", str(args.requests), "--tasks", str(args.tasks)]
-    done = subprocess.run(command, env=env, cwd=root, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, cwd=redeem.ROOT, check=True, capture_output=True, text=True)
     print(done.stdout.split("RESULTS ")[0], end="")
     results = json.loads(done.stdout.split("RESULTS ", 1)[1])
     cpu = sorted(r["cpu_us"] for r in results)

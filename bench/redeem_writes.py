@@ -25,11 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -115,14 +113,9 @@ async def _measure(url: str, voucher_ids: list[int], rounds: int, transactions: 
         site, agent, rows = await redeem.statement_inputs(pool, voucher_ids)
         by_id = {row["id"]: row for row in rows}
         fresh = iter([by_id[i] for i in voucher_ids])  # each voucher used once, in the loaded order
-        update = redeem._UPDATE.format(p="$1")
-        audit = redeem._AUDIT.format(p="$%d") % (1, 2, 3, 4)
 
         async def raw(connection: Any, row: Any) -> None:
-            async with connection.transaction():
-                assert await connection.fetch(update, row["id"]), "raw: voucher already redeemed"
-                now = dt.datetime.now(dt.UTC)
-                await connection.execute(audit, now, str(row["id"]), redeem._BEFORE, redeem._after(row["id"]))
+            await redeem.raw_transaction(connection, row["id"])
 
         def application(sql: str) -> Callable[[Any, Any], Awaitable[None]]:
             async def call(connection: Any, row: Any) -> None:
@@ -207,16 +200,8 @@ def main() -> None:
     redeem._recreate_postgres(args.pg_url)
     env = redeem._env("postgres", args.pg_url)
     env["PN_KEYS_DIR"] = str(redeem.OUT / "keys-writes")
-    data_file = redeem.OUT / "data-writes.json"
-    subprocess.run([str(redeem.BIN / "pass-numerique"), "migrate"], env=env, cwd=redeem.ROOT, check=True)
-    print(f"loading {args.vouchers:,} vouchers through the domain API", flush=True)
-    loader = [sys.executable, str(redeem.ROOT / "bench" / "redeem.py"), "_load", str(booklets), "4"]
-    subprocess.run([*loader, str(data_file)], env=env, cwd=redeem.ROOT, check=True)
-    subprocess.run(
-        [str(redeem.BIN / "pass-numerique"), "refresh-reports"], env=env, cwd=redeem.ROOT, check=True
-    )
-    redeem._vacuum("postgres", args.pg_url)
-    voucher_ids = [v["id"] for v in json.loads(data_file.read_text())["vouchers"]]
+    data = redeem.load_database("postgres", args.pg_url, env, booklets, 4, redeem.OUT / "data-writes.json")
+    voucher_ids = [v["id"] for v in data["vouchers"]]
     results = asyncio.run(_measure(args.pg_url, voucher_ids, args.rounds, args.transactions))
     table = _table(results)
     print()
