@@ -46,7 +46,8 @@ def _environment(tmp: Path) -> dict[str, str]:
 
 async def _prepare() -> dict[int, int]:
     """A migrated database with one print run per size; returns size → run id."""
-    from pass_numerique.domain import issuance, programmes, territories
+    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.scheme import programmes, territories
     from pass_numerique.migrations import migrate
 
     await migrate()
@@ -70,7 +71,7 @@ def _peak_rss_mb() -> float:
 
 
 def _child_render(run_id: int, out: Path) -> dict:
-    from pass_numerique.domain import print_jobs
+    from pass_numerique.domain.printing import print_jobs
 
     baseline = _peak_rss_mb()
     start = time.perf_counter()
@@ -92,8 +93,9 @@ def _child_qr(run_id: int) -> dict:
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
 
-    from pass_numerique.db.tables import Booklet, Voucher
-    from pass_numerique.domain import issuance, printing
+    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.tables import Booklet, Voucher
+    from pass_numerique.rendering import booklet_pdf as printing
 
     async def urls() -> list[str]:
         booklets = {

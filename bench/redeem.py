@@ -59,17 +59,15 @@ THEME = "email"
 async def _load(booklets: int, agents: int, out: Path) -> None:
     from piccolo.engine.postgres import PostgresEngine
 
-    from pass_numerique.db.tables import AccreditationStatus, Role, Voucher
     from pass_numerique.db.transaction import engine
-    from pass_numerique.domain import (
-        accounts,
-        beneficiaries,
-        issuance,
-        programmes,
-        sites,
-        structures,
-        territories,
-    )
+    from pass_numerique.domain.accounts import users as accounts
+    from pass_numerique.domain.actors import Role
+    from pass_numerique.domain.issuance import beneficiaries
+    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.partners import sites, structures
+    from pass_numerique.domain.scheme import programmes, territories
+    from pass_numerique.domain.states import AccreditationStatus
+    from pass_numerique.domain.tables import Voucher
 
     db = engine()
     pooled = isinstance(db, PostgresEngine)
@@ -240,7 +238,7 @@ def statement_arguments(site: int, agent: int, voucher: Any, request_id: str) ->
     """The one-statement redemption's parameters for ``voucher`` (id, booklet, number, key_id)
     redeemed now by ``agent`` at ``site``, in the statement's order."""
     from pass_numerique.domain.clock import local_date, month_of
-    from pass_numerique.domain.single_redemption import _PARAMETERS
+    from pass_numerique.domain.redemption.single_redemption import _PARAMETERS
 
     now = dt.datetime.now(dt.UTC)
     values = {
@@ -265,7 +263,7 @@ async def _statement_postgres(url: str, ids: list[int], connections: int) -> dic
     tight loop: everything the database does for a redemption, without HTTP or the Python app."""
     import asyncpg
 
-    from pass_numerique.domain.single_redemption import _STATEMENT
+    from pass_numerique.domain.redemption.single_redemption import _STATEMENT
 
     latencies: list[float] = []
     pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)

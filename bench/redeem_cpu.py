@@ -74,7 +74,7 @@ async def _call(app: Any, path: str, body: bytes, token: str | None = None) -> t
 
 
 async def _measure(data: dict, runs: int, requests: int, tasks: int) -> list[dict]:
-    from pass_numerique.api.app import create_app
+    from pass_numerique.asgi import create_app
 
     app = create_app()
     results = []

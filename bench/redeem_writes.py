@@ -100,7 +100,7 @@ async def _loop(pool: Any, items: list, call: Callable[[Any, Any], Awaitable[Non
 async def _measure(url: str, voucher_ids: list[int], rounds: int, transactions: int) -> dict[str, list]:
     import asyncpg
 
-    from pass_numerique.domain.single_redemption import _STATEMENT
+    from pass_numerique.domain.redemption.single_redemption import _STATEMENT
 
     variants: list[tuple[str, str | None]] = [("raw", None), ("full", _STATEMENT)]
     removed: set[str] = set()

@@ -34,11 +34,13 @@ def _percentile(samples: list[float], q: float) -> float:
 
 
 async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]:
-    from pass_numerique.db.tables import Role, Voucher
     from pass_numerique.db.transaction import engine, is_sqlite, read_snapshot
-    from pass_numerique.domain import booklet_rollups, report_rollups, reports, statements
-    from pass_numerique.domain.actors import Actor
+    from pass_numerique.domain.actors import Actor, Role
     from pass_numerique.domain.clock import utcnow
+    from pass_numerique.domain.reimbursement import statements
+    from pass_numerique.domain.reports import booklet_rollups, report_rollups
+    from pass_numerique.domain.reports import dashboard as reports
+    from pass_numerique.domain.tables import Voucher
     from pass_numerique.settings import get_settings
 
     db = engine()

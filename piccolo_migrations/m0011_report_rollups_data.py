@@ -38,8 +38,8 @@ STATEMENTS = [
 
 async def _backfill_days(engine) -> None:
     # Raw queries through a table run inside the migration's transaction.
-    from pass_numerique.db.tables import Redemption
     from pass_numerique.domain.clock import local_date, local_zone
+    from pass_numerique.domain.tables import Redemption
 
     if engine.engine_type == "postgres":
         await Redemption.raw(

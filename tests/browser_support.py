@@ -76,7 +76,7 @@ def server_fixture() -> Iterator[str]:
     """The real app, served by uvicorn in a background thread."""
     import uvicorn
 
-    from pass_numerique.api.app import create_app
+    from pass_numerique.asgi import create_app
 
     port = _free_port()
     config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")

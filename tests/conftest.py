@@ -44,17 +44,16 @@ os.environ["PN_ARGON2_PROFILE"] = "cheapest"
 # No pool in tests: fixtures and the test client run in different event loops.
 os.environ["PN_DB_POOL_SIZE"] = "0"
 
-from pass_numerique.db.tables import AccreditationStatus, Role  # noqa: E402
-from pass_numerique.db.transaction import engine  # noqa: E402
-from pass_numerique.domain import (  # noqa: E402
-    accounts,
-    programmes,
-    sites,
-    structures,
-    territories,
+from pass_numerique.db.transaction import engine
+from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.actors import (
+    Actor,
+    Role,
 )
-from pass_numerique.domain.actors import Actor  # noqa: E402
-from pass_numerique.migrations import migrate  # noqa: E402
+from pass_numerique.domain.partners import sites, structures
+from pass_numerique.domain.scheme import programmes, territories
+from pass_numerique.domain.states import AccreditationStatus
+from pass_numerique.migrations import migrate
 
 T = TypeVar("T")
 PASSWORD = "correct-horse-battery"
@@ -215,7 +214,7 @@ def client() -> Iterator[Any]:
     """A real HTTP client on the real application (Litestar's test client)."""
     from litestar.testing import TestClient
 
-    from pass_numerique.api.app import create_app
+    from pass_numerique.asgi import create_app
 
     with TestClient(app=create_app()) as test_client:
         yield test_client
@@ -223,7 +222,8 @@ def client() -> Iterator[Any]:
 
 def issue(world: World, issuer: Actor | None = None) -> tuple[Any, list[Any]]:
     """Issue a booklet to a new beneficiary of the issuer's territory; returns it with its codes."""
-    from pass_numerique.domain import beneficiaries, issuance
+    from pass_numerique.domain.issuance import beneficiaries
+    from pass_numerique.domain.issuance import booklets as issuance
 
     issuer = issuer or world.issuer
     booklet = run(

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from conftest import PASSWORD, World, run
-from pass_numerique.db.tables import LoginFailure
-from pass_numerique.domain import accounts
+from pass_numerique.domain.accounts import users as accounts
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.tables import LoginFailure
 
 
 def attempt(email: str, password: str, **kw) -> str:

@@ -7,8 +7,9 @@ import uuid
 import pytest
 
 from conftest import PASSWORD, World, bearer, run
-from pass_numerique.db.tables import StaffUser
-from pass_numerique.domain import beneficiaries, issuance
+from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.tables import StaffUser
 
 
 def test_newcomer_flow_issue_then_redeem_then_already_redeemed(client, world: World) -> None:

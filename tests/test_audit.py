@@ -7,9 +7,11 @@ from datetime import date, timedelta
 import pytest
 
 from conftest import World, issue, run
-from pass_numerique.db.tables import AuditEvent
-from pass_numerique.domain import audit, beneficiaries, issuance
+from pass_numerique.domain import audit
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.tables import AuditEvent
 from test_staff_pages import login
 
 

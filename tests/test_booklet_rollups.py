@@ -17,8 +17,10 @@ from datetime import date
 import pytest
 
 from conftest import World, load_migration, run
-from pass_numerique.db.tables import Booklet, BookletByMonth, BookletReportFact
-from pass_numerique.domain import booklet_rollups, issuance, redemption
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.reports import booklet_rollups
+from pass_numerique.domain.tables import Booklet, BookletByMonth, BookletReportFact
 from test_reports import NOW, RANGE, Data, at, build, issue_at, redeem_at, report
 
 TODAY = NOW.date()

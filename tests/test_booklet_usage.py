@@ -7,8 +7,9 @@ a late upload dated before the booklet's first use so far, an undo, a replacemen
 from __future__ import annotations
 
 from conftest import World, run
-from pass_numerique.db.tables import Booklet
-from pass_numerique.domain import booklet_usage, redemption
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.reports import booklet_usage
+from pass_numerique.domain.tables import Booklet
 from test_reports import Data, at, build
 
 

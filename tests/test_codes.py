@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pass_numerique.domain import codes, signing_keys, voucher_tokens
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.vouchers import codes, voucher_tokens
+from pass_numerique.security import signing_keys
 from pass_numerique.settings import get_settings
 
 CLAIMS = voucher_tokens.TokenClaims(

@@ -8,9 +8,12 @@ import msgspec
 import pytest
 
 from conftest import World, run
-from pass_numerique.db.tables import AuditEvent, Beneficiary
-from pass_numerique.domain import beneficiaries, data_rights, issuance, redemption, reports
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import beneficiaries, data_rights
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.tables import AuditEvent, Beneficiary
 from test_staff_pages import csrf, login
 
 

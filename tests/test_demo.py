@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from conftest import run
+from pass_numerique import demo
 from pass_numerique.cli import main
-from pass_numerique.db.tables import Booklet, PartnerSite, Programme, Redemption, StaffUser, Territory
-from pass_numerique.domain import accounts, demo
+from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.tables import Booklet, PartnerSite, Programme, Redemption, StaffUser, Territory
 
 
 def test_demo_builds_a_realistic_departement_with_a_login_per_role() -> None:

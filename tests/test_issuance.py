@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 
 from conftest import World, issue, run
-from pass_numerique.db.tables import AuditEvent, Beneficiary, Booklet, Voucher
-from pass_numerique.domain import beneficiaries, issuance, redemption
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.tables import AuditEvent, Beneficiary, Booklet, Voucher
 
 
 def new_person(world: World, actor=None, **fields) -> beneficiaries.BeneficiaryOut:

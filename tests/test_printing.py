@@ -12,9 +12,11 @@ import pytest
 import zxingcpp
 
 from conftest import World, bearer, issue, run
-from pass_numerique.db.tables import Booklet, PrintJob
-from pass_numerique.domain import issuance, print_jobs, printing
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.printing import print_jobs
+from pass_numerique.domain.tables import Booklet, PrintJob
+from pass_numerique.rendering import booklet_pdf as printing
 
 RENDER_DPI = 200
 SHORT_CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")

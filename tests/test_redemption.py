@@ -9,11 +9,13 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 
 from conftest import World, issue, run
-from pass_numerique.db.tables import Redemption, ScanAttempt, Voucher
 from pass_numerique.db.transaction import engine
-from pass_numerique.domain import beneficiaries, issuance, redemption
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.tables import Redemption, ScanAttempt, Voucher
 
 
 def redeem(world: World, codes: list[str], request_id: str = "request-0001", agent=None, **kw):

@@ -16,7 +16,10 @@ import pytest
 
 from conftest import World, load_migration, run
 from pass_numerique.cli import main
-from pass_numerique.db.tables import (
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.reports import report_rollups
+from pass_numerique.domain.tables import (
     PartnerSite,
     Redemption,
     RedemptionBySite,
@@ -25,7 +28,6 @@ from pass_numerique.db.tables import (
     RedemptionByTerritory,
     RedemptionByTerritoryPair,
 )
-from pass_numerique.domain import issuance, redemption, report_rollups
 from test_reports import NOW, RANGE, Data, at, build, redeem_at, report
 
 TODAY = NOW.date()

@@ -26,8 +26,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import World, run
-from pass_numerique.domain import beneficiaries, issuance, redemption, reports, statements
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.reimbursement import statements
+from pass_numerique.domain.reports import dashboard as reports
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=PARIS)

@@ -8,10 +8,14 @@ import pytest
 
 from conftest import World, run
 from pass_numerique.cli import main
-from pass_numerique.db.tables import AuditEvent, IdempotencyRecord, LoginFailure, Redemption, ScanAttempt
-from pass_numerique.domain import accounts, beneficiaries, issuance, redemption, retention
+from pass_numerique.domain import retention
+from pass_numerique.domain.accounts import users as accounts
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.tables import AuditEvent, IdempotencyRecord, LoginFailure, Redemption, ScanAttempt
 
 
 def test_prune_keeps_recent_answers_and_every_redemption(world: World) -> None:

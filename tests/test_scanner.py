@@ -25,8 +25,10 @@ from browser_support import (  # noqa: F401 - the fixtures are used by name
     world_fixture,
 )
 from conftest import PASSWORD, World
-from pass_numerique.db.tables import Redemption, RedemptionConflict
-from pass_numerique.domain import beneficiaries, issuance, redemption
+from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.tables import Redemption, RedemptionConflict
 
 pytestmark = pytest.mark.browser
 

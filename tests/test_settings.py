@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pass_numerique.domain.passwords import PROFILES
+from pass_numerique.security.passwords import PROFILES
 from pass_numerique.settings import DEFAULT_SECRET, SettingsError, _from_environment
 
 

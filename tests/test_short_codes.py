@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pass_numerique.domain import short_codes
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.vouchers import short_codes
 
 codes = st.integers(min_value=0, max_value=2**64 - 1).map(short_codes.from_bits)
 positions = st.integers(min_value=0, max_value=short_codes.CODE_LENGTH - 1)

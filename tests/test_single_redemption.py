@@ -10,7 +10,16 @@ import msgspec
 
 from conftest import World, issue, run
 from pass_numerique.db.json_columns import json_value
-from pass_numerique.db.tables import (
+from pass_numerique.db.transaction import is_sqlite
+from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.clock import local_date, month_of, utcnow
+from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import single_redemption
+from pass_numerique.domain.reimbursement import statements
+from pass_numerique.domain.reports import booklet_usage
+from pass_numerique.domain.tables import (
     AuditEvent,
     Booklet,
     IdempotencyRecord,
@@ -18,11 +27,7 @@ from pass_numerique.db.tables import (
     ScanAttempt,
     Voucher,
 )
-from pass_numerique.db.transaction import is_sqlite
-from pass_numerique.domain import booklet_usage, codes, issuance, redemption, single_redemption, statements
-from pass_numerique.domain.actors import Actor
-from pass_numerique.domain.clock import local_date, month_of, utcnow
-from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.vouchers import codes
 
 
 def attempt(world: World, url: str, request_id: str, *, agent: Actor | None = None, **overrides: Any) -> Any:

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import World, run
-from pass_numerique.db.tables import AuditEvent, PartnerSite
-from pass_numerique.domain import site_directory, sites
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.partners import site_directory, sites
+from pass_numerique.domain.tables import AuditEvent, PartnerSite
 
 EXAMPLE = (
     Path(__file__).resolve().parents[2] / "shared/standards/lieux-mediation-numerique/exemple-valide.csv"

@@ -20,7 +20,7 @@ from browser_support import (  # noqa: F401 - the fixtures are used by name
     world_fixture,
 )
 from conftest import PASSWORD, World
-from pass_numerique.db.tables import Beneficiary
+from pass_numerique.domain.tables import Beneficiary
 
 pytestmark = pytest.mark.browser
 
@@ -94,8 +94,8 @@ def test_desk_flow_create_beneficiary_issue_and_print(page: Page, server: str, w
 def test_public_site_list_is_accessible(page: Page, server: str, world: World) -> None:
     from datetime import date
 
-    from pass_numerique.db.tables import AccreditationStatus
-    from pass_numerique.domain import sites
+    from pass_numerique.domain.partners import sites
+    from pass_numerique.domain.states import AccreditationStatus
 
     site = domain(
         sites.create_site(
@@ -129,7 +129,9 @@ def _sign_in(page: Page, server: str, email: str, target: str) -> None:
 
 
 def _some_activity(world: World) -> None:
-    from pass_numerique.domain import beneficiaries, issuance, redemption
+    from pass_numerique.domain.issuance import beneficiaries
+    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.redemption import redemptions as redemption
 
     for n, age_band in enumerate(
         ["vingt_cinq_trente_neuf", "soixante_soixante_neuf", "vingt_cinq_trente_neuf"]
@@ -250,7 +252,9 @@ def test_desk_flow_with_the_keyboard_only(page: Page, server: str, world: World)
 
 
 def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: World) -> None:
-    from pass_numerique.domain import beneficiaries, issuance, redemption
+    from pass_numerique.domain.issuance import beneficiaries
+    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.redemption import redemptions as redemption
 
     booklet = domain(
         issuance.issue_booklet(

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from conftest import PASSWORD, World, issue, run
-from pass_numerique.db.tables import Beneficiary, Booklet, StaffSession
-from pass_numerique.domain import beneficiaries, issuance, sessions
+from pass_numerique.domain.accounts import sessions
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.tables import Beneficiary, Booklet, StaffSession
 
 TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
@@ -126,7 +128,7 @@ def test_sessions_expire_when_idle_or_too_old_and_with_the_account(world: World)
         run(sessions.authenticate_session(other, now=now + timedelta(days=7, minutes=1))) is None
     )  # …not more
     third = run(sessions.open_session(world.agent, now=utcnow()))
-    from pass_numerique.domain import accounts
+    from pass_numerique.domain.accounts import users as accounts
 
     run(accounts.set_active(world.admin, world.agent.user_id, False))
     assert run(sessions.authenticate_session(third)) is None
@@ -186,7 +188,7 @@ def test_change_password_checks_the_old_one_and_closes_other_sessions(client, wo
     assert done.status_code == 303
     assert run(sessions.authenticate_session(other)) is None
     assert client.get("/staff/desk").status_code == 200  # this session stays
-    from pass_numerique.domain import accounts
+    from pass_numerique.domain.accounts import users as accounts
 
     assert (
         run(accounts.verify_credentials(world.issuer.email, "un-nouveau-secret")).user_id
@@ -498,7 +500,7 @@ def test_pages_never_show_another_territorys_data(client, world: World, role: st
 
 
 def test_public_site_list_shows_only_the_territorys_accredited_sites(client, world: World) -> None:
-    from pass_numerique.domain import sites
+    from pass_numerique.domain.partners import sites
 
     run(
         sites.create_site(

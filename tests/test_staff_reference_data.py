@@ -6,8 +6,9 @@ import re
 from datetime import timedelta
 
 from conftest import World, issue, run
-from pass_numerique.domain import issuance, programmes, territories
 from pass_numerique.domain.clock import local_date, utcnow
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.scheme import programmes, territories
 from test_staff_pages import csrf, login
 
 

@@ -9,8 +9,10 @@ from datetime import timedelta
 import openpyxl
 
 from conftest import World, bearer, issue, run
-from pass_numerique.domain import issuance, redemption, structures
 from pass_numerique.domain.clock import local_date, utcnow
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.partners import structures
+from pass_numerique.domain.redemption import redemptions as redemption
 from test_staff_pages import login
 
 

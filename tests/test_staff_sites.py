@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from conftest import World, run
-from pass_numerique.db.tables import PartnerSite
-from pass_numerique.domain import sites
+from pass_numerique.domain.partners import sites
+from pass_numerique.domain.tables import PartnerSite
 from test_site_directory import EXAMPLE, as_csv, three_sites
 from test_staff_pages import csrf, login
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from conftest import World, run
-from pass_numerique.db.tables import AuditEvent
-from pass_numerique.domain import statements
+from pass_numerique.domain.reimbursement import statements
+from pass_numerique.domain.tables import AuditEvent
 from test_reports import issue_at, redeem_at
 from test_staff_pages import csrf, login
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from conftest import World, issue, run
-from pass_numerique.db.tables import Booklet
-from pass_numerique.domain import issuance
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.tables import Booklet
 from test_staff_pages import csrf, login
 
 

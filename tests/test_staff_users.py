@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from conftest import PASSWORD, World, run
-from pass_numerique.db.tables import AuditEvent
-from pass_numerique.domain import accounts
+from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.tables import AuditEvent
 from test_staff_pages import csrf, login
 
 TEMPORARY = re.compile(r'<code id="mot-de-passe-temporaire">([^<]+)</code>')

@@ -14,9 +14,11 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import World, bearer, run
-from pass_numerique.db.tables import AuditEvent, StatementPayment
-from pass_numerique.domain import exports, reports, statements
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.reimbursement import statements
+from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.tables import AuditEvent, StatementPayment
+from pass_numerique.rendering import spreadsheets as exports
 from test_reports import NOW, RANGE, Data, at, build
 
 

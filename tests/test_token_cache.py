@@ -19,9 +19,11 @@ import pytest
 from conftest import ENGINE, World, bearer, run
 from pass_numerique.db.auth_changes import CHANNEL
 from pass_numerique.db.engine import postgres_config
-from pass_numerique.db.tables import ApiToken, Role
-from pass_numerique.domain import accounts, sites, structures, token_cache
-from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.actors import Actor, Role
+from pass_numerique.domain.partners import sites, structures
+from pass_numerique.domain.tables import ApiToken
+from pass_numerique.security import token_cache
 from pass_numerique.settings import get_settings
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

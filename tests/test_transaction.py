@@ -10,10 +10,10 @@ import pytest
 
 from conftest import World, run
 from pass_numerique.db import transaction
-from pass_numerique.db.tables import Territory
 from pass_numerique.db.transaction import engine, read_snapshot, side_by_side
-from pass_numerique.domain import territories
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.scheme import territories
+from pass_numerique.domain.tables import Territory
 
 
 async def _in_a_transaction_of_its_own(call: Callable[[], Awaitable[Any]]) -> Any:

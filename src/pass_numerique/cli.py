@@ -21,7 +21,7 @@ def _migrate(_: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from pass_numerique.api.server import NoDelayHttpToolsProtocol
+    from pass_numerique.http.server import NoDelayHttpToolsProtocol
 
     settings = get_settings()
     uvicorn.run(
@@ -41,8 +41,8 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _create_admin(args: argparse.Namespace) -> None:
-    from pass_numerique.db.tables import Role
-    from pass_numerique.domain import accounts
+    from pass_numerique.domain.accounts import users as accounts
+    from pass_numerique.domain.actors import Role
 
     password = sys.stdin.readline().strip() if args.password_stdin else getpass.getpass("Mot de passe : ")
     user = asyncio.run(
@@ -55,7 +55,7 @@ def _create_admin(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from pass_numerique.domain import demo
+    from pass_numerique import demo
 
     async def run() -> list[demo.DemoLogin] | None:
         if not await demo.is_empty():
@@ -76,7 +76,7 @@ def _demo(args: argparse.Namespace) -> None:
 def _rotate_key(_: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from pass_numerique.domain.signing_keys import create_key
+    from pass_numerique.security.signing_keys import create_key
 
     kid = create_key(Path(get_settings().keys_dir))
     print(f"Nouvelle clé de signature k{kid} : les nouveaux chèques l'utiliseront. Gardez les anciennes.")
@@ -85,7 +85,7 @@ def _rotate_key(_: argparse.Namespace) -> None:
 def _print_booklet(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from pass_numerique.domain import print_jobs
+    from pass_numerique.domain.printing import print_jobs
 
     data = asyncio.run(print_jobs.booklet_pdf(None, args.serial))
     Path(args.output).write_bytes(data)
@@ -103,7 +103,7 @@ def _progress_bar(done: int, total: int, width: int = 40) -> None:
 def _print_run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from pass_numerique.domain import print_jobs
+    from pass_numerique.domain.printing import print_jobs
 
     pdf_path = Path(args.output)
     manifest = Path(args.manifest) if args.manifest else pdf_path.with_suffix(".csv")
@@ -128,7 +128,7 @@ def _prune(args: argparse.Namespace) -> None:
 
 
 def _refresh_reports(args: argparse.Namespace) -> None:
-    from pass_numerique.domain import booklet_rollups, report_rollups
+    from pass_numerique.domain.reports import booklet_rollups, report_rollups
 
     redemptions = asyncio.run(report_rollups.fold())
     booklets = asyncio.run(booklet_rollups.fold())

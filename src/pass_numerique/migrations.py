@@ -6,7 +6,7 @@ from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.engine.sqlite import SQLiteEngine
 
 from pass_numerique.db.transaction import engine
-from pass_numerique.domain import signing_keys
+from pass_numerique.security import signing_keys
 from pass_numerique.settings import get_settings
 
 

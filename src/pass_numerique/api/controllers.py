@@ -9,26 +9,21 @@ import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.printing import PrintingController
 from pass_numerique.api.reports import ReportController, StatementController
 from pass_numerique.api.scanner import ScannerController
 from pass_numerique.api.site_directory import SiteDirectoryController
-from pass_numerique.domain import (
-    accounts,
-    audit,
-    beneficiaries,
-    data_rights,
-    issuance,
-    programmes,
-    redemption,
-    sites,
-    structures,
-    territories,
-)
+from pass_numerique.domain import audit
+from pass_numerique.domain.accounts import users as accounts
 from pass_numerique.domain.actors import Actor
-from pass_numerique.domain.signing_keys import PublicKey, keyring
+from pass_numerique.domain.issuance import beneficiaries, data_rights
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.partners import sites, structures
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.scheme import programmes, territories
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
+from pass_numerique.security.signing_keys import PublicKey, keyring
 
 
 class LoginRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -17,10 +17,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import File
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.domain import print_jobs
 from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.printing import print_jobs
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 
 _RUNNING: set[asyncio.Task] = set()
 """Strong references to the job tasks, so the event loop does not drop them half-way."""

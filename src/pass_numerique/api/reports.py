@@ -13,11 +13,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.domain import exports, reports, statements
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.reimbursement import statements
+from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
+from pass_numerique.rendering import spreadsheets as exports
 
 _MEDIA = {
     "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types

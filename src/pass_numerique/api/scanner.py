@@ -7,9 +7,10 @@ from typing import Annotated
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.domain import offline_sync, redemption
+from pass_numerique.domain.redemption import offline_sync
+from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 
 
 class ScannerController(Controller):

@@ -7,9 +7,9 @@ from typing import Literal
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.domain import site_directory
+from pass_numerique.domain.partners import site_directory
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 
 MEDIA = {"csv": "text/csv", "json": "application/json"}
 

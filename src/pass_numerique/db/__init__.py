@@ -1,1 +1,2 @@
-"""Persistence: the Piccolo engine, tables and the write-transaction helper."""
+"""Database infrastructure that knows no rule of the scheme: the Piccolo engine from the URL,
+transactions on either engine, the dialect differences, and the Piccolo app registry."""

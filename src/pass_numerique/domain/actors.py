@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import msgspec
 
-from pass_numerique.db.tables import Role
 from pass_numerique.domain.errors import DomainError
+
+
+class Role(StrEnum):
+    """What a staff account may do (README, "Roles"); its data scope comes with it."""
+
+    admin = "admin"
+    coordinator = "coordinator"
+    issuer = "issuer"
+    site_agent = "site_agent"
+    viewer = "viewer"
+
 
 MANAGERS = (Role.admin, Role.coordinator)
 

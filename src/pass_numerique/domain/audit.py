@@ -8,16 +8,15 @@ from typing import Any
 import msgspec
 
 from pass_numerique.db.json_columns import json_value
-from pass_numerique.db.tables import (
+from pass_numerique.domain.actors import Actor, Role
+from pass_numerique.domain.clock import local_zone, utcnow
+from pass_numerique.domain.tables import (
     AuditEvent,
     CoordinatorTerritory,
     DistributingStructure,
     PartnerSite,
-    Role,
     StaffUser,
 )
-from pass_numerique.domain.actors import Actor
-from pass_numerique.domain.clock import local_zone, utcnow
 
 
 def _plain(value: Any) -> Any:

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from pass_numerique.db.tables import IdempotencyRecord, LoginFailure
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
-from pass_numerique.domain.accounts import LOGIN_FAILURE_WINDOW
+from pass_numerique.domain.accounts.users import LOGIN_FAILURE_WINDOW
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.redemption import OLDEST_OFFLINE_UPLOAD
+from pass_numerique.domain.redemption.redemptions import OLDEST_OFFLINE_UPLOAD
+from pass_numerique.domain.tables import IdempotencyRecord, LoginFailure
 
 MIN_IDEMPOTENCY_DAYS = OLDEST_OFFLINE_UPLOAD.days + 15
 

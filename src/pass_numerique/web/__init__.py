@@ -1,1 +1,1 @@
-"""Server-rendered page shells (the scanner); their behaviour lives in ``static/``."""
+"""Server-rendered pages: the staff app (``staff/``), the phone scanner shell and the public pages."""

@@ -13,9 +13,10 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.domain import reports, sites
-from pass_numerique.web.charts import french_number
+from pass_numerique.domain.partners import sites
+from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.http import guards
+from pass_numerique.rendering.charts import french_number
 from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS, page
 from pass_numerique.web.staff.reports import percent
 

@@ -13,7 +13,7 @@ from litestar import Controller, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-from pass_numerique.api import guards
+from pass_numerique.http import guards
 
 STATIC_URL = "/static"
 # Bump when a file in static/scan changes: it names the service worker's cache.

@@ -7,13 +7,11 @@ from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.domain import (
-    accounts,
-    sessions,
-)
+from pass_numerique.domain.accounts import sessions
+from pass_numerique.domain.accounts import users as accounts
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import (
     HOME_URL,

@@ -13,11 +13,12 @@ from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.db.tables import Role
-from pass_numerique.domain import accounts, audit
+from pass_numerique.domain import audit
+from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import (
     AUDIT_ACTIONS,
     PAGE_SIZE,

@@ -9,14 +9,12 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.domain import (
-    audit,
-    issuance,
-    print_jobs,
-)
+from pass_numerique.domain import audit
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.printing import print_jobs
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import (
     AUDIT_ACTIONS,
     BOOKLET_STATUS,

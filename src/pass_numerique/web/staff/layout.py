@@ -23,10 +23,10 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect, Template
 
-from pass_numerique.db.tables import BookletStatus, PrintJobStatus, Role, VoucherStatus
-from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import local_zone
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.states import BookletStatus, PrintJobStatus, VoucherStatus
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"

@@ -8,18 +8,15 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.printing import job_download, start_in_background
-from pass_numerique.db.tables import PrintJobStatus
-from pass_numerique.domain import (
-    issuance,
-    print_jobs,
-    programmes,
-    structures,
-    territories,
-)
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.partners import structures
+from pass_numerique.domain.printing import print_jobs
+from pass_numerique.domain.scheme import programmes, territories
+from pass_numerique.domain.states import PrintJobStatus
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import (
     JOB_STATUS,
     PAGE_SIZE,

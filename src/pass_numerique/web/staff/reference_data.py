@@ -15,10 +15,11 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.domain import issuance, programmes, territories, value_lists
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.scheme import programmes, territories, value_lists
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import StaffController, form_errors, form_int, form_of, page, see_other
 
 PROGRAMME_FIELDS = {

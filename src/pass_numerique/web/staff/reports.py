@@ -16,14 +16,15 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.reports import report_download, report_filter
-from pass_numerique.db.tables import Role
-from pass_numerique.domain import programmes, reports, sites, territories, value_lists
-from pass_numerique.domain.actors import Actor
-from pass_numerique.domain.reports import Report, ReportFilter
-from pass_numerique.web.charts import bar_chart, french_number
+from pass_numerique.domain.actors import Actor, Role
+from pass_numerique.domain.partners import sites
+from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.reports.dashboard import Report, ReportFilter
+from pass_numerique.domain.scheme import programmes, territories, value_lists
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
+from pass_numerique.rendering.charts import bar_chart, french_number
 from pass_numerique.web.staff.layout import PAGE_SIZE, StaffController, page, page_count
 
 FUNNEL_STEPS = (

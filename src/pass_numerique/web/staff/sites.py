@@ -14,12 +14,15 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.site_directory import sites_download
-from pass_numerique.db.tables import AccreditationStatus, Role, StaffUser
-from pass_numerique.domain import site_directory, sites, territories
+from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.partners import site_directory, sites
+from pass_numerique.domain.scheme import territories
+from pass_numerique.domain.states import AccreditationStatus
+from pass_numerique.domain.tables import StaffUser
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import (
     StaffController,
     form_errors,

@@ -13,13 +13,14 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
 from pass_numerique.api.reports import statement_download
-from pass_numerique.db.tables import Role
-from pass_numerique.domain import statements, value_lists
+from pass_numerique.domain.actors import Role
 from pass_numerique.domain.clock import month_of, utcnow
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.reimbursement import statements
+from pass_numerique.domain.scheme import value_lists
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import StaffController, form_errors, form_of, page, see_other
 
 

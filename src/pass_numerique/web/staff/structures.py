@@ -12,12 +12,15 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.db.tables import Role, StaffUser
-from pass_numerique.domain import issuance, structures, territories
+from pass_numerique.domain.actors import Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.partners import structures
+from pass_numerique.domain.scheme import territories
+from pass_numerique.domain.tables import StaffUser
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import (
     StaffController,
     form_errors,

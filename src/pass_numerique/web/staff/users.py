@@ -13,11 +13,13 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api import guards
-from pass_numerique.api.authentication import actor_of
-from pass_numerique.db.tables import Role
-from pass_numerique.domain import accounts, sites, structures, territories
+from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.partners import sites, structures
+from pass_numerique.domain.scheme import territories
+from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import (
     ROLE_LABELS,
     StaffController,

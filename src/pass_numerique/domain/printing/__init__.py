@@ -1,0 +1,3 @@
+"""Print-ready booklets: one booklet's PDF, and whole print runs rendered as background jobs
+(the drawing itself is rendering/booklet_pdf.py).
+"""

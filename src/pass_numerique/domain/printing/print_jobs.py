@@ -1,0 +1,393 @@
+"""Printing with the database: one booklet's PDF, a print run streamed to files, background jobs.
+
+Printing only reads booklets and vouchers: it never changes their state, and a
+reprint gives the same codes. A print run is rendered in chunks of booklets
+(``CHUNK_BOOKLETS``), each chunk rendered by fpdf2 in a worker thread and
+appended to the output file at once (see ``pdf_concat``), so memory stays flat
+whatever the size of the run. The job's progress is kept in the ``print_job``
+table, so any process can report it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta
+from multiprocessing import get_context
+from pathlib import Path
+from typing import TextIO
+
+import msgspec
+
+from pass_numerique.db.transaction import write_transaction
+from pass_numerique.domain import audit
+from pass_numerique.domain.actors import MANAGERS, Actor
+from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.errors import DomainError, not_found
+from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.scheme.programmes import ProgrammeOut, get_programme
+from pass_numerique.domain.states import BookletStatus, PrintJobStatus
+from pass_numerique.domain.tables import Booklet, PrintJob, PrintRun, Territory, Voucher
+from pass_numerique.rendering import booklet_pdf as printing
+from pass_numerique.rendering.pdf_concat import PdfConcatenator
+from pass_numerique.settings import get_settings
+
+CHUNK_BOOKLETS = 100
+STALE_AFTER = timedelta(minutes=5)
+"""A running job whose heartbeat is older than this died with its process: it may be restarted."""
+MANIFEST_HEADER = ["serial", "vouchers", "first_page", "last_page"]
+_log = logging.getLogger("pass_numerique.printing")
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+class PrintJobOut(msgspec.Struct, kw_only=True):
+    id: int
+    print_run_id: int
+    status: PrintJobStatus
+    progress: int
+    booklets_done: int
+    booklets_total: int
+    page_count: int
+    error: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RenderResult(msgspec.Struct, kw_only=True):
+    booklets: int
+    pages: int
+
+
+# ---------------------------------------------------------------------------
+# one booklet
+
+
+async def _territory_code(territory_id: int) -> str:
+    row = await Territory.select(Territory.code).where(Territory.id == territory_id).first()
+    return row["code"] if row else ""
+
+
+def _booklet_print(
+    booklet: dict, programme: ProgrammeOut, territory_code: str, codes: list[issuance.VoucherCode]
+) -> printing.BookletPrint:
+    return printing.BookletPrint(
+        serial=booklet["serial"],
+        programme_name=programme.name,
+        funders=programme.funders,
+        territory_code=territory_code,
+        valid_from=booklet["valid_from"],
+        valid_until=booklet["valid_until"],
+        codes=codes,
+    )
+
+
+async def booklet_print(actor: Actor | None, serial: str) -> printing.BookletPrint:
+    """What to print for one booklet, within the actor's scope (issuing roles)."""
+    booklet, codes = await issuance.booklet_with_codes(actor, serial)  # checks role and territory
+    if booklet["status"] == BookletStatus.cancelled:
+        raise DomainError("invalid_state", "Ce carnet est annulé : il ne peut pas être imprimé.")
+    programme = await get_programme(booklet["programme"])
+    return _booklet_print(booklet, programme, await _territory_code(booklet["territory"]), codes)
+
+
+async def booklet_pdf(actor: Actor | None, serial: str) -> bytes:
+    """The PDF of one booklet; the same bytes every time."""
+    data = await booklet_print(actor, serial)
+    return await asyncio.to_thread(printing.render_booklet, data, printing.Branding.from_settings())
+
+
+# ---------------------------------------------------------------------------
+# a print run, streamed to files
+
+
+def _printable(run_id: int) -> object:
+    return (Booklet.print_run == run_id) & (Booklet.status != BookletStatus.cancelled)
+
+
+async def _chunk_rows(run_id: int, after_serial: str, limit: int) -> list[dict]:
+    """The next ``limit`` booklets of the run after ``after_serial``, each with its voucher rows."""
+    booklets = (
+        await Booklet.select(
+            Booklet.id, Booklet.serial, Booklet.valid_from, Booklet.valid_until, Booklet.codes_valid_until
+        )
+        .where(_printable(run_id) & (Booklet.serial > after_serial))
+        .order_by(Booklet.serial)
+        .limit(limit)
+    )
+    if not booklets:
+        return []
+    by_id = {b["id"]: {**b, "vouchers": []} for b in booklets}
+    for voucher in await (
+        Voucher.select(
+            Voucher.booklet, Voucher.number, Voucher.key_id, Voucher.code_nonce, Voucher.face_value_cents
+        )
+        .where(Voucher.booklet.is_in(list(by_id)))
+        .order_by(Voucher.booklet, Voucher.number)
+    ):
+        by_id[voucher["booklet"]]["vouchers"].append(voucher)
+    return [by_id[b["id"]] for b in booklets]
+
+
+class _RunWriter:
+    """Renders chunks of a print run into the open PDF and CSV files (runs in a worker thread).
+
+    Encoding QR codes is most of the work and pure Python: it is spread over one process
+    per core, while fpdf2 lays the chunk out in this thread.
+    """
+
+    def __init__(
+        self, pdf_file: object, csv_file: TextIO, programme: ProgrammeOut, territory_code: str, title: str
+    ) -> None:
+        self.concat = PdfConcatenator(pdf_file, title=title)  # type: ignore[arg-type]
+        self.manifest = csv.writer(csv_file, lineterminator="\n")
+        self.manifest.writerow(MANIFEST_HEADER)
+        self.programme = programme
+        self.territory_code = territory_code
+        self.branding = printing.Branding.from_settings()
+        # spawn, not fork: the caller is a thread of a running event loop.
+        self.qr_pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=get_context("spawn"))
+        self._pending: tuple[list[printing.BookletPrint], Iterator[printing.QrDrawing]] | None = None
+
+    def _encode(self, rows: list[dict]) -> tuple[list[printing.BookletPrint], Iterator[printing.QrDrawing]]:
+        """The chunk's booklets, and their QR codes under way in the pool (serial, then vouchers)."""
+        booklets = [
+            _booklet_print(
+                row,
+                self.programme,
+                self.territory_code,
+                [issuance.codes_for(row, voucher) for voucher in row["vouchers"]],
+            )
+            for row in rows
+        ]
+        payloads = [p for b in booklets for p in (b.serial, *(c.url for c in b.codes))]
+        return booklets, self.qr_pool.map(printing.qr_drawing, payloads, chunksize=64)
+
+    def write_chunk(self, rows: list[dict], next_rows: list[dict]) -> None:
+        """Lay out ``rows`` while the pool already encodes the QR codes of ``next_rows``."""
+        booklets, encoded = self._pending or self._encode(rows)
+        self._pending = self._encode(next_rows) if next_rows else None
+        payloads = [p for b in booklets for p in (b.serial, *(c.url for c in b.codes))]
+        renderer = printing.BookletRenderer(self.branding, prepared=dict(zip(payloads, encoded, strict=True)))
+        for booklet in booklets:
+            first_page = self.concat.page_count + renderer.pages + 1
+            renderer.add_booklet(booklet)
+            last_page = self.concat.page_count + renderer.pages
+            self.manifest.writerow([booklet.serial, len(booklet.codes), first_page, last_page])
+        self.concat.append(renderer.output())
+
+    def __enter__(self) -> _RunWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.qr_pool.shutdown(cancel_futures=True)
+
+
+async def render_print_run(
+    run_id: int,
+    pdf_path: Path,
+    manifest_path: Path,
+    *,
+    progress: Progress | None = None,
+    chunk_size: int = CHUNK_BOOKLETS,
+) -> RenderResult:
+    """Render every booklet of a print run (cancelled ones excepted) into one PDF and a CSV manifest.
+
+    No scope check: callers (the job, the CLI) check the actor first. Files are
+    written under a temporary name and renamed when complete.
+    """
+    run = await PrintRun.select().where(PrintRun.id == run_id).first()
+    if run is None:
+        raise not_found("Tirage")
+    programme = await get_programme(run["programme"])
+    territory_code = await _territory_code(run["territory"])
+    total = await Booklet.count().where(_printable(run_id))
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    pdf_part, csv_part = (
+        pdf_path.with_name(pdf_path.name + ".part"),
+        manifest_path.with_name(manifest_path.name + ".part"),
+    )
+    done, after = 0, ""
+    title = f"Tirage {run_id} : {run['first_serial']} à {run['last_serial']}"
+    with (
+        pdf_part.open("wb") as pdf_file,
+        csv_part.open("w", encoding="utf-8", newline="") as csv_file,
+        _RunWriter(pdf_file, csv_file, programme, territory_code, title) as writer,
+    ):
+        rows = await _chunk_rows(run_id, after, chunk_size)
+        while rows:
+            after = rows[-1]["serial"]
+            next_rows = await _chunk_rows(run_id, after, chunk_size)
+            await asyncio.to_thread(writer.write_chunk, rows, next_rows)
+            done += len(rows)
+            if progress is not None:
+                await progress(done, total)
+            rows = next_rows
+        await asyncio.to_thread(writer.concat.close)
+    pdf_part.replace(pdf_path)
+    csv_part.replace(manifest_path)
+    return RenderResult(booklets=done, pages=writer.concat.page_count)
+
+
+# ---------------------------------------------------------------------------
+# background jobs
+
+
+async def _job_out(row: dict) -> PrintJobOut:
+    total = await Booklet.count().where(_printable(row["print_run"]))
+    return PrintJobOut(
+        id=row["id"],
+        print_run_id=row["print_run"],
+        status=row["status"],
+        progress=row["progress"],
+        booklets_done=row["booklets_done"],
+        booklets_total=total,
+        page_count=row["page_count"],
+        error=row["error"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+async def _latest_job(run_id: int) -> dict | None:
+    return (
+        await PrintJob.select()
+        .where(PrintJob.print_run == run_id)
+        .order_by(PrintJob.id, ascending=False)
+        .first()
+    )
+
+
+def _is_live(job: dict, now: datetime) -> bool:
+    """Queued or running, with a recent heartbeat."""
+    if job["status"] not in (PrintJobStatus.queued, PrintJobStatus.running):
+        return False
+    beat = job["updated_at"] or job["created_at"]
+    return now - beat < STALE_AFTER
+
+
+async def start_job(
+    actor: Actor | None, run_id: int, *, now: datetime | None = None
+) -> tuple[PrintJobOut, bool]:
+    """Queue the printing of a print run; returns the job and whether the caller must run it.
+
+    While a job of the run is queued or running, that job is returned instead of a new one.
+    """
+    if actor is not None:
+        await issuance.get_print_run(actor, run_id)  # managers of the run's territory
+    elif not await PrintRun.exists().where(PrintRun.id == run_id):
+        raise not_found("Tirage")
+    now = now or utcnow()
+    async with write_transaction():
+        current = await _latest_job(run_id)
+        if current is not None and _is_live(current, now):
+            return await _job_out(current), False
+        row = (
+            await PrintJob.insert(
+                PrintJob(
+                    print_run=run_id,
+                    status=PrintJobStatus.queued,
+                    created_by=actor.user_id if actor else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).returning(*PrintJob.all_columns())
+        )[0]
+        await audit.record(
+            actor.user_id if actor else None,
+            "print_job.start",
+            "print_run",
+            run_id,
+            at=now,
+            after={"job": row["id"]},
+        )
+    return await _job_out(row), True
+
+
+async def _update_job(job_id: int, **values: object) -> None:
+    values["updated_at"] = utcnow()
+    await PrintJob.update({getattr(PrintJob, k): v for k, v in values.items()}).where(PrintJob.id == job_id)
+
+
+def job_paths(run_id: int, job_id: int) -> tuple[Path, Path]:
+    """Where a job writes its PDF and manifest, under the configured print folder."""
+    folder = Path(get_settings().print_dir)
+    stem = f"tirage-{run_id}-impression-{job_id}"
+    return folder / f"{stem}.pdf", folder / f"{stem}.csv"
+
+
+async def run_job(job_id: int) -> None:
+    """Render a queued job to files, recording progress; a failure is recorded, never raised."""
+    claimed = (
+        await PrintJob.update(
+            {
+                PrintJob.status: PrintJobStatus.running,
+                PrintJob.started_at: utcnow(),
+                PrintJob.updated_at: utcnow(),
+            }
+        )
+        .where((PrintJob.id == job_id) & (PrintJob.status == PrintJobStatus.queued))
+        .returning(PrintJob.print_run)
+    )
+    if not claimed:
+        return
+    run_id = claimed[0]["print_run"]
+    pdf_path, manifest_path = job_paths(run_id, job_id)
+
+    async def report(done: int, total: int) -> None:
+        await _update_job(job_id, progress=min(99, done * 100 // max(total, 1)), booklets_done=done)
+
+    try:
+        result = await render_print_run(run_id, pdf_path, manifest_path, progress=report)
+    except Exception as exc:
+        _log.exception("print job %s failed", job_id)
+        await _update_job(
+            job_id,
+            status=PrintJobStatus.failed,
+            error=str(exc)[:500] or type(exc).__name__,
+            finished_at=utcnow(),
+        )
+        return
+    await _update_job(
+        job_id,
+        status=PrintJobStatus.done,
+        progress=100,
+        booklets_done=result.booklets,
+        page_count=result.pages,
+        pdf_path=str(pdf_path),
+        manifest_path=str(manifest_path),
+        finished_at=utcnow(),
+    )
+
+
+async def _scoped_latest_job(actor: Actor, run_id: int) -> dict:
+    """The latest job of a run within the actor's scope (managers of the run's territory)."""
+    actor.require_role(*MANAGERS)
+    await issuance.get_print_run(actor, run_id)
+    job = await _latest_job(run_id)
+    if job is None:
+        raise not_found("Impression")
+    return job
+
+
+async def get_job(actor: Actor, run_id: int) -> PrintJobOut:
+    """The latest print job of a run."""
+    return await _job_out(await _scoped_latest_job(actor, run_id))
+
+
+async def job_file(actor: Actor, run_id: int, kind: str) -> Path:
+    """The finished PDF (``pdf``) or manifest (``manifest``) of the run's latest job."""
+    job = await _scoped_latest_job(actor, run_id)
+    if job["status"] != PrintJobStatus.done:
+        raise DomainError("invalid_state", "L'impression n'est pas terminée.")
+    path = Path(job["pdf_path"] if kind == "pdf" else job["manifest_path"])
+    if not await asyncio.to_thread(path.is_file):
+        raise not_found("Fichier d'impression")
+    return path

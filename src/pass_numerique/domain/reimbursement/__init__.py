@@ -1,0 +1,1 @@
+"""Reimbursement of the sites: monthly periods, their closing, statements and payments."""

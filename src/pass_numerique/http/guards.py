@@ -1,0 +1,57 @@
+"""Route guards: every route declares one, so access is explicit and testable.
+
+Guards check the role; the data scope (territory, site) is enforced by the
+domain functions, which filter their queries by the actor. They are coroutines:
+Litestar runs a plain function guard in a worker thread, a thread hop on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from pass_numerique.domain.actors import Actor, Role
+
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
+
+
+async def public(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Open to anyone, signed in or not (the explicit marker of a public route)."""
+
+
+def _require_actor(connection: ASGIConnection) -> Actor:
+    actor = connection.scope.get("user")
+    if not isinstance(actor, Actor):
+        raise NotAuthorizedException("Connexion requise.")
+    return actor
+
+
+async def authenticated(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Any signed-in staff member."""
+    _require_actor(connection)
+
+
+def requires(*roles: Role) -> Guard:
+    """Signed in with one of ``roles``."""
+
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if _require_actor(connection).role not in roles:
+            raise PermissionDeniedException("Vous n'avez pas les droits pour cette action.")
+
+    guard.__name__ = "requires_" + "_or_".join(r.value for r in roles)
+    return guard
+
+
+ADMIN = requires(Role.admin)
+MANAGERS = requires(Role.admin, Role.coordinator)
+ISSUERS = requires(Role.admin, Role.coordinator, Role.issuer)
+SITE_AGENT = requires(Role.site_agent)
+LOOKUP = requires(Role.site_agent, Role.issuer, Role.coordinator, Role.admin)
+UNDO = requires(Role.site_agent, Role.coordinator, Role.admin)
+STAFF = authenticated
+REPORTS = requires(Role.admin, Role.coordinator, Role.issuer, Role.site_agent, Role.viewer)
+"""Report readers; the domain narrows each role's figures (a site agent: its site only)."""
+STATEMENTS = requires(Role.admin, Role.coordinator, Role.site_agent)
