@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pass_numerique.domain.actors import SYSTEM
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Printing (bench/print.py)"
 SIZES = (100, 1000)
@@ -52,15 +54,16 @@ async def _prepare() -> dict[int, int]:
 
     await migrate()
     territory = await territories.create_territory(
-        None, territories.TerritoryCreate(code="TAS-N", name="Nord")
+        SYSTEM, territories.TerritoryCreate(code="TAS-N", name="Nord")
     )
     programme = await programmes.create_programme(
-        None, programmes.ProgrammeCreate(name="Pass numérique 2026", funders=["Département"])
+        SYSTEM, programmes.ProgrammeCreate(name="Pass numérique 2026", funders=["Département"])
     )
     runs = {}
     for size in SIZES:
         created = await issuance.create_print_run(
-            None, issuance.PrintRunCreate(territory_id=territory.id, programme_id=programme.id, quantity=size)
+            SYSTEM,
+            issuance.PrintRunCreate(territory_id=territory.id, programme_id=programme.id, quantity=size),
         )
         runs[size] = created.id
     return runs

@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pass_numerique.domain.actors import SYSTEM
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -76,24 +78,26 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
     try:
         started = time.perf_counter()
         territory = await territories.create_territory(
-            None, territories.TerritoryCreate(code="TAS-BENCH", name="Territoire du banc d'essai")
+            SYSTEM, territories.TerritoryCreate(code="TAS-BENCH", name="Territoire du banc d'essai")
         )
         programme = await programmes.create_programme(
-            None, programmes.ProgrammeCreate(name="Pass banc d'essai", funders=["Département"])
+            SYSTEM, programmes.ProgrammeCreate(name="Pass banc d'essai", funders=["Département"])
         )
-        site = await sites.create_site(None, sites.SiteCreate(name="Lieu du banc", territory_id=territory.id))
+        site = await sites.create_site(
+            SYSTEM, sites.SiteCreate(name="Lieu du banc", territory_id=territory.id)
+        )
         await sites.set_accreditation(
-            None,
+            SYSTEM,
             site.id,
             sites.Accreditation(status=AccreditationStatus.accredited, accredited_from=dt.date(2020, 1, 1)),
         )
         structure = await structures.create_structure(
-            None, structures.StructureCreate(name="MDS du banc", territory_id=territory.id, kind="mds")
+            SYSTEM, structures.StructureCreate(name="MDS du banc", territory_id=territory.id, kind="mds")
         )
         emails = []
         for i in range(agents):
             user = await accounts.create_user(
-                None,
+                SYSTEM,
                 accounts.UserCreate(
                     email=f"agent{i}@bench.invalid",
                     display_name=f"Agent {i}",
@@ -104,20 +108,20 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
             )
             emails.append(user.email)
         person = await beneficiaries.create_beneficiary(
-            None, beneficiaries.BeneficiaryCreate(territory_id=territory.id, needs=[THEME])
+            SYSTEM, beneficiaries.BeneficiaryCreate(territory_id=territory.id, needs=[THEME])
         )
         serials: list[str] = []
         left = booklets
         while left:
             quantity = min(left, issuance.MAX_PRINT_RUN)
             run = await issuance.create_print_run(
-                None,
+                SYSTEM,
                 issuance.PrintRunCreate(
                     territory_id=territory.id, programme_id=programme.id, quantity=quantity
                 ),
             )
             allocated = await issuance.allocate(
-                None,
+                SYSTEM,
                 issuance.AllocateRequest(structure_id=structure.id, print_run_id=run.id, count=quantity),
             )
             serials += allocated.serials
@@ -129,7 +133,7 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
 
         async def worker(part: list[str]) -> None:
             for serial in part:
-                await issuance.assign_booklet(None, serial, assign)
+                await issuance.assign_booklet(SYSTEM, serial, assign)
 
         await asyncio.gather(*(worker(serials[i::parallel]) for i in range(parallel)))
         assigned = time.perf_counter()

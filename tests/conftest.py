@@ -47,6 +47,7 @@ os.environ["PN_DB_POOL_SIZE"] = "0"
 from pass_numerique.db.transaction import engine
 from pass_numerique.domain.accounts import users as accounts
 from pass_numerique.domain.actors import (
+    SYSTEM,
     Actor,
     Role,
 )
@@ -153,29 +154,29 @@ class World:
 
 
 async def build_world() -> World:
-    north = await territories.create_territory(None, territories.TerritoryCreate(code="TAS-N", name="Nord"))
-    south = await territories.create_territory(None, territories.TerritoryCreate(code="TAS-S", name="Sud"))
+    north = await territories.create_territory(SYSTEM, territories.TerritoryCreate(code="TAS-N", name="Nord"))
+    south = await territories.create_territory(SYSTEM, territories.TerritoryCreate(code="TAS-S", name="Sud"))
     programme = await programmes.create_programme(
-        None, programmes.ProgrammeCreate(name="Pass test", funders=["Département"])
+        SYSTEM, programmes.ProgrammeCreate(name="Pass test", funders=["Département"])
     )
     accredited = sites.Accreditation(status=AccreditationStatus.accredited, accredited_from=date(2020, 1, 1))
-    site = await sites.create_site(None, sites.SiteCreate(name="Médiathèque Nord", territory_id=north.id))
-    site = await sites.set_accreditation(None, site.id, accredited)
-    site_south = await sites.create_site(None, sites.SiteCreate(name="Espace Sud", territory_id=south.id))
-    site_south = await sites.set_accreditation(None, site_south.id, accredited)
+    site = await sites.create_site(SYSTEM, sites.SiteCreate(name="Médiathèque Nord", territory_id=north.id))
+    site = await sites.set_accreditation(SYSTEM, site.id, accredited)
+    site_south = await sites.create_site(SYSTEM, sites.SiteCreate(name="Espace Sud", territory_id=south.id))
+    site_south = await sites.set_accreditation(SYSTEM, site_south.id, accredited)
     site_pending = await sites.create_site(
-        None, sites.SiteCreate(name="Lieu en attente", territory_id=north.id)
+        SYSTEM, sites.SiteCreate(name="Lieu en attente", territory_id=north.id)
     )
     structure = await structures.create_structure(
-        None, structures.StructureCreate(name="MDS Nord", territory_id=north.id, kind="mds")
+        SYSTEM, structures.StructureCreate(name="MDS Nord", territory_id=north.id, kind="mds")
     )
     structure_south = await structures.create_structure(
-        None, structures.StructureCreate(name="CCAS Sud", territory_id=south.id, kind="ccas")
+        SYSTEM, structures.StructureCreate(name="CCAS Sud", territory_id=south.id, kind="ccas")
     )
 
     async def user(name: str, role: Role, **scope: Any) -> Actor:
         created = await accounts.create_user(
-            None,
+            SYSTEM,
             accounts.UserCreate(
                 email=f"{name}@test.fr", display_name=name, role=role, password=PASSWORD, **scope
             ),

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from conftest import World, issue, run
+from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries
@@ -217,7 +218,7 @@ def test_serials_are_unique_across_concurrent_runs(world: World) -> None:
         await asyncio.gather(
             *(
                 issuance.create_print_run(
-                    None,
+                    SYSTEM,
                     issuance.PrintRunCreate(
                         territory_id=world.north.id, programme_id=world.programme.id, quantity=20
                     ),

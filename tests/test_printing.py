@@ -12,6 +12,7 @@ import pytest
 import zxingcpp
 
 from conftest import World, bearer, issue, run
+from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import booklets as issuance
 from pass_numerique.domain.printing import print_jobs
@@ -90,7 +91,7 @@ def test_booklet_pdf_over_http_enforces_roles(world: World, client) -> None:
     response = client.get(url, headers=bearer(client, world.issuer))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/pdf"
-    assert response.content == run(print_jobs.booklet_pdf(None, booklet.serial))
+    assert response.content == run(print_jobs.booklet_pdf(SYSTEM, booklet.serial))
     assert client.get(url, headers=bearer(client, world.agent)).status_code == 403
     assert client.get(url, headers=bearer(client, world.issuer_south)).status_code == 404
     assert client.get(url).status_code == 401
@@ -122,13 +123,13 @@ def test_print_run_of_200_booklets_streams_pages_and_manifest(world: World, tmp_
     last = rows[-1]
     cover = document[int(last["first_page"]) - 1].get_textpage().get_text_range()
     assert last["serial"] in cover
-    codes = run(issuance.booklet_codes(None, last["serial"]))
+    codes = run(issuance.booklet_codes(SYSTEM, last["serial"]))
     pages = range(int(last["first_page"]), int(last["last_page"]) + 1)
     text = "".join(document[n - 1].get_textpage().get_text_range() for n in pages)
     assert SHORT_CODE.findall(text) == [code.short_code for code in codes]
     document.close()
     # A chunk of the run prints exactly like that booklet printed alone.
-    alone = run(print_jobs.booklet_pdf(None, last["serial"]))
+    alone = run(print_jobs.booklet_pdf(SYSTEM, last["serial"]))
     assert decoded_qr_codes(alone)[1:] == [[c.url for c in codes[:5]], [c.url for c in codes[5:]]]
 
 

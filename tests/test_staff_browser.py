@@ -20,6 +20,7 @@ from browser_support import (  # noqa: F401 - the fixtures are used by name
     world_fixture,
 )
 from conftest import PASSWORD, World
+from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.tables import Beneficiary
 
 pytestmark = pytest.mark.browser
@@ -99,7 +100,7 @@ def test_public_site_list_is_accessible(page: Page, server: str, world: World) -
 
     site = domain(
         sites.create_site(
-            None,
+            SYSTEM,
             sites.SiteCreate(
                 name="Espace public numérique du Port",
                 territory_id=world.north.id,
@@ -113,7 +114,7 @@ def test_public_site_list_is_accessible(page: Page, server: str, world: World) -
         )
     )
     accredited = sites.Accreditation(status=AccreditationStatus.accredited, accredited_from=date(2020, 1, 1))
-    domain(sites.set_accreditation(None, site.id, accredited))
+    domain(sites.set_accreditation(SYSTEM, site.id, accredited))
     page.goto(server + "/lieux/TAS-N")
     expect(page.get_by_role("link", name="epn@example.fr")).to_be_visible()
     expect(page.get_by_role("heading", name="Médiathèque Nord")).to_be_visible()

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import PASSWORD, World, issue, run
 from pass_numerique.domain.accounts import sessions
-from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.actors import SYSTEM, Actor
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.issuance import beneficiaries
 from pass_numerique.domain.issuance import booklets as issuance
@@ -276,14 +276,14 @@ def test_lost_booklet_is_cancelled_after_confirmation_and_replaced(client, world
     assert empty.status_code == 422 and 'id="reason-erreur"' in empty.text
     ask = post(client, url + "/cancel", {"reason": "perdu", "replace": "oui"}, url)
     assert ask.status_code == 200 and "Confirmez l'annulation" in html.unescape(ask.text)
-    assert run(issuance.get_booklet(None, booklet.serial)).status == "issued"  # nothing yet
+    assert run(issuance.get_booklet(SYSTEM, booklet.serial)).status == "issued"  # nothing yet
     done = post(client, url + "/cancel", {"reason": "perdu", "replace": "oui", "confirm": "oui"}, url)
     assert done.status_code == 303 and done.headers["location"].endswith("?fait=replaced")
     replacement = client.get(done.headers["location"])
     assert "annulé et remplacé" in replacement.text
     old = client.get(url)
     assert "Annulé le" in old.text and "motif : perdu" in old.text
-    assert run(issuance.get_booklet(None, booklet.serial)).status == "cancelled"
+    assert run(issuance.get_booklet(SYSTEM, booklet.serial)).status == "cancelled"
 
 
 # ---------------------------------------------------------------------------
@@ -489,7 +489,7 @@ def test_pages_never_show_another_territorys_data(client, world: World, role: st
     assert post(client, "/staff/desk/find", {"find_ref": "SUD-1"}).status_code == 404
     cancel = post(client, f"/staff/booklets/{booklet.serial}/cancel", {"reason": "x", "confirm": "oui"})
     assert cancel.status_code == 404
-    assert run(issuance.get_booklet(None, booklet.serial)).status == "issued"
+    assert run(issuance.get_booklet(SYSTEM, booklet.serial)).status == "issued"
     if role == "coordinator":
         assert client.get(f"/staff/print-runs/{south_run.id}").status_code == 404
         assert south_run.first_serial not in client.get("/staff/print-runs").text
@@ -504,7 +504,7 @@ def test_public_site_list_shows_only_the_territorys_accredited_sites(client, wor
 
     run(
         sites.create_site(
-            None,
+            SYSTEM,
             sites.SiteCreate(
                 name="Tiers-lieu du Port",
                 territory_id=world.north.id,

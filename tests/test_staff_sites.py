@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import World, run
+from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.partners import sites
 from pass_numerique.domain.tables import PartnerSite
 from test_site_directory import EXAMPLE, as_csv, three_sites
@@ -49,17 +50,17 @@ def test_create_edit_accredit_and_suspend_a_site(client, world: World) -> None:
         f"/staff/sites/{site_id}/accreditation",
         data={"_csrf_token": token, "action": "accredit", "accredited_from": "2026-01-01"},
     )
-    assert run(sites.get_site(None, site_id)).accreditation_status == "accredited"
+    assert run(sites.get_site(SYSTEM, site_id)).accreditation_status == "accredited"
     ask = client.post(
         f"/staff/sites/{site_id}/accreditation", data={"_csrf_token": token, "action": "suspend"}
     )
     assert "Confirmez la suspension" in ask.text
-    assert run(sites.get_site(None, site_id)).accreditation_status == "accredited"
+    assert run(sites.get_site(SYSTEM, site_id)).accreditation_status == "accredited"
     client.post(
         f"/staff/sites/{site_id}/accreditation",
         data={"_csrf_token": token, "action": "suspend", "confirm": "oui"},
     )
-    assert run(sites.get_site(None, site_id)).accreditation_status == "suspended"
+    assert run(sites.get_site(SYSTEM, site_id)).accreditation_status == "suspended"
     edited = client.post(
         f"/staff/sites/{site_id}",
         data={"_csrf_token": token, "name": "Tiers-lieu du Ruffécois", "territory_id": world.north.id},
@@ -109,7 +110,7 @@ def test_the_site_list_paginates_and_keeps_its_filters(client, world: World) -> 
     for n in range(55):
         run(
             sites.create_site(
-                None, sites.SiteCreate(name=f"Point numérique {n:02d}", territory_id=world.north.id)
+                SYSTEM, sites.SiteCreate(name=f"Point numérique {n:02d}", territory_id=world.north.id)
             )
         )
     login(client, world.coordinator)

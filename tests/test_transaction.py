@@ -11,6 +11,7 @@ import pytest
 from conftest import World, run
 from pass_numerique.db import transaction
 from pass_numerique.db.transaction import engine, read_snapshot, side_by_side
+from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.scheme import territories
 from pass_numerique.domain.tables import Territory
@@ -35,7 +36,7 @@ def test_reads_side_by_side_see_the_enclosing_snapshot(
             await asyncio.create_task(
                 _in_a_transaction_of_its_own(
                     lambda: territories.create_territory(
-                        None, territories.TerritoryCreate(code="TAS-X", name="Ailleurs")
+                        SYSTEM, territories.TerritoryCreate(code="TAS-X", name="Ailleurs")
                     )
                 )
             )

@@ -8,6 +8,7 @@ import asyncio
 import getpass
 import sys
 
+from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.settings import get_settings
 
@@ -47,7 +48,7 @@ def _create_admin(args: argparse.Namespace) -> None:
     password = sys.stdin.readline().strip() if args.password_stdin else getpass.getpass("Mot de passe : ")
     user = asyncio.run(
         accounts.create_user(
-            None,
+            SYSTEM,
             accounts.UserCreate(email=args.email, display_name=args.name, role=Role.admin, password=password),
         )
     )
@@ -87,7 +88,7 @@ def _print_booklet(args: argparse.Namespace) -> None:
 
     from pass_numerique.domain.printing import print_jobs
 
-    data = asyncio.run(print_jobs.booklet_pdf(None, args.serial))
+    data = asyncio.run(print_jobs.booklet_pdf(SYSTEM, args.serial))
     Path(args.output).write_bytes(data)
     print(f"Carnet {args.serial.strip()} : {args.output}")
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 import msgspec
 
 from pass_numerique.domain.accounts import users as accounts
-from pass_numerique.domain.actors import Role
+from pass_numerique.domain.actors import SYSTEM, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.issuance import beneficiaries
 from pass_numerique.domain.issuance import booklets as issuance
@@ -67,18 +67,18 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
     now = utcnow()
     year_ago = now - timedelta(days=365)
     ts = [
-        await territories.create_territory(None, territories.TerritoryCreate(code=c, name=n))
+        await territories.create_territory(SYSTEM, territories.TerritoryCreate(code=c, name=n))
         for c, n in TERRITORIES
     ]
     general = await programmes.create_programme(
-        None,
+        SYSTEM,
         programmes.ProgrammeCreate(
             name="Pass numérique 2026 – Département + FSE",
             funders=["Conseil départemental", "Fonds social européen"],
         ),
     )
     seniors = await programmes.create_programme(
-        None,
+        SYSTEM,
         programmes.ProgrammeCreate(
             name="Pass numérique seniors – Conférence des financeurs",
             funders=["Conférence des financeurs de la prévention de la perte d'autonomie"],
@@ -90,7 +90,7 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
     site_rows = []
     for name, t, address, postal, insee, commune in SITES:
         site = await sites.create_site(
-            None,
+            SYSTEM,
             sites.SiteCreate(
                 name=name,
                 territory_id=ts[t].id,
@@ -104,7 +104,7 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
         )
         site_rows.append(
             await sites.set_accreditation(
-                None,
+                SYSTEM,
                 site.id,
                 sites.Accreditation(status=AccreditationStatus.accredited, accredited_from=date(2025, 1, 1)),
             )
@@ -117,13 +117,13 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
         ):
             structure_rows.append(
                 await structures.create_structure(
-                    None, structures.StructureCreate(name=label, territory_id=t.id, kind=kind)
+                    SYSTEM, structures.StructureCreate(name=label, territory_id=t.id, kind=kind)
                 )
             )
 
     async def user(email: str, name: str, role: Role, **scope: object) -> accounts.User:
         return await accounts.create_user(
-            None,
+            SYSTEM,
             accounts.UserCreate(email=email, display_name=name, role=role, password=DEMO_PASSWORD, **scope),
         )
 
@@ -159,21 +159,21 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
     statuses = list(value_lists.value_lists()["statut_social"])
     for ti, t in enumerate(ts):
         run = await issuance.create_print_run(
-            None,
+            SYSTEM,
             issuance.PrintRunCreate(
                 territory_id=t.id, programme_id=general.id, quantity=booklets_per_territory
             ),
             now=year_ago,
         )
         await issuance.allocate(
-            None,
+            SYSTEM,
             issuance.AllocateRequest(
                 structure_id=structure_rows[2 * ti].id, count=booklets_per_territory // 2
             ),
             now=year_ago + timedelta(days=3),
         )
         await issuance.allocate(
-            None,
+            SYSTEM,
             issuance.AllocateRequest(
                 structure_id=structure_rows[2 * ti + 1].id, count=booklets_per_territory // 4
             ),
@@ -227,7 +227,7 @@ async def _history(
     now: datetime,
 ) -> None:
     """Some booklets sleep, most are partly used, a few are fully used."""
-    codes = await issuance.booklet_codes(None, serial)
+    codes = await issuance.booklet_codes(SYSTEM, serial)
     used = min(len(codes), rng.choice([0, 0, 1, 2, 3, 4, 5, 6, len(codes), len(codes)]))
     when = issued_at + timedelta(days=rng.randrange(2, 40))
     position = 0

@@ -23,9 +23,10 @@ MANAGERS = (Role.admin, Role.coordinator)
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):
-    """An authenticated staff user and the data scope derived from their role."""
+    """Who acts, and the data scope derived from their role: a signed-in staff member, or ``SYSTEM``."""
 
-    user_id: int
+    user_id: int | None
+    """The staff account; None only for ``SYSTEM``, so audit events record no account."""
     email: str
     display_name: str
     role: Role
@@ -54,3 +55,9 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     def territory_filter(self) -> frozenset[int] | None:
         """None for every territory (admins), else the set the actor is limited to."""
         return None if self.is_admin else self.territory_ids
+
+
+SYSTEM = Actor(user_id=None, email="", display_name="Système", role=Role.admin)
+"""The installation itself acting: the command line, the demo loader, migrations' follow-ups and
+the tests' set-up. Every domain function takes an actor, so a caller skips no scope check by
+forgetting one; this one has an admin's scope and its audit events name no account."""

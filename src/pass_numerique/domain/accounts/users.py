@@ -217,10 +217,9 @@ async def update_user(actor: Actor, user_id: int, data: UserUpdate) -> User:
     return after
 
 
-async def create_user(actor: Actor | None, data: UserCreate) -> User:
+async def create_user(actor: Actor, data: UserCreate) -> User:
     """Create a staff account (admins only; ``actor=None`` is the CLI's bootstrap)."""
-    if actor is not None:
-        actor.require_role(Role.admin)
+    actor.require_role(Role.admin)
     email = _normalise_email(data.email)
     _check_password(data.password)
     _check_scope(data.role, data.site_id, data.structure_id, data.territory_ids)
@@ -258,9 +257,7 @@ async def create_user(actor: Actor | None, data: UserCreate) -> User:
             structure_id=data.structure_id if data.role == Role.issuer else None,
             territory_ids=territory_ids,
         )
-        await audit.record(
-            actor.user_id if actor else None, "user.create", "staff_user", row["id"], after=user
-        )
+        await audit.record(actor.user_id, "user.create", "staff_user", row["id"], after=user)
     return user
 
 

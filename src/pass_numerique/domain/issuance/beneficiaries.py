@@ -95,11 +95,10 @@ def validate(data: BeneficiaryCreate) -> None:
         )
 
 
-async def insert_beneficiary(actor: Actor | None, data: BeneficiaryCreate) -> dict:
+async def insert_beneficiary(actor: Actor, data: BeneficiaryCreate) -> dict:
     """Insert inside the caller's transaction; returns the row."""
-    if actor is not None:
-        actor.require_role(*ISSUING_ROLES)
-        actor.require_territory(data.territory_id)
+    actor.require_role(*ISSUING_ROLES)
+    actor.require_territory(data.territory_id)
     validate(data)
     if not await Territory.exists().where(Territory.id == data.territory_id):
         raise not_found("Territoire")
@@ -119,12 +118,12 @@ async def insert_beneficiary(actor: Actor | None, data: BeneficiaryCreate) -> di
         "rsa": data.rsa,
         "needs": sorted(set(data.needs)),
         "created_at": utcnow(),
-        "created_by": actor.user_id if actor else None,
+        "created_by": actor.user_id,
     }
     inserted = await Beneficiary.insert(Beneficiary(**row)).returning(Beneficiary.id)
     row["id"] = inserted[0]["id"]
     await audit.record(
-        actor.user_id if actor else None,
+        actor.user_id,
         "beneficiary.create",
         "beneficiary",
         row["public_id"],
@@ -135,20 +134,20 @@ async def insert_beneficiary(actor: Actor | None, data: BeneficiaryCreate) -> di
     return row
 
 
-async def create_beneficiary(actor: Actor | None, data: BeneficiaryCreate) -> BeneficiaryOut:
+async def create_beneficiary(actor: Actor, data: BeneficiaryCreate) -> BeneficiaryOut:
     async with write_transaction():
         row = await insert_beneficiary(actor, data)
     return _out(row)
 
 
-async def beneficiary_row(actor: Actor | None, public_id: str) -> dict:
+async def beneficiary_row(actor: Actor, public_id: str) -> dict:
     """The row of a beneficiary within the actor's scope (not_found otherwise, so ids do not leak)."""
     row = (
         await Beneficiary.select()
         .where((Beneficiary.public_id == public_id) & Beneficiary.erased_at.is_null())
         .first()
     )
-    if row is None or (actor is not None and not actor.sees_territory(row["territory"])):
+    if row is None or not actor.sees_territory(row["territory"]):
         raise not_found("Bénéficiaire")
     return row
 

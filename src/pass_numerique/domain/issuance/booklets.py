@@ -17,7 +17,7 @@ from piccolo.query.functions.aggregate import Count
 
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
-from pass_numerique.domain.actors import MANAGERS, Actor, Role
+from pass_numerique.domain.actors import MANAGERS, SYSTEM, Actor, Role
 from pass_numerique.domain.clock import add_months, local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.issuance import beneficiaries
@@ -256,7 +256,7 @@ async def _create_booklets(
     return created
 
 
-async def _issue_in_transaction(actor: Actor | None, request: IssueRequest, now: datetime) -> str:
+async def _issue_in_transaction(actor: Actor, request: IssueRequest, now: datetime) -> str:
     programme = await get_programme(request.programme_id)
     if not programme.active:
         raise DomainError("invalid_state", "Ce programme n'est plus actif.")
@@ -280,12 +280,12 @@ async def _issue_in_transaction(actor: Actor | None, request: IssueRequest, now:
         now=now,
         beneficiary=beneficiary["id"],
         issued_at=now,
-        issued_by=actor.user_id if actor else None,
-        structure=actor.structure_id if actor else None,
+        issued_by=actor.user_id,
+        structure=actor.structure_id,
     )
     serial = created[0]["serial"]
     await audit.record(
-        actor.user_id if actor else None,
+        actor.user_id,
         "booklet.issue",
         "booklet",
         serial,
@@ -295,25 +295,21 @@ async def _issue_in_transaction(actor: Actor | None, request: IssueRequest, now:
     return serial
 
 
-async def issue_booklet(
-    actor: Actor | None, request: IssueRequest, *, now: datetime | None = None
-) -> BookletOut:
+async def issue_booklet(actor: Actor, request: IssueRequest, *, now: datetime | None = None) -> BookletOut:
     """Issue one new booklet to a beneficiary (new or existing), in one atomic call."""
-    if actor is not None:
-        actor.require_role(*ISSUING_ROLES)
+    actor.require_role(*ISSUING_ROLES)
     now = now or utcnow()
     async with write_transaction():
         serial = await _issue_in_transaction(actor, request, now)
-    return await get_booklet(None, serial, today=local_date(now))
+    return await get_booklet(SYSTEM, serial, today=local_date(now))
 
 
 async def create_print_run(
-    actor: Actor | None, request: PrintRunCreate, *, now: datetime | None = None
+    actor: Actor, request: PrintRunCreate, *, now: datetime | None = None
 ) -> PrintRunOut:
     """Create ``quantity`` booklets in ``printed`` state (up to 10,000 in one call)."""
-    if actor is not None:
-        actor.require_role(*MANAGERS)
-        actor.require_territory(request.territory_id)
+    actor.require_role(*MANAGERS)
+    actor.require_territory(request.territory_id)
     if not 1 <= request.quantity <= MAX_PRINT_RUN:
         raise DomainError(
             "invalid_input", f"Un tirage compte de 1 à {MAX_PRINT_RUN} carnets.", field="quantity"
@@ -333,7 +329,7 @@ async def create_print_run(
                     last_serial="",
                     valid_from=valid_from,
                     valid_until=valid_until,
-                    created_by=actor.user_id if actor else None,
+                    created_by=actor.user_id,
                     created_at=now,
                 )
             ).returning(PrintRun.id)
@@ -363,9 +359,7 @@ async def create_print_run(
             valid_until=valid_until,
             created_at=now,
         )
-        await audit.record(
-            actor.user_id if actor else None, "print_run.create", "print_run", out.id, after=out, at=now
-        )
+        await audit.record(actor.user_id, "print_run.create", "print_run", out.id, after=out, at=now)
     return out
 
 
@@ -383,16 +377,15 @@ async def get_print_run(actor: Actor, run_id: int) -> PrintRunOut:
 
 
 async def allocate(
-    actor: Actor | None, request: AllocateRequest, *, now: datetime | None = None
+    actor: Actor, request: AllocateRequest, *, now: datetime | None = None
 ) -> AllocationResult:
     """Allocate printed booklets of the structure's territory to a distributing structure."""
-    if actor is not None:
-        actor.require_role(*MANAGERS)
+    actor.require_role(*MANAGERS)
     now = now or utcnow()
     structure = (
         await DistributingStructure.select().where(DistributingStructure.id == request.structure_id).first()
     )
-    if structure is None or (actor is not None and not actor.sees_territory(structure["territory"])):
+    if structure is None or not actor.sees_territory(structure["territory"]):
         raise not_found("Structure")
     candidates = (
         Booklet.select(Booklet.id)
@@ -443,7 +436,7 @@ async def allocate(
             raise DomainError("not_enough_stock", available=len(updated))
         serials = sorted(r["serial"] for r in updated)
         await audit.record(
-            actor.user_id if actor else None,
+            actor.user_id,
             "booklet.allocate",
             "distributing_structure",
             structure["id"],
@@ -521,34 +514,25 @@ _BOOKLET_COLUMNS = (
 )
 
 
-async def _booklet_row(actor: Actor | None, serial: str) -> dict:
+async def _booklet_row(actor: Actor, serial: str) -> dict:
     row = await Booklet.select(*_BOOKLET_COLUMNS).where(Booklet.serial == serial.strip()).first()
-    if row is None or (actor is not None and not actor.sees_territory(row["territory"])):
+    if row is None or not actor.sees_territory(row["territory"]):
         raise not_found("Carnet")
     return row
 
 
 async def assign_booklet(
-    actor: Actor | None, serial: str, request: AssignRequest, *, now: datetime | None = None
+    actor: Actor, serial: str, request: AssignRequest, *, now: datetime | None = None
 ) -> BookletOut:
     """Hand a pre-printed booklet to a beneficiary: it becomes ``issued`` and usable."""
-    if actor is not None:
-        actor.require_role(*ISSUING_ROLES)
+    actor.require_role(*ISSUING_ROLES)
     now = now or utcnow()
     async with write_transaction():
         booklet = await _booklet_row(actor, serial)
         beneficiary = await beneficiaries.beneficiary_row(actor, request.beneficiary_id)
         if beneficiary["territory"] != booklet["territory"]:
             raise DomainError("invalid_state", "Ce carnet appartient à un autre territoire.")
-        if (
-            actor is not None
-            and actor.role == Role.issuer
-            and booklet["structure"]
-            not in (
-                None,
-                actor.structure_id,
-            )
-        ):
+        if actor.role == Role.issuer and booklet["structure"] not in (None, actor.structure_id):
             raise DomainError("forbidden", "Ce carnet est attribué à une autre structure.")
         updated = (
             await Booklet.update(
@@ -556,8 +540,8 @@ async def assign_booklet(
                     Booklet.status: BookletStatus.issued,
                     Booklet.beneficiary: beneficiary["id"],
                     Booklet.issued_at: now,
-                    Booklet.issued_by: actor.user_id if actor else None,
-                    Booklet.structure: booklet["structure"] or (actor.structure_id if actor else None),
+                    Booklet.issued_by: actor.user_id,
+                    Booklet.structure: booklet["structure"] or actor.structure_id,
                 }
             )
             .where(
@@ -569,7 +553,7 @@ async def assign_booklet(
         if not updated:
             raise DomainError("invalid_state", "Ce carnet a déjà été remis ou annulé.")
         await audit.record(
-            actor.user_id if actor else None,
+            actor.user_id,
             "booklet.assign",
             "booklet",
             booklet["serial"],
@@ -577,15 +561,14 @@ async def assign_booklet(
             before={"status": booklet["status"]},
             after={"status": "issued", "beneficiary": beneficiary["public_id"]},
         )
-    return await get_booklet(None, booklet["serial"], today=local_date(now))
+    return await get_booklet(SYSTEM, booklet["serial"], today=local_date(now))
 
 
 async def cancel_booklet(
-    actor: Actor | None, serial: str, request: CancelRequest, *, now: datetime | None = None
+    actor: Actor, serial: str, request: CancelRequest, *, now: datetime | None = None
 ) -> CancelResult:
     """Cancel a lost or stolen booklet; optionally issue its replacement with the remaining vouchers."""
-    if actor is not None:
-        actor.require_role(*ISSUING_ROLES)
+    actor.require_role(*ISSUING_ROLES)
     if not request.reason.strip():
         raise DomainError("invalid_input", "Indiquez le motif de l'annulation.", field="reason")
     now = now or utcnow()
@@ -621,13 +604,13 @@ async def cancel_booklet(
                 vouchers=len(cancelled),
                 beneficiary=booklet["beneficiary"],
                 issued_at=now,
-                issued_by=actor.user_id if actor else None,
+                issued_by=actor.user_id,
                 structure=booklet["structure"],
             )
             replacement_serial = created[0]["serial"]
             await Booklet.update({Booklet.replaced_by: created[0]["id"]}).where(Booklet.id == booklet["id"])
         await audit.record(
-            actor.user_id if actor else None,
+            actor.user_id,
             "booklet.cancel",
             "booklet",
             booklet["serial"],
@@ -642,17 +625,18 @@ async def cancel_booklet(
         )
     today = local_date(now)
     return CancelResult(
-        cancelled=await get_booklet(None, booklet["serial"], today=today),
-        replacement=await get_booklet(None, replacement_serial, today=today) if replacement_serial else None,
+        cancelled=await get_booklet(SYSTEM, booklet["serial"], today=today),
+        replacement=await get_booklet(SYSTEM, replacement_serial, today=today)
+        if replacement_serial
+        else None,
     )
 
 
 async def extend_validity(
-    actor: Actor | None, programme_id: int, request: ExtendValidity, *, now: datetime | None = None
+    actor: Actor, programme_id: int, request: ExtendValidity, *, now: datetime | None = None
 ) -> ExtendResult:
     """Push back the end of validity of a programme's booklets that still hold usable vouchers."""
-    if actor is not None:
-        actor.require_role(Role.admin)
+    actor.require_role(Role.admin)
     now = now or utcnow()
     await get_programme(programme_id)
     if request.valid_until <= local_date(now):
@@ -670,7 +654,7 @@ async def extend_validity(
             .returning(Booklet.serial)
         )
         await audit.record(
-            actor.user_id if actor else None,
+            actor.user_id,
             "programme.extend_validity",
             "programme",
             programme_id,
@@ -686,10 +670,10 @@ async def extend_validity(
 # reading
 
 
-async def get_booklet(actor: Actor | None, serial: str, *, today: date | None = None) -> BookletOut:
+async def get_booklet(actor: Actor, serial: str, *, today: date | None = None) -> BookletOut:
     """A booklet with each voucher's state (where and when used), within the actor's scope."""
     booklet = await _booklet_row(actor, serial)
-    if actor is not None and actor.role not in ISSUING_ROLES:
+    if actor.role not in ISSUING_ROLES:
         raise DomainError("forbidden")
     today = today or local_date(utcnow())
     vouchers = (
@@ -761,10 +745,9 @@ async def find_serial(actor: Actor, text: str) -> str:
     return row["serial"]
 
 
-async def booklet_with_codes(actor: Actor | None, serial: str) -> tuple[dict, list[VoucherCode]]:
+async def booklet_with_codes(actor: Actor, serial: str) -> tuple[dict, list[VoucherCode]]:
     """A booklet's row and the printable codes of its vouchers (same every time). Reads only."""
-    if actor is not None:
-        actor.require_role(*ISSUING_ROLES)
+    actor.require_role(*ISSUING_ROLES)
     booklet = await _booklet_row(actor, serial)
     vouchers = (
         await Voucher.select(Voucher.number, Voucher.key_id, Voucher.code_nonce, Voucher.face_value_cents)
@@ -774,7 +757,7 @@ async def booklet_with_codes(actor: Actor | None, serial: str) -> tuple[dict, li
     return booklet, [codes_for(booklet, v) for v in vouchers]
 
 
-async def booklet_codes(actor: Actor | None, serial: str) -> list[VoucherCode]:
+async def booklet_codes(actor: Actor, serial: str) -> list[VoucherCode]:
     """The printable codes of a booklet (same every time: reprints match). Reads only."""
     return (await booklet_with_codes(actor, serial))[1]
 

@@ -8,7 +8,7 @@ import msgspec
 
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
-from pass_numerique.domain.actors import MANAGERS, Actor, Role
+from pass_numerique.domain.actors import MANAGERS, SYSTEM, Actor, Role
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.states import AccreditationStatus
@@ -100,30 +100,29 @@ async def insert_site(actor_id: int | None, data: SiteCreate, external_id: str |
             PartnerSite(**_columns(data), external_id=external_id, created_at=utcnow())
         ).returning(PartnerSite.id)
     )[0]
-    after = await get_site(None, row["id"])
+    after = await get_site(SYSTEM, row["id"])
     await audit.record(actor_id, "site.create", "partner_site", row["id"], after=after)
     return row["id"]
 
 
 async def replace_site(actor_id: int | None, site_id: int, data: SiteCreate) -> None:
     """Overwrite a site's details (not its accreditation), audited; inside the caller's transaction."""
-    before = await get_site(None, site_id)
+    before = await get_site(SYSTEM, site_id)
     await PartnerSite.update(_columns(data)).where(PartnerSite.id == site_id)
-    after = await get_site(None, site_id)
+    after = await get_site(SYSTEM, site_id)
     if after != before:
         await audit.record(actor_id, "site.update", "partner_site", site_id, before=before, after=after)
 
 
-async def create_site(actor: Actor | None, data: SiteCreate) -> SiteOut:
+async def create_site(actor: Actor, data: SiteCreate) -> SiteOut:
     """Create a site in ``pending`` accreditation (admins, coordinators of its territory)."""
-    if actor is not None:
-        actor.require_role(*MANAGERS)
-        actor.require_territory(data.territory_id)
+    actor.require_role(*MANAGERS)
+    actor.require_territory(data.territory_id)
     check_site(data)
     async with write_transaction():
         if not await Territory.exists().where(Territory.id == data.territory_id):
             raise not_found("Territoire")
-        site_id = await insert_site(actor.user_id if actor else None, data)
+        site_id = await insert_site(actor.user_id, data)
     return await get_site(actor, site_id)
 
 
@@ -143,11 +142,10 @@ async def update_site(actor: Actor, site_id: int, data: SiteCreate) -> SiteOut:
     return await get_site(actor, site_id)
 
 
-async def set_accreditation(actor: Actor | None, site_id: int, data: Accreditation) -> SiteOut:
+async def set_accreditation(actor: Actor, site_id: int, data: Accreditation) -> SiteOut:
     """Accredit with dates, or suspend, a site."""
     before = await get_site(actor, site_id)
-    if actor is not None:
-        actor.require_role(*MANAGERS)
+    actor.require_role(*MANAGERS)
     if data.accredited_from and data.accredited_until and data.accredited_until < data.accredited_from:
         raise DomainError(
             "invalid_input", "La fin d'habilitation précède son début.", field="accredited_until"
@@ -162,7 +160,7 @@ async def set_accreditation(actor: Actor | None, site_id: int, data: Accreditati
         ).where(PartnerSite.id == site_id)
         after = await get_site(actor, site_id)
         await audit.record(
-            actor.user_id if actor else None,
+            actor.user_id,
             "site.accreditation",
             "partner_site",
             site_id,
@@ -172,11 +170,11 @@ async def set_accreditation(actor: Actor | None, site_id: int, data: Accreditati
     return after
 
 
-async def get_site(actor: Actor | None, site_id: int) -> SiteOut:
+async def get_site(actor: Actor, site_id: int) -> SiteOut:
     row = await PartnerSite.select().where(PartnerSite.id == site_id).first()
     if row is None:
         raise not_found("Lieu")
-    if actor is not None and not _may_see(actor, row):
+    if not _may_see(actor, row):
         raise not_found("Lieu")
     return _out(row)
 

@@ -39,11 +39,10 @@ def _check(data: StructureCreate) -> None:
         raise DomainError("invalid_input", "Le SIRET compte 14 chiffres.", field="siret")
 
 
-async def create_structure(actor: Actor | None, data: StructureCreate) -> StructureOut:
+async def create_structure(actor: Actor, data: StructureCreate) -> StructureOut:
     """Create a structure (admins, coordinators of its territory)."""
-    if actor is not None:
-        actor.require_role(*MANAGERS)
-        actor.require_territory(data.territory_id)
+    actor.require_role(*MANAGERS)
+    actor.require_territory(data.territory_id)
     _check(data)
     async with write_transaction():
         if not await Territory.exists().where(Territory.id == data.territory_id):
@@ -66,9 +65,7 @@ async def create_structure(actor: Actor | None, data: StructureCreate) -> Struct
             kind=data.kind,
             siret=data.siret,
         )
-        await audit.record(
-            actor.user_id if actor else None, "structure.create", "distributing_structure", out.id, after=out
-        )
+        await audit.record(actor.user_id, "structure.create", "distributing_structure", out.id, after=out)
     return out
 
 

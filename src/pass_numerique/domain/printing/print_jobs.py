@@ -87,7 +87,7 @@ def _booklet_print(
     )
 
 
-async def booklet_print(actor: Actor | None, serial: str) -> printing.BookletPrint:
+async def booklet_print(actor: Actor, serial: str) -> printing.BookletPrint:
     """What to print for one booklet, within the actor's scope (issuing roles)."""
     booklet, codes = await issuance.booklet_with_codes(actor, serial)  # checks role and territory
     if booklet["status"] == BookletStatus.cancelled:
@@ -96,7 +96,7 @@ async def booklet_print(actor: Actor | None, serial: str) -> printing.BookletPri
     return _booklet_print(booklet, programme, await _territory_code(booklet["territory"]), codes)
 
 
-async def booklet_pdf(actor: Actor | None, serial: str) -> bytes:
+async def booklet_pdf(actor: Actor, serial: str) -> bytes:
     """The PDF of one booklet; the same bytes every time."""
     data = await booklet_print(actor, serial)
     return await asyncio.to_thread(printing.render_booklet, data, printing.Branding.from_settings())
@@ -273,17 +273,12 @@ def _is_live(job: dict, now: datetime) -> bool:
     return now - beat < STALE_AFTER
 
 
-async def start_job(
-    actor: Actor | None, run_id: int, *, now: datetime | None = None
-) -> tuple[PrintJobOut, bool]:
+async def start_job(actor: Actor, run_id: int, *, now: datetime | None = None) -> tuple[PrintJobOut, bool]:
     """Queue the printing of a print run; returns the job and whether the caller must run it.
 
     While a job of the run is queued or running, that job is returned instead of a new one.
     """
-    if actor is not None:
-        await issuance.get_print_run(actor, run_id)  # managers of the run's territory
-    elif not await PrintRun.exists().where(PrintRun.id == run_id):
-        raise not_found("Tirage")
+    await issuance.get_print_run(actor, run_id)  # managers of the run's territory; not_found otherwise
     now = now or utcnow()
     async with write_transaction():
         current = await _latest_job(run_id)
@@ -294,14 +289,14 @@ async def start_job(
                 PrintJob(
                     print_run=run_id,
                     status=PrintJobStatus.queued,
-                    created_by=actor.user_id if actor else None,
+                    created_by=actor.user_id,
                     created_at=now,
                     updated_at=now,
                 )
             ).returning(*PrintJob.all_columns())
         )[0]
         await audit.record(
-            actor.user_id if actor else None,
+            actor.user_id,
             "print_job.start",
             "print_run",
             run_id,

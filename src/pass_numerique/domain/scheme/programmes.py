@@ -68,10 +68,9 @@ def _check(data: ProgrammeCreate) -> None:
     value_lists.require_all("thematique", data.themes, "themes")
 
 
-async def create_programme(actor: Actor | None, data: ProgrammeCreate) -> ProgrammeOut:
+async def create_programme(actor: Actor, data: ProgrammeCreate) -> ProgrammeOut:
     """Create a programme (admins; ``None`` for the demo loader)."""
-    if actor is not None:
-        actor.require_role(Role.admin)
+    actor.require_role(Role.admin)
     _check(data)
     async with write_transaction():
         if await Programme.exists().where(Programme.name == data.name.strip()):
@@ -91,9 +90,7 @@ async def create_programme(actor: Actor | None, data: ProgrammeCreate) -> Progra
             ).returning(Programme.id)
         )[0]
         out = await get_programme(row["id"])
-        await audit.record(
-            actor.user_id if actor else None, "programme.create", "programme", out.id, after=out
-        )
+        await audit.record(actor.user_id, "programme.create", "programme", out.id, after=out)
     return out
 
 

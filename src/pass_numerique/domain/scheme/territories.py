@@ -22,10 +22,9 @@ class TerritoryOut(msgspec.Struct, kw_only=True):
     name: str
 
 
-async def create_territory(actor: Actor | None, data: TerritoryCreate) -> TerritoryOut:
+async def create_territory(actor: Actor, data: TerritoryCreate) -> TerritoryOut:
     """Create a territory (admins; ``None`` for the demo loader)."""
-    if actor is not None:
-        actor.require_role(Role.admin)
+    actor.require_role(Role.admin)
     code = data.code.strip().upper()
     if not code or not data.name.strip():
         raise DomainError("invalid_input", "Code et nom du territoire sont obligatoires.")
@@ -36,9 +35,7 @@ async def create_territory(actor: Actor | None, data: TerritoryCreate) -> Territ
             0
         ]
         out = TerritoryOut(id=row["id"], code=code, name=data.name.strip())
-        await audit.record(
-            actor.user_id if actor else None, "territory.create", "territory", out.id, after=out
-        )
+        await audit.record(actor.user_id, "territory.create", "territory", out.id, after=out)
     return out
 
 
