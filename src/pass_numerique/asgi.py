@@ -9,6 +9,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 
 from litestar import Litestar
@@ -34,6 +35,8 @@ from pass_numerique.settings import get_settings
 from pass_numerique.web import public, scanner, staff
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# static/ at the top of the repository, shipped as this package (pyproject's package-dir mapping).
+STATIC_DIR = Path(str(resources.files("pass_numerique.static")))
 
 
 async def _keep_session_state(_: object) -> None:
@@ -137,7 +140,7 @@ def create_app() -> Litestar:
             *public.PAGES,
             create_static_files_router(
                 path=scanner.STATIC_URL,
-                directories=[PACKAGE_DIR / "static"],
+                directories=[STATIC_DIR],
                 guards=[guards.public],
                 include_in_schema=False,
                 cache_control=CacheControlHeader(max_age=3600),

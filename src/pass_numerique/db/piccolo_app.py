@@ -1,10 +1,15 @@
-"""The Piccolo app: our tables and the migrations kept at the top of the repository."""
+"""The Piccolo app: our tables (the domain's persistence model) and their migrations.
 
-from pathlib import Path
+The migrations live in ``piccolo_migrations/`` at the top of the repository, shipped as the
+package ``pass_numerique.piccolo_migrations`` (pyproject's package-dir mapping), so an installed
+wheel finds them too.
+"""
+
+from importlib import resources
 
 from piccolo.conf.apps import AppConfig, table_finder
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "piccolo_migrations"
+MIGRATIONS_DIR = resources.files("pass_numerique.piccolo_migrations")
 
 APP_CONFIG = AppConfig(
     app_name="pass_numerique",
