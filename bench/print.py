@@ -48,7 +48,7 @@ def _environment(tmp: Path) -> dict[str, str]:
 
 async def _prepare() -> dict[int, int]:
     """A migrated database with one print run per size; returns size → run id."""
-    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.issuance import stock
     from pass_numerique.domain.scheme import programmes, territories
     from pass_numerique.migrations import migrate
 
@@ -61,9 +61,9 @@ async def _prepare() -> dict[int, int]:
     )
     runs = {}
     for size in SIZES:
-        created = await issuance.create_print_run(
+        created = await stock.create_print_run(
             SYSTEM,
-            issuance.PrintRunCreate(territory_id=territory.id, programme_id=programme.id, quantity=size),
+            stock.PrintRunCreate(territory_id=territory.id, programme_id=programme.id, quantity=size),
         )
         runs[size] = created.id
     return runs
@@ -96,7 +96,7 @@ def _child_qr(run_id: int) -> dict:
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
 
-    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.issuance import lifecycle
     from pass_numerique.domain.tables import Booklet, Voucher
     from pass_numerique.rendering import booklet_pdf as printing
 
@@ -110,7 +110,7 @@ def _child_qr(run_id: int) -> dict:
         rows = await Voucher.select(
             Voucher.booklet, Voucher.number, Voucher.key_id, Voucher.code_nonce, Voucher.face_value_cents
         ).where(Voucher.booklet.is_in(list(booklets)))
-        return [issuance.codes_for(booklets[v["booklet"]], v).url for v in rows]
+        return [lifecycle.codes_for(booklets[v["booklet"]], v).url for v in rows]
 
     payloads = asyncio.run(urls())
     start = time.perf_counter()

@@ -64,8 +64,7 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
     from pass_numerique.db.transaction import engine
     from pass_numerique.domain.accounts import users as accounts
     from pass_numerique.domain.actors import Role
-    from pass_numerique.domain.issuance import beneficiaries
-    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
     from pass_numerique.domain.partners import sites, structures
     from pass_numerique.domain.scheme import programmes, territories
     from pass_numerique.domain.states import AccreditationStatus
@@ -113,27 +112,25 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
         serials: list[str] = []
         left = booklets
         while left:
-            quantity = min(left, issuance.MAX_PRINT_RUN)
-            run = await issuance.create_print_run(
+            quantity = min(left, stock.MAX_PRINT_RUN)
+            run = await stock.create_print_run(
                 SYSTEM,
-                issuance.PrintRunCreate(
-                    territory_id=territory.id, programme_id=programme.id, quantity=quantity
-                ),
+                stock.PrintRunCreate(territory_id=territory.id, programme_id=programme.id, quantity=quantity),
             )
-            allocated = await issuance.allocate(
+            allocated = await stock.allocate(
                 SYSTEM,
-                issuance.AllocateRequest(structure_id=structure.id, print_run_id=run.id, count=quantity),
+                stock.AllocateRequest(structure_id=structure.id, print_run_id=run.id, count=quantity),
             )
             serials += allocated.serials
             left -= quantity
         printed = time.perf_counter()
-        assign = issuance.AssignRequest(beneficiary_id=person.id)
+        assign = lifecycle.AssignRequest(beneficiary_id=person.id)
         # Hand each booklet to the beneficiary (one transaction each, as a desk would).
         parallel = 8 if pooled else 1
 
         async def worker(part: list[str]) -> None:
             for serial in part:
-                await issuance.assign_booklet(SYSTEM, serial, assign)
+                await lifecycle.assign_booklet(SYSTEM, serial, assign)
 
         await asyncio.gather(*(worker(serials[i::parallel]) for i in range(parallel)))
         assigned = time.perf_counter()
@@ -154,7 +151,7 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
                 "valid_from": row["valid_from"],
                 "codes_valid_until": row["codes_valid_until"],
             }
-            vouchers.append({"id": row["id"], "url": issuance.codes_for(booklet, row).url})
+            vouchers.append({"id": row["id"], "url": lifecycle.codes_for(booklet, row).url})
         random.Random(16).shuffle(vouchers)  # no artificial same-booklet neighbours
         out.write_text(  # noqa: ASYNC240 - once, at the end of loading
             json.dumps(

@@ -223,20 +223,19 @@ def client() -> Iterator[Any]:
 
 def issue(world: World, issuer: Actor | None = None) -> tuple[Any, list[Any]]:
     """Issue a booklet to a new beneficiary of the issuer's territory; returns it with its codes."""
-    from pass_numerique.domain.issuance import beneficiaries
-    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.issuance import beneficiaries, lifecycle
 
     issuer = issuer or world.issuer
     booklet = run(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             issuer,
-            issuance.IssueRequest(
+            lifecycle.IssueRequest(
                 programme_id=world.programme.id,
                 beneficiary=beneficiaries.BeneficiaryCreate(territory_id=next(iter(issuer.territory_ids))),
             ),
         )
     )
-    return booklet, run(issuance.booklet_codes(issuer, booklet.serial))
+    return booklet, run(lifecycle.booklet_codes(issuer, booklet.serial))
 
 
 def bearer(client: Any, actor: Actor) -> dict[str, str]:

@@ -7,8 +7,7 @@ import uuid
 import pytest
 
 from conftest import PASSWORD, World, bearer, run
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle
 from pass_numerique.domain.tables import StaffUser
 
 
@@ -101,9 +100,9 @@ def test_scope_never_leaks_another_territory(client, world: World) -> None:
         )
     )
     booklet = run(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             world.issuer_south,
-            issuance.IssueRequest(programme_id=world.programme.id, beneficiary_id=south_person.id),
+            lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=south_person.id),
         )
     )
     north = bearer(client, world.issuer)

@@ -9,8 +9,7 @@ import pytest
 from conftest import World, issue, run
 from pass_numerique.domain import audit
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle
 from pass_numerique.domain.tables import AuditEvent
 from test_staff_pages import login
 
@@ -22,11 +21,11 @@ def test_state_changes_leave_events_with_actor_and_before_after(world: World) ->
         )
     )
     booklet = run(
-        issuance.issue_booklet(
-            world.issuer, issuance.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id)
+        lifecycle.issue_booklet(
+            world.issuer, lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id)
         )
     )
-    run(issuance.cancel_booklet(world.issuer, booklet.serial, issuance.CancelRequest(reason="volé")))
+    run(lifecycle.cancel_booklet(world.issuer, booklet.serial, lifecycle.CancelRequest(reason="volé")))
     events = run(audit.history(object_type="booklet", object_id=booklet.serial))
     assert [e.action for e in events] == ["booklet.cancel", "booklet.issue"]
     cancel = events[0]
@@ -47,7 +46,7 @@ def test_audit_events_cannot_be_changed_or_deleted(world: World) -> None:
 def test_search_filters_and_scopes_the_log(world: World) -> None:
     north, _ = issue(world)
     south, _ = issue(world, world.issuer_south)
-    run(issuance.cancel_booklet(world.issuer, north.serial, issuance.CancelRequest(reason="perdu")))
+    run(lifecycle.cancel_booklet(world.issuer, north.serial, lifecycle.CancelRequest(reason="perdu")))
     everything = run(audit.search(world.admin, audit.AuditFilter()))
     assert everything.total == len(everything.entries) and everything.total >= 3
     assert everything.entries[0].id > everything.entries[-1].id  # newest first

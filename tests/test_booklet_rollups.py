@@ -17,7 +17,7 @@ from datetime import date
 import pytest
 
 from conftest import World, load_migration, run
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import lifecycle, stock
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.reports import booklet_rollups
 from pass_numerique.domain.tables import Booklet, BookletByMonth, BookletReportFact
@@ -86,7 +86,7 @@ def test_funnel_rollup_equals_a_recount_through_folds_and_changes(world: World, 
     assert_equal_to_recount(world)
 
     # Changes after the fold: each marks its booklets pending (the trigger) and is read as such.
-    x_codes = run(issuance.booklet_codes(world.issuer, data.serials["X"]))
+    x_codes = run(lifecycle.booklet_codes(world.issuer, data.serials["X"]))
     used = redeem_at(world, x_codes[:2], at(2026, 3, 10))
     assert pending() == 1
     run(
@@ -98,10 +98,10 @@ def test_funnel_rollup_equals_a_recount_through_folds_and_changes(world: World, 
         )
     )
     replaced = run(
-        issuance.cancel_booklet(
+        lifecycle.cancel_booklet(
             world.issuer,
             data.serials["Y"],
-            issuance.CancelRequest(reason="perdu", replace=True),
+            lifecycle.CancelRequest(reason="perdu", replace=True),
             now=at(2026, 3, 9),
         )
     )
@@ -109,16 +109,16 @@ def test_funnel_rollup_equals_a_recount_through_folds_and_changes(world: World, 
     assert pending() == 3  # X, Y and its replacement
     issue_at(world, at(2025, 3, 5))  # valid until 2026-03-05: expired this month, before today
     run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=2),
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=2),
             now=at(2026, 3, 2),
         )
     )
     run(
-        issuance.allocate(
+        stock.allocate(
             world.coordinator,
-            issuance.AllocateRequest(structure_id=world.structure.id, count=1),
+            stock.AllocateRequest(structure_id=world.structure.id, count=1),
             now=at(2026, 3, 3),
         )
     )
@@ -134,8 +134,8 @@ def test_funnel_rollup_equals_a_recount_through_folds_and_changes(world: World, 
 
     # A validity extension rewrites many booklets at once.
     run(
-        issuance.extend_validity(
-            world.admin, world.programme.id, issuance.ExtendValidity(valid_until=date(2027, 12, 31))
+        lifecycle.extend_validity(
+            world.admin, world.programme.id, lifecycle.ExtendValidity(valid_until=date(2027, 12, 31))
         )
     )
     assert pending() > 0
@@ -148,8 +148,8 @@ def test_funnel_rollup_equals_a_recount_through_folds_and_changes(world: World, 
 def test_no_empty_rollup_rows_are_kept(world: World, data: Data) -> None:
     run(booklet_rollups.fold())
     run(
-        issuance.cancel_booklet(
-            world.issuer, data.serials["X"], issuance.CancelRequest(reason="perdu"), now=at(2026, 3, 9)
+        lifecycle.cancel_booklet(
+            world.issuer, data.serials["X"], lifecycle.CancelRequest(reason="perdu"), now=at(2026, 3, 9)
         )
     )
     run(booklet_rollups.fold())
@@ -162,7 +162,7 @@ def test_no_empty_rollup_rows_are_kept(world: World, data: Data) -> None:
 
 def test_folds_running_beside_redemptions_stay_exact(world: World, data: Data) -> None:
     run(booklet_rollups.fold())
-    codes = run(issuance.booklet_codes(world.issuer, data.serials["Y"]))
+    codes = run(lifecycle.booklet_codes(world.issuer, data.serials["Y"]))
 
     async def use(index: int) -> None:
         await redemption.redeem(

@@ -9,8 +9,7 @@ import pytest
 
 from conftest import World, run
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import beneficiaries, data_rights
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.reports import dashboard as reports
 from pass_numerique.domain.tables import AuditEvent, Beneficiary
@@ -34,11 +33,11 @@ def person_with_a_used_booklet(world: World) -> tuple[str, str]:
         )
     )
     booklet = run(
-        issuance.issue_booklet(
-            world.issuer, issuance.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id)
+        lifecycle.issue_booklet(
+            world.issuer, lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id)
         )
     )
-    codes = run(issuance.booklet_codes(world.issuer, booklet.serial))
+    codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
     run(
         redemption.redeem(
             world.agent,

@@ -10,8 +10,7 @@ from conftest import World, issue, run
 from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.tables import AuditEvent, Beneficiary, Booklet, Voucher
 
@@ -24,11 +23,11 @@ def new_person(world: World, actor=None, **fields) -> beneficiaries.BeneficiaryO
     )
 
 
-def print_run(world: World, quantity: int = 5) -> issuance.PrintRunOut:
+def print_run(world: World, quantity: int = 5) -> stock.PrintRunOut:
     return run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(
+            stock.PrintRunCreate(
                 territory_id=world.north.id, programme_id=world.programme.id, quantity=quantity
             ),
         )
@@ -43,9 +42,9 @@ def refusal(call) -> DomainError:
 
 def test_issue_booklet_to_new_beneficiary_in_one_call(world: World) -> None:
     booklet = run(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             world.issuer,
-            issuance.IssueRequest(
+            lifecycle.IssueRequest(
                 programme_id=world.programme.id,
                 beneficiary=beneficiaries.BeneficiaryCreate(
                     territory_id=world.north.id,
@@ -69,24 +68,24 @@ def test_issue_booklet_to_new_beneficiary_in_one_call(world: World) -> None:
 
 
 def test_issue_is_all_or_nothing(world: World) -> None:
-    bad = issuance.IssueRequest(
+    bad = lifecycle.IssueRequest(
         programme_id=world.programme.id,
         beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id, needs=["not-a-theme"]),
     )
-    assert refusal(lambda: run(issuance.issue_booklet(world.issuer, bad))).code == "invalid_input"
+    assert refusal(lambda: run(lifecycle.issue_booklet(world.issuer, bad))).code == "invalid_input"
     assert run(Beneficiary.count()) == 0 and run(Booklet.count()) == 0
 
 
 def test_issuer_is_limited_to_their_territory(world: World) -> None:
     person = new_person(world)
-    request = issuance.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id)
-    assert refusal(lambda: run(issuance.issue_booklet(world.issuer_south, request))).code == "not_found"
-    other = issuance.IssueRequest(
+    request = lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id)
+    assert refusal(lambda: run(lifecycle.issue_booklet(world.issuer_south, request))).code == "not_found"
+    other = lifecycle.IssueRequest(
         programme_id=world.programme.id,
         beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.south.id),
     )
-    assert refusal(lambda: run(issuance.issue_booklet(world.issuer, other))).code == "forbidden"
-    assert refusal(lambda: run(issuance.issue_booklet(world.agent, request))).code == "forbidden"
+    assert refusal(lambda: run(lifecycle.issue_booklet(world.issuer, other))).code == "forbidden"
+    assert refusal(lambda: run(lifecycle.issue_booklet(world.agent, request))).code == "forbidden"
 
 
 def test_duplicate_external_reference_is_refused(world: World) -> None:
@@ -105,48 +104,45 @@ def test_print_run_allocate_and_assign(world: World) -> None:
     assert serials[0] == printed.first_serial and serials[-1] == printed.last_serial
     assert len(set(serials)) == 200
     by_count = run(
-        issuance.allocate(
-            world.coordinator, issuance.AllocateRequest(structure_id=world.structure.id, count=50)
-        )
+        stock.allocate(world.coordinator, stock.AllocateRequest(structure_id=world.structure.id, count=50))
     )
     assert by_count.allocated == 50 and by_count.serials[0] == printed.first_serial
     by_range = run(
-        issuance.allocate(
+        stock.allocate(
             world.coordinator,
-            issuance.AllocateRequest(
+            stock.AllocateRequest(
                 structure_id=world.structure.id, first_serial=serials[100], last_serial=serials[109]
             ),
         )
     )
     assert by_range.serials == serials[100:110]
-    too_many = issuance.AllocateRequest(structure_id=world.structure.id, count=1000)
-    assert refusal(lambda: run(issuance.allocate(world.coordinator, too_many))).code == "not_enough_stock"
+    too_many = stock.AllocateRequest(structure_id=world.structure.id, count=1000)
+    assert refusal(lambda: run(stock.allocate(world.coordinator, too_many))).code == "not_enough_stock"
     assert run(Booklet.count().where(Booklet.status == "allocated")) == 60  # nothing half-done
     person = new_person(world)
     booklet = run(
-        issuance.assign_booklet(world.issuer, serials[0], issuance.AssignRequest(beneficiary_id=person.id))
+        lifecycle.assign_booklet(world.issuer, serials[0], lifecycle.AssignRequest(beneficiary_id=person.id))
     )
     assert booklet.status == "issued" and booklet.beneficiary_id == person.id
-    again = issuance.AssignRequest(beneficiary_id=person.id)
-    assert (
-        refusal(lambda: run(issuance.assign_booklet(world.issuer, serials[0], again))).code == "invalid_state"
-    )
+    again = lifecycle.AssignRequest(beneficiary_id=person.id)
+    twice = refusal(lambda: run(lifecycle.assign_booklet(world.issuer, serials[0], again)))
+    assert twice.code == "invalid_state"
 
 
 def test_coordinator_cannot_allocate_to_another_territory(world: World) -> None:
     print_run(world, 2)
-    request = issuance.AllocateRequest(structure_id=world.structure_south.id, count=1)
-    assert refusal(lambda: run(issuance.allocate(world.coordinator, request))).code == "not_found"
+    request = stock.AllocateRequest(structure_id=world.structure_south.id, count=1)
+    assert refusal(lambda: run(stock.allocate(world.coordinator, request))).code == "not_found"
 
 
 def test_cancel_lost_booklet_and_replace_with_remaining_vouchers(world: World) -> None:
     booklet = run(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             world.issuer,
-            issuance.IssueRequest(programme_id=world.programme.id, beneficiary_id=new_person(world).id),
+            lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=new_person(world).id),
         )
     )
-    codes = run(issuance.booklet_codes(world.issuer, booklet.serial))
+    codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
     run(
         redemption.redeem(
             world.agent,
@@ -156,8 +152,8 @@ def test_cancel_lost_booklet_and_replace_with_remaining_vouchers(world: World) -
         )
     )
     result = run(
-        issuance.cancel_booklet(
-            world.issuer, booklet.serial, issuance.CancelRequest(reason="perdu", replace=True)
+        lifecycle.cancel_booklet(
+            world.issuer, booklet.serial, lifecycle.CancelRequest(reason="perdu", replace=True)
         )
     )
     assert result.cancelled.status == "cancelled"
@@ -174,28 +170,28 @@ def test_cancel_lost_booklet_and_replace_with_remaining_vouchers(world: World) -
 
 def test_reprint_gives_the_same_codes(world: World) -> None:
     printed = print_run(world, 1)
-    first = run(issuance.booklet_codes(world.coordinator, printed.first_serial))
-    assert first == run(issuance.booklet_codes(world.coordinator, printed.first_serial))
+    first = run(lifecycle.booklet_codes(world.coordinator, printed.first_serial))
+    assert first == run(lifecycle.booklet_codes(world.coordinator, printed.first_serial))
     assert len({c.short_code for c in first}) == 10
 
 
 def test_extend_validity_of_unused_vouchers(world: World) -> None:
     booklet = run(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             world.issuer,
-            issuance.IssueRequest(programme_id=world.programme.id, beneficiary_id=new_person(world).id),
+            lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=new_person(world).id),
         )
     )
     new_end = booklet.valid_until + timedelta(days=180)
     result = run(
-        issuance.extend_validity(
-            world.admin, world.programme.id, issuance.ExtendValidity(valid_until=new_end)
+        lifecycle.extend_validity(
+            world.admin, world.programme.id, lifecycle.ExtendValidity(valid_until=new_end)
         )
     )
     assert result.booklets_extended == 1
-    assert run(issuance.get_booklet(world.issuer, booklet.serial)).valid_until == new_end
+    assert run(lifecycle.get_booklet(world.issuer, booklet.serial)).valid_until == new_end
     # A voucher used after the printed date but before the new one is accepted.
-    codes = run(issuance.booklet_codes(world.issuer, booklet.serial))
+    codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
     late = utcnow() + timedelta(days=370)
     done = run(
         redemption.redeem(
@@ -205,9 +201,9 @@ def test_extend_validity_of_unused_vouchers(world: World) -> None:
         )
     )
     assert done.redeemed[0].number == 1
-    request = issuance.ExtendValidity(valid_until=new_end)
+    request = lifecycle.ExtendValidity(valid_until=new_end)
     assert refusal(
-        lambda: run(issuance.extend_validity(world.coordinator, world.programme.id, request))
+        lambda: run(lifecycle.extend_validity(world.coordinator, world.programme.id, request))
     ).code == ("forbidden")
 
 
@@ -217,9 +213,9 @@ def test_serials_are_unique_across_concurrent_runs(world: World) -> None:
     async def both() -> None:
         await asyncio.gather(
             *(
-                issuance.create_print_run(
+                stock.create_print_run(
                     SYSTEM,
-                    issuance.PrintRunCreate(
+                    stock.PrintRunCreate(
                         territory_id=world.north.id, programme_id=world.programme.id, quantity=20
                     ),
                 )
@@ -240,13 +236,13 @@ def test_a_booklet_is_found_by_serial_short_code_or_scanned_qr(world: World) -> 
         codes[3].short_code.replace("-", "").lower(),
         codes[3].url,
     ):
-        assert run(issuance.find_serial(world.issuer, typed)) == booklet.serial
+        assert run(lifecycle.find_serial(world.issuer, typed)) == booklet.serial
     wrong = codes[3].short_code[:-1] + ("0" if codes[3].short_code[-1] != "0" else "1")
     with pytest.raises(DomainError) as refused:
-        run(issuance.find_serial(world.issuer, wrong))
+        run(lifecycle.find_serial(world.issuer, wrong))
     assert refused.value.code == "invalid_checksum"
     with pytest.raises(DomainError):
-        run(issuance.find_serial(world.agent, booklet.serial))  # site agents do not search booklets
+        run(lifecycle.find_serial(world.agent, booklet.serial))  # site agents do not search booklets
 
 
 def test_structure_stock_counts_used_booklets(world: World) -> None:
@@ -258,8 +254,8 @@ def test_structure_stock_counts_used_booklets(world: World) -> None:
             redemption.RedeemRequest(codes=[codes[0].url], theme="email", request_id="stock-0001"),
         )
     )
-    stock = run(issuance.structure_stock(world.coordinator, world.structure.id))
-    assert (stock.counts.issued, stock.counts.used) == (2, 1)
+    held = run(stock.structure_stock(world.coordinator, world.structure.id))
+    assert (held.counts.issued, held.counts.used) == (2, 1)
     with pytest.raises(DomainError) as hidden:  # another territory's structure
-        run(issuance.structure_stock(world.coordinator, world.structure_south.id))
+        run(stock.structure_stock(world.coordinator, world.structure_south.id))
     assert hidden.value.code == "not_found"

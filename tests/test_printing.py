@@ -14,7 +14,7 @@ import zxingcpp
 from conftest import World, bearer, issue, run
 from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import lifecycle, stock
 from pass_numerique.domain.printing import print_jobs
 from pass_numerique.domain.tables import Booklet, PrintJob
 from pass_numerique.rendering import booklet_pdf as printing
@@ -23,11 +23,11 @@ RENDER_DPI = 200
 SHORT_CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 
 
-def print_run(world: World, quantity: int) -> issuance.PrintRunOut:
+def print_run(world: World, quantity: int) -> stock.PrintRunOut:
     return run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(
+            stock.PrintRunCreate(
                 territory_id=world.north.id, programme_id=world.programme.id, quantity=quantity
             ),
         )
@@ -79,7 +79,7 @@ def test_nothing_personal_is_printed_and_reprint_is_identical(world: World) -> N
 
 def test_cancelled_booklet_is_not_printed(world: World) -> None:
     booklet, _ = issue(world)
-    run(issuance.cancel_booklet(world.issuer, booklet.serial, issuance.CancelRequest(reason="perdu")))
+    run(lifecycle.cancel_booklet(world.issuer, booklet.serial, lifecycle.CancelRequest(reason="perdu")))
     with pytest.raises(DomainError) as caught:
         run(print_jobs.booklet_pdf(world.issuer, booklet.serial))
     assert caught.value.code == "invalid_state"
@@ -123,7 +123,7 @@ def test_print_run_of_200_booklets_streams_pages_and_manifest(world: World, tmp_
     last = rows[-1]
     cover = document[int(last["first_page"]) - 1].get_textpage().get_text_range()
     assert last["serial"] in cover
-    codes = run(issuance.booklet_codes(SYSTEM, last["serial"]))
+    codes = run(lifecycle.booklet_codes(SYSTEM, last["serial"]))
     pages = range(int(last["first_page"]), int(last["last_page"]) + 1)
     text = "".join(document[n - 1].get_textpage().get_text_range() for n in pages)
     assert SHORT_CODE.findall(text) == [code.short_code for code in codes]
@@ -161,9 +161,9 @@ def test_print_run_job_over_http(world: World, client, tmp_path: Path, monkeypat
 def test_print_job_is_scoped_to_the_runs_territory(world: World) -> None:
     created = print_run(world, 1)
     south = run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.admin,
-            issuance.PrintRunCreate(territory_id=world.south.id, programme_id=world.programme.id, quantity=1),
+            stock.PrintRunCreate(territory_id=world.south.id, programme_id=world.programme.id, quantity=1),
         )
     )
     job, start = run(print_jobs.start_job(world.coordinator, created.id))

@@ -12,8 +12,7 @@ from conftest import World, issue, run
 from pass_numerique.db.transaction import engine
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.tables import Redemption, ScanAttempt, Voucher
 
@@ -95,26 +94,26 @@ def test_refusal_codes(world: World) -> None:
     assert error.code == "expired"
     sante = redemption.RedeemRequest(codes=[codes[0].url], theme="sante", request_id="r-theme-1")
     assert refusal(lambda: run(redemption.redeem(world.agent, sante))).code == "invalid_theme"
-    run(issuance.cancel_booklet(world.issuer, booklet.serial, issuance.CancelRequest(reason="perdu")))
+    run(lifecycle.cancel_booklet(world.issuer, booklet.serial, lifecycle.CancelRequest(reason="perdu")))
     assert refusal(lambda: redeem(world, [codes[0].url], "r-cancelled")).code == "cancelled"
 
 
 def test_printed_stock_cannot_be_redeemed(world: World) -> None:
     run_ = run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=2),
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=2),
         )
     )
-    codes = run(issuance.booklet_codes(world.coordinator, run_.first_serial))
+    codes = run(lifecycle.booklet_codes(world.coordinator, run_.first_serial))
     assert refusal(lambda: redeem(world, [codes[0].url])).code == "not_issued"
 
 
 def test_not_yet_valid(world: World) -> None:
     printed = run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(
+            stock.PrintRunCreate(
                 territory_id=world.north.id,
                 programme_id=world.programme.id,
                 quantity=1,
@@ -128,11 +127,11 @@ def test_not_yet_valid(world: World) -> None:
         )
     )
     run(
-        issuance.assign_booklet(
-            world.issuer, printed.first_serial, issuance.AssignRequest(beneficiary_id=person.id)
+        lifecycle.assign_booklet(
+            world.issuer, printed.first_serial, lifecycle.AssignRequest(beneficiary_id=person.id)
         )
     )
-    codes = run(issuance.booklet_codes(world.issuer, printed.first_serial))
+    codes = run(lifecycle.booklet_codes(world.issuer, printed.first_serial))
     assert refusal(lambda: redeem(world, [codes[0].url])).code == "not_yet_valid"
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import World, load_migration, run
 from pass_numerique.cli import main
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.reports import report_rollups
 from pass_numerique.domain.tables import (
@@ -217,7 +217,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert_statement_totals_equal_recount(world)
 
     # New redemptions after the fold, in the current month, are read from the tail until the next fold.
-    codes = run(issuance.booklet_codes(world.issuer, data.serials["X"]))
+    codes = run(lifecycle.booklet_codes(world.issuer, data.serials["X"]))
     redeem_at(world, codes[:2], at(2026, 3, 10), theme="securite_numerique")
     fresh = report(world.admin)
     assert fresh.totals.vouchers_redeemed == after_undo.totals.vouchers_redeemed + 2
@@ -234,7 +234,7 @@ def test_the_site_ranking_pages_in_the_database(world: World, data: Data) -> Non
     for sel in selections(world):  # nothing folded: every row is read from the redemptions
         assert_ranked_sites_equal_recount(sel, pages=False)
     run(report_rollups.fold())
-    redeem_at(world, run(issuance.booklet_codes(world.issuer, data.serials["X"]))[:1], at(2026, 3, 10))
+    redeem_at(world, run(lifecycle.booklet_codes(world.issuer, data.serials["X"]))[:1], at(2026, 3, 10))
     for index, sel in enumerate(selections(world)):  # the rollups, and one row not folded
         # Page by page for every filter over whole months up to today.
         assert_ranked_sites_equal_recount(sel, pages=index < 8)
@@ -261,7 +261,7 @@ def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> Non
 
 def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, data: Data) -> None:
     run(report_rollups.fold())
-    codes = run(issuance.booklet_codes(world.issuer, data.serials["Y"]))  # ten unused vouchers, valid
+    codes = run(lifecycle.booklet_codes(world.issuer, data.serials["Y"]))  # ten unused vouchers, valid
 
     async def redeem_then_undo(index: int) -> None:
         result = await redemption.redeem(

@@ -27,8 +27,7 @@ import pytest
 
 from conftest import World, run
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.reimbursement import statements
 from pass_numerique.domain.reports import dashboard as reports
@@ -53,9 +52,9 @@ _counter = iter(range(1, 10_000))
 def issue_at(world: World, moment: datetime, *, issuer=None, age_band: str = "non_communique"):
     issuer = issuer or world.issuer
     booklet = run(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             issuer,
-            issuance.IssueRequest(
+            lifecycle.IssueRequest(
                 programme_id=world.programme.id,
                 beneficiary=beneficiaries.BeneficiaryCreate(
                     territory_id=next(iter(issuer.territory_ids)), age_band=age_band
@@ -64,7 +63,7 @@ def issue_at(world: World, moment: datetime, *, issuer=None, age_band: str = "no
             now=moment,
         )
     )
-    return booklet, run(issuance.booklet_codes(issuer, booklet.serial))
+    return booklet, run(lifecycle.booklet_codes(issuer, booklet.serial))
 
 
 def redeem_at(world: World, codes, moment: datetime, *, agent=None, theme="email", occurred_at=None):
@@ -85,16 +84,16 @@ def redeem_at(world: World, codes, moment: datetime, *, agent=None, theme="email
 def build(world: World) -> Data:
     serials: dict[str, str] = {}
     printed = run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=4),
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=4),
             now=at(2026, 1, 5),
         )
     )
     run(
-        issuance.allocate(
+        stock.allocate(
             world.coordinator,
-            issuance.AllocateRequest(structure_id=world.structure.id, count=3),
+            stock.AllocateRequest(structure_id=world.structure.id, count=3),
             now=at(2026, 1, 10),
         )
     )
@@ -112,16 +111,16 @@ def build(world: World) -> Data:
         )
     )
     run(
-        issuance.assign_booklet(
+        lifecycle.assign_booklet(
             world.issuer,
             printed.first_serial,
-            issuance.AssignRequest(beneficiary_id=person.id),
+            lifecycle.AssignRequest(beneficiary_id=person.id),
             now=at(2026, 2, 1),
         )
     )
     redeem_at(world, s1_codes[:2], at(2026, 2, 1), theme="securite_numerique")
     redeem_at(world, s1_codes[2:3], at(2026, 2, 2), agent=world.agent_south)
-    a1_codes = run(issuance.booklet_codes(world.issuer, printed.first_serial))
+    a1_codes = run(lifecycle.booklet_codes(world.issuer, printed.first_serial))
     a1 = redeem_at(world, a1_codes[:1], at(2026, 2, 3))
     run(
         redemption.undo_redemption(
@@ -148,17 +147,17 @@ def build(world: World) -> Data:
     b3, _ = issue_at(world, at(2026, 2, 10))
     lost, _ = issue_at(world, at(2026, 2, 12))
     run(
-        issuance.cancel_booklet(
-            world.issuer, lost.serial, issuance.CancelRequest(reason="perdu"), now=at(2026, 2, 13)
+        lifecycle.cancel_booklet(
+            world.issuer, lost.serial, lifecycle.CancelRequest(reason="perdu"), now=at(2026, 2, 13)
         )
     )
     replaced = run(
-        issuance.cancel_booklet(
-            world.issuer, b3.serial, issuance.CancelRequest(reason="volé", replace=True), now=at(2026, 2, 15)
+        lifecycle.cancel_booklet(
+            world.issuer, b3.serial, lifecycle.CancelRequest(reason="volé", replace=True), now=at(2026, 2, 15)
         )
     )
     assert replaced.replacement is not None
-    r_codes = run(issuance.booklet_codes(world.issuer, replaced.replacement.serial))
+    r_codes = run(lifecycle.booklet_codes(world.issuer, replaced.replacement.serial))
     redeem_at(world, r_codes[:1], at(2026, 2, 16))
     redeem_at(world, b2_codes, at(2026, 2, 20))
     for name, booklet in (("E", e), ("X", x), ("Y", y), ("B1", b1), ("B2", b2), ("S1", s1), ("B3", b3)):
@@ -303,17 +302,17 @@ def test_public_statistics_suppress_small_counts(world: World, data: Data) -> No
 def test_the_structure_table_pages_most_sleeping_stock_first(world: World, data: Data) -> None:
     # Three booklets sleep at the southern CCAS (allocated 2026-03-01 and 03-05), two at the MDS Nord.
     run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.admin,
-            issuance.PrintRunCreate(territory_id=world.south.id, programme_id=world.programme.id, quantity=3),
+            stock.PrintRunCreate(territory_id=world.south.id, programme_id=world.programme.id, quantity=3),
             now=at(2026, 2, 25),
         )
     )
     for count, day in ((1, 1), (2, 5)):
         run(
-            issuance.allocate(
+            stock.allocate(
                 world.admin,
-                issuance.AllocateRequest(structure_id=world.structure_south.id, count=count),
+                stock.AllocateRequest(structure_id=world.structure_south.id, count=count),
                 now=at(2026, 3, day),
             )
         )

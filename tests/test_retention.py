@@ -12,8 +12,7 @@ from pass_numerique.domain import retention
 from pass_numerique.domain.accounts import users as accounts
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.tables import AuditEvent, IdempotencyRecord, LoginFailure, Redemption, ScanAttempt
 
@@ -21,16 +20,16 @@ from pass_numerique.domain.tables import AuditEvent, IdempotencyRecord, LoginFai
 def test_prune_keeps_recent_answers_and_every_redemption(world: World) -> None:
     old = utcnow() - timedelta(days=100)
     booklet = run(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             world.issuer,
-            issuance.IssueRequest(
+            lifecycle.IssueRequest(
                 programme_id=world.programme.id,
                 beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
             ),
             now=old,
         )
     )
-    codes = run(issuance.booklet_codes(world.issuer, booklet.serial))
+    codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
 
     def redeem(code: str, request_id: str, **kw) -> None:
         request = redemption.RedeemRequest(codes=[code], theme="email", request_id=request_id)

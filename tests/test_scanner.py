@@ -25,8 +25,7 @@ from browser_support import (  # noqa: F401 - the fixtures are used by name
     world_fixture,
 )
 from conftest import PASSWORD, World
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.tables import Redemption, RedemptionConflict
 
@@ -111,17 +110,17 @@ def write_y4m(path: Path, text: str | None, width: int = 640, height: int = 480,
     os.replace(tmp, path)  # atomically: Chromium re-reads the file when capture starts
 
 
-def issue(world: World) -> tuple[issuance.BookletOut, list[issuance.VoucherCode]]:
+def issue(world: World) -> tuple[lifecycle.BookletOut, list[lifecycle.VoucherCode]]:
     booklet = domain(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             world.issuer,
-            issuance.IssueRequest(
+            lifecycle.IssueRequest(
                 programme_id=world.programme.id,
                 beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
             ),
         )
     )
-    return booklet, domain(issuance.booklet_codes(world.issuer, booklet.serial))
+    return booklet, domain(lifecycle.booklet_codes(world.issuer, booklet.serial))
 
 
 def log_in(page: Page, server: str, world: World, path: str = "/scan") -> None:

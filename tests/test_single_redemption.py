@@ -14,7 +14,7 @@ from pass_numerique.db.transaction import is_sqlite
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import local_date, month_of, utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.redemption import single_redemption
 from pass_numerique.domain.reimbursement import statements
@@ -91,7 +91,7 @@ def test_every_refusal_writes_nothing(world: World) -> None:
     later = utcnow() + timedelta(days=3 * 366)
     assert attempt(world, voucher_codes[1].url, "fast-00013", now=later) is None  # expired
     booklet, other = issue(world)
-    run(issuance.cancel_booklet(world.issuer, booklet.serial, issuance.CancelRequest(reason="perdu")))
+    run(lifecycle.cancel_booklet(world.issuer, booklet.serial, lifecycle.CancelRequest(reason="perdu")))
     assert attempt(world, other[0].url, "fast-00014") is None
     assert written() == {"redeemed": 0, "redemptions": 0, "audit": 0, "scans": 0, "answers": 0}
 

@@ -130,17 +130,16 @@ def _sign_in(page: Page, server: str, email: str, target: str) -> None:
 
 
 def _some_activity(world: World) -> None:
-    from pass_numerique.domain.issuance import beneficiaries
-    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.issuance import beneficiaries, lifecycle
     from pass_numerique.domain.redemption import redemptions as redemption
 
     for n, age_band in enumerate(
         ["vingt_cinq_trente_neuf", "soixante_soixante_neuf", "vingt_cinq_trente_neuf"]
     ):
         booklet = domain(
-            issuance.issue_booklet(
+            lifecycle.issue_booklet(
                 world.issuer,
-                issuance.IssueRequest(
+                lifecycle.IssueRequest(
                     programme_id=world.programme.id,
                     beneficiary=beneficiaries.BeneficiaryCreate(
                         territory_id=world.north.id, age_band=age_band
@@ -148,7 +147,7 @@ def _some_activity(world: World) -> None:
                 ),
             )
         )
-        codes = domain(issuance.booklet_codes(world.issuer, booklet.serial))
+        codes = domain(lifecycle.booklet_codes(world.issuer, booklet.serial))
         domain(
             redemption.redeem(
                 world.agent,
@@ -253,20 +252,19 @@ def test_desk_flow_with_the_keyboard_only(page: Page, server: str, world: World)
 
 
 def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: World) -> None:
-    from pass_numerique.domain.issuance import beneficiaries
-    from pass_numerique.domain.issuance import booklets as issuance
+    from pass_numerique.domain.issuance import beneficiaries, lifecycle
     from pass_numerique.domain.redemption import redemptions as redemption
 
     booklet = domain(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             world.issuer,
-            issuance.IssueRequest(
+            lifecycle.IssueRequest(
                 programme_id=world.programme.id,
                 beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
             ),
         )
     )
-    codes = domain(issuance.booklet_codes(world.issuer, booklet.serial))
+    codes = domain(lifecycle.booklet_codes(world.issuer, booklet.serial))
     domain(
         redemption.redeem(
             world.agent,
@@ -287,7 +285,7 @@ def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: 
     expect(page.get_by_text("Le carnet a été annulé et remplacé")).to_be_visible()
     heading = page.get_by_role("heading", name=re.compile(r"^Carnet 16-\d{4}-\d{6}"))
     expect(heading).not_to_contain_text(booklet.serial)
-    replacement = domain(issuance.get_booklet(world.issuer, booklet.serial))
+    replacement = domain(lifecycle.get_booklet(world.issuer, booklet.serial))
     assert replacement.status == "cancelled" and replacement.replaced_by is not None
-    fresh = domain(issuance.get_booklet(world.issuer, replacement.replaced_by))
+    fresh = domain(lifecycle.get_booklet(world.issuer, replacement.replaced_by))
     assert fresh.voucher_count == 7 and fresh.remaining == 7

@@ -14,8 +14,7 @@ from conftest import PASSWORD, World, issue, run
 from pass_numerique.domain.accounts import sessions
 from pass_numerique.domain.actors import SYSTEM, Actor
 from pass_numerique.domain.clock import utcnow
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
 from pass_numerique.domain.tables import Beneficiary, Booklet, StaffSession
 
 TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -236,9 +235,9 @@ def test_returning_beneficiary_is_found_by_reference_in_the_body_never_the_url(c
     assert issued.status_code == 303 and issued.headers["location"].endswith("?fait=issued")
     # a pre-printed booklet, typed (or scanned) by its serial
     pre = run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=1),
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=1),
         )
     )
     typo = post(client, person_url + "/assign", {"serial": "16-2026-999999"}, person_url)
@@ -276,14 +275,14 @@ def test_lost_booklet_is_cancelled_after_confirmation_and_replaced(client, world
     assert empty.status_code == 422 and 'id="reason-erreur"' in empty.text
     ask = post(client, url + "/cancel", {"reason": "perdu", "replace": "oui"}, url)
     assert ask.status_code == 200 and "Confirmez l'annulation" in html.unescape(ask.text)
-    assert run(issuance.get_booklet(SYSTEM, booklet.serial)).status == "issued"  # nothing yet
+    assert run(lifecycle.get_booklet(SYSTEM, booklet.serial)).status == "issued"  # nothing yet
     done = post(client, url + "/cancel", {"reason": "perdu", "replace": "oui", "confirm": "oui"}, url)
     assert done.status_code == 303 and done.headers["location"].endswith("?fait=replaced")
     replacement = client.get(done.headers["location"])
     assert "annulé et remplacé" in replacement.text
     old = client.get(url)
     assert "Annulé le" in old.text and "motif : perdu" in old.text
-    assert run(issuance.get_booklet(SYSTEM, booklet.serial)).status == "cancelled"
+    assert run(lifecycle.get_booklet(SYSTEM, booklet.serial)).status == "cancelled"
 
 
 # ---------------------------------------------------------------------------
@@ -467,15 +466,15 @@ def test_pages_never_show_another_territorys_data(client, world: World, role: st
         )
     )
     booklet = run(
-        issuance.issue_booklet(
+        lifecycle.issue_booklet(
             world.issuer_south,
-            issuance.IssueRequest(programme_id=world.programme.id, beneficiary_id=south_person.id),
+            lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=south_person.id),
         )
     )
     south_run = run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.admin,
-            issuance.PrintRunCreate(territory_id=world.south.id, programme_id=world.programme.id, quantity=1),
+            stock.PrintRunCreate(territory_id=world.south.id, programme_id=world.programme.id, quantity=1),
         )
     )
     login(client, world.by_role(role))
@@ -489,7 +488,7 @@ def test_pages_never_show_another_territorys_data(client, world: World, role: st
     assert post(client, "/staff/desk/find", {"find_ref": "SUD-1"}).status_code == 404
     cancel = post(client, f"/staff/booklets/{booklet.serial}/cancel", {"reason": "x", "confirm": "oui"})
     assert cancel.status_code == 404
-    assert run(issuance.get_booklet(SYSTEM, booklet.serial)).status == "issued"
+    assert run(lifecycle.get_booklet(SYSTEM, booklet.serial)).status == "issued"
     if role == "coordinator":
         assert client.get(f"/staff/print-runs/{south_run.id}").status_code == 404
         assert south_run.first_serial not in client.get("/staff/print-runs").text

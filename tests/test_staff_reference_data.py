@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from conftest import World, issue, run
 from pass_numerique.domain.clock import local_date, utcnow
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.scheme import programmes, territories
 from test_staff_pages import csrf, login
 
@@ -56,12 +56,12 @@ def test_programme_create_edit_and_extend(client, world: World) -> None:
     path = f"/staff/programmes/{world.programme.id}/extend"
     ask = client.post(path, data={"_csrf_token": token, "valid_until": new_end.isoformat()})
     assert "Confirmez la prolongation" in ask.text
-    assert run(issuance.get_booklet(world.admin, booklet.serial)).valid_until != new_end
+    assert run(lifecycle.get_booklet(world.admin, booklet.serial)).valid_until != new_end
     done = client.post(
         path, data={"_csrf_token": token, "valid_until": new_end.isoformat(), "confirm": "oui"}
     )
     assert "1 carnet(s) prolongé(s)" in done.text
-    assert run(issuance.get_booklet(world.admin, booklet.serial)).valid_until == new_end
+    assert run(lifecycle.get_booklet(world.admin, booklet.serial)).valid_until == new_end
 
 
 def test_territories_are_created_and_renamed_never_recoded(client, world: World) -> None:

@@ -10,7 +10,7 @@ import openpyxl
 
 from conftest import World, bearer, issue, run
 from pass_numerique.domain.clock import local_date, utcnow
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.partners import structures
 from pass_numerique.domain.redemption import redemptions as redemption
 from test_staff_pages import login
@@ -75,17 +75,15 @@ def test_the_structure_table_pages_apart_from_the_site_table(client, world: Worl
         for n in range(51)
     ]
     run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.admin,
-            issuance.PrintRunCreate(
-                territory_id=world.north.id, programme_id=world.programme.id, quantity=52
-            ),
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=52),
         )
     )
     for n, structure in enumerate(made):
         run(
-            issuance.allocate(
-                world.admin, issuance.AllocateRequest(structure_id=structure.id, count=2 if n == 50 else 1)
+            stock.allocate(
+                world.admin, stock.AllocateRequest(structure_id=structure.id, count=2 if n == 50 else 1)
             )
         )
     login(client, world.coordinator)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import World, issue, run
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.tables import Booklet
 from test_staff_pages import csrf, login
 
@@ -25,15 +25,15 @@ def test_structure_pages_show_the_sleeping_stock(client, world: World) -> None:
     )
     structure_id = int(re.search(r"/staff/structures/(\d+)", created.headers["location"]).group(1))
     run_ = run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=5),
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=5),
         )
     )
     run(
-        issuance.allocate(
+        stock.allocate(
             world.coordinator,
-            issuance.AllocateRequest(structure_id=structure_id, print_run_id=run_.id, count=3),
+            stock.AllocateRequest(structure_id=structure_id, print_run_id=run_.id, count=3),
         )
     )
     page = client.get(f"/staff/structures/{structure_id}")
@@ -61,11 +61,9 @@ def test_structure_pages_show_the_sleeping_stock(client, world: World) -> None:
 def test_allocation_from_a_print_run_by_count_range_and_scanned_list(client, world: World) -> None:
     login(client, world.coordinator)
     run_ = run(
-        issuance.create_print_run(
+        stock.create_print_run(
             world.coordinator,
-            issuance.PrintRunCreate(
-                territory_id=world.north.id, programme_id=world.programme.id, quantity=10
-            ),
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=10),
         )
     )
     serials = [
@@ -91,7 +89,7 @@ def test_allocation_from_a_print_run_by_count_range_and_scanned_list(client, wor
     assert too_many.status_code == 409 and "Pas assez de carnets" in too_many.text
     taken = allocate(serials=f"{serials[0]}\n{serials[9]}")
     assert taken.status_code == 409 and "rien n&#39;a été attribué" in taken.text
-    counts = run(issuance.print_run_stock(world.coordinator, run_.id))[0]
+    counts = run(stock.print_run_stock(world.coordinator, run_.id))[0]
     assert (counts.in_stock, counts.allocated) == (3, 7)
     page = client.get(path)
     # The run's stock by state: in stock, allocated, issued, used, cancelled.
@@ -104,11 +102,9 @@ def test_allocation_from_a_print_run_by_count_range_and_scanned_list(client, wor
 def test_structure_and_print_run_lists_filter(client, world: World) -> None:
     for territory in (world.north, world.north, world.south):
         run(
-            issuance.create_print_run(
+            stock.create_print_run(
                 world.admin,
-                issuance.PrintRunCreate(
-                    territory_id=territory.id, programme_id=world.programme.id, quantity=1
-                ),
+                stock.PrintRunCreate(territory_id=territory.id, programme_id=world.programme.id, quantity=1),
             )
         )
     login(client, world.admin)

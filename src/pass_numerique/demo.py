@@ -15,8 +15,7 @@ import msgspec
 from pass_numerique.domain.accounts import users as accounts
 from pass_numerique.domain.actors import SYSTEM, Role
 from pass_numerique.domain.clock import utcnow
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
 from pass_numerique.domain.partners import sites, structures
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.scheme import programmes, territories, value_lists
@@ -158,23 +157,19 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
     ]
     statuses = list(value_lists.value_lists()["statut_social"])
     for ti, t in enumerate(ts):
-        run = await issuance.create_print_run(
+        run = await stock.create_print_run(
             SYSTEM,
-            issuance.PrintRunCreate(
-                territory_id=t.id, programme_id=general.id, quantity=booklets_per_territory
-            ),
+            stock.PrintRunCreate(territory_id=t.id, programme_id=general.id, quantity=booklets_per_territory),
             now=year_ago,
         )
-        await issuance.allocate(
+        await stock.allocate(
             SYSTEM,
-            issuance.AllocateRequest(
-                structure_id=structure_rows[2 * ti].id, count=booklets_per_territory // 2
-            ),
+            stock.AllocateRequest(structure_id=structure_rows[2 * ti].id, count=booklets_per_territory // 2),
             now=year_ago + timedelta(days=3),
         )
-        await issuance.allocate(
+        await stock.allocate(
             SYSTEM,
-            issuance.AllocateRequest(
+            stock.AllocateRequest(
                 structure_id=structure_rows[2 * ti + 1].id, count=booklets_per_territory // 4
             ),
             now=year_ago + timedelta(days=3),
@@ -194,16 +189,16 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
                     needs=rng.sample(general.themes, 2),
                 ),
             )
-            await issuance.assign_booklet(
-                issuers[ti], serial, issuance.AssignRequest(beneficiary_id=person.id), now=when
+            await lifecycle.assign_booklet(
+                issuers[ti], serial, lifecycle.AssignRequest(beneficiary_id=person.id), now=when
             )
             await _history(rng, serial, general, local_agents + agents[:1], when, now)
         # A few seniors' booklets issued directly at the desk.
         for _ in range(4):
             when = now - timedelta(days=rng.randrange(10, 200))
-            booklet = await issuance.issue_booklet(
+            booklet = await lifecycle.issue_booklet(
                 issuers[ti],
-                issuance.IssueRequest(
+                lifecycle.IssueRequest(
                     programme_id=seniors.id,
                     beneficiary=beneficiaries.BeneficiaryCreate(
                         territory_id=t.id,
@@ -227,7 +222,7 @@ async def _history(
     now: datetime,
 ) -> None:
     """Some booklets sleep, most are partly used, a few are fully used."""
-    codes = await issuance.booklet_codes(SYSTEM, serial)
+    codes = await lifecycle.booklet_codes(SYSTEM, serial)
     used = min(len(codes), rng.choice([0, 0, 1, 2, 3, 4, 5, 6, len(codes), len(codes)]))
     when = issued_at + timedelta(days=rng.randrange(2, 40))
     position = 0

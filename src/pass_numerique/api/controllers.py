@@ -16,8 +16,7 @@ from pass_numerique.api.site_directory import SiteDirectoryController
 from pass_numerique.domain import audit
 from pass_numerique.domain.accounts import users as accounts
 from pass_numerique.domain.actors import Actor
-from pass_numerique.domain.issuance import beneficiaries, data_rights
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle, stock
 from pass_numerique.domain.partners import sites, structures
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.scheme import programmes, territories
@@ -112,10 +111,10 @@ class ReferenceController(Controller):
 
     @post("/programmes/{programme_id:int}/extend-validity", guards=[guards.ADMIN], status_code=200)
     async def extend_validity(
-        self, request: Request, programme_id: FromPath[int], data: JSONBody[issuance.ExtendValidity]
-    ) -> issuance.ExtendResult:
+        self, request: Request, programme_id: FromPath[int], data: JSONBody[lifecycle.ExtendValidity]
+    ) -> lifecycle.ExtendResult:
         """Push back the end of validity of the programme's booklets with unused vouchers."""
-        return await issuance.extend_validity(actor_of(request), programme_id, data)
+        return await lifecycle.extend_validity(actor_of(request), programme_id, data)
 
     @get("/sites", guards=[guards.STAFF])
     async def list_sites(
@@ -203,49 +202,49 @@ class BookletController(Controller):
     tags = ["booklets"]
 
     @post("/booklets/issue", guards=[guards.ISSUERS])
-    async def issue(self, request: Request, data: JSONBody[issuance.IssueRequest]) -> issuance.BookletOut:
+    async def issue(self, request: Request, data: JSONBody[lifecycle.IssueRequest]) -> lifecycle.BookletOut:
         """Issue a new booklet to a new or existing beneficiary, in one atomic call."""
-        return await issuance.issue_booklet(actor_of(request), data)
+        return await lifecycle.issue_booklet(actor_of(request), data)
 
     @get("/booklets/{serial:str}", guards=[guards.ISSUERS])
-    async def get_one(self, request: Request, serial: FromPath[str]) -> issuance.BookletOut:
-        return await issuance.get_booklet(actor_of(request), serial)
+    async def get_one(self, request: Request, serial: FromPath[str]) -> lifecycle.BookletOut:
+        return await lifecycle.get_booklet(actor_of(request), serial)
 
     @get("/booklets/{serial:str}/codes", guards=[guards.ISSUERS])
-    async def codes(self, request: Request, serial: FromPath[str]) -> list[issuance.VoucherCode]:
+    async def codes(self, request: Request, serial: FromPath[str]) -> list[lifecycle.VoucherCode]:
         """The printable codes (QR URL and short code) of each voucher; reading changes nothing."""
-        return await issuance.booklet_codes(actor_of(request), serial)
+        return await lifecycle.booklet_codes(actor_of(request), serial)
 
     @post("/booklets/{serial:str}/assign", guards=[guards.ISSUERS], status_code=200)
     async def assign(
-        self, request: Request, serial: FromPath[str], data: JSONBody[issuance.AssignRequest]
-    ) -> issuance.BookletOut:
+        self, request: Request, serial: FromPath[str], data: JSONBody[lifecycle.AssignRequest]
+    ) -> lifecycle.BookletOut:
         """Hand a pre-printed booklet to a beneficiary."""
-        return await issuance.assign_booklet(actor_of(request), serial, data)
+        return await lifecycle.assign_booklet(actor_of(request), serial, data)
 
     @post("/booklets/{serial:str}/cancel", guards=[guards.ISSUERS], status_code=200)
     async def cancel(
-        self, request: Request, serial: FromPath[str], data: JSONBody[issuance.CancelRequest]
-    ) -> issuance.CancelResult:
+        self, request: Request, serial: FromPath[str], data: JSONBody[lifecycle.CancelRequest]
+    ) -> lifecycle.CancelResult:
         """Cancel a lost or stolen booklet, optionally issuing its replacement."""
-        return await issuance.cancel_booklet(actor_of(request), serial, data)
+        return await lifecycle.cancel_booklet(actor_of(request), serial, data)
 
     @post("/print-runs", guards=[guards.MANAGERS])
     async def create_print_run(
-        self, request: Request, data: JSONBody[issuance.PrintRunCreate]
-    ) -> issuance.PrintRunOut:
-        return await issuance.create_print_run(actor_of(request), data)
+        self, request: Request, data: JSONBody[stock.PrintRunCreate]
+    ) -> stock.PrintRunOut:
+        return await stock.create_print_run(actor_of(request), data)
 
     @get("/print-runs/{run_id:int}", guards=[guards.MANAGERS])
-    async def get_print_run(self, request: Request, run_id: FromPath[int]) -> issuance.PrintRunOut:
-        return await issuance.get_print_run(actor_of(request), run_id)
+    async def get_print_run(self, request: Request, run_id: FromPath[int]) -> stock.PrintRunOut:
+        return await stock.get_print_run(actor_of(request), run_id)
 
     @post("/allocations", guards=[guards.MANAGERS], status_code=200)
     async def allocate(
-        self, request: Request, data: JSONBody[issuance.AllocateRequest]
-    ) -> issuance.AllocationResult:
+        self, request: Request, data: JSONBody[stock.AllocateRequest]
+    ) -> stock.AllocationResult:
         """Hand stock to a distributing structure, by count or serial range."""
-        return await issuance.allocate(actor_of(request), data)
+        return await stock.allocate(actor_of(request), data)
 
 
 class RedemptionController(Controller):

@@ -22,7 +22,7 @@ import qrcode
 from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 
-from pass_numerique.domain.issuance.booklets import VoucherCode
+from pass_numerique.domain.issuance.lifecycle import VoucherCode
 from pass_numerique.settings import get_settings
 
 FONTS_DIR = Path(__file__).resolve().parent.parent / "fonts"

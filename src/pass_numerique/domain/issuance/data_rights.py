@@ -17,8 +17,7 @@ from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import utcnow
-from pass_numerique.domain.issuance import beneficiaries
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, lifecycle
 from pass_numerique.domain.tables import Beneficiary
 
 
@@ -27,7 +26,7 @@ class BeneficiaryData(msgspec.Struct, kw_only=True):
 
     exported_at: datetime
     beneficiary: beneficiaries.BeneficiaryOut
-    booklets: list[issuance.BookletOut]
+    booklets: list[lifecycle.BookletOut]
     note: str = (
         "Pass numérique ne conserve ni nom, ni adresse, ni téléphone. La référence externe "
         "(ex. numéro CAF) n'est conservée que sous forme d'empreinte chiffrée, non réversible."
@@ -37,7 +36,7 @@ class BeneficiaryData(msgspec.Struct, kw_only=True):
 async def export_beneficiary(actor: Actor, public_id: str) -> BeneficiaryData:
     """The beneficiary's data within the actor's scope, audited (who exported, not what)."""
     person = await beneficiaries.get_beneficiary(actor, public_id)
-    booklets = await issuance.beneficiary_booklets(actor, public_id)
+    booklets = await lifecycle.beneficiary_booklets(actor, public_id)
     async with write_transaction():
         await audit.record(actor.user_id, "beneficiary.export", "beneficiary", public_id)
     return BeneficiaryData(exported_at=utcnow(), beneficiary=person, booklets=booklets)

@@ -28,7 +28,7 @@ from pass_numerique.domain import audit
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import lifecycle, stock
 from pass_numerique.domain.scheme.programmes import ProgrammeOut, get_programme
 from pass_numerique.domain.states import BookletStatus, PrintJobStatus
 from pass_numerique.domain.tables import Booklet, PrintJob, PrintRun, Territory, Voucher
@@ -74,7 +74,7 @@ async def _territory_code(territory_id: int) -> str:
 
 
 def _booklet_print(
-    booklet: dict, programme: ProgrammeOut, territory_code: str, codes: list[issuance.VoucherCode]
+    booklet: dict, programme: ProgrammeOut, territory_code: str, codes: list[lifecycle.VoucherCode]
 ) -> printing.BookletPrint:
     return printing.BookletPrint(
         serial=booklet["serial"],
@@ -89,7 +89,7 @@ def _booklet_print(
 
 async def booklet_print(actor: Actor, serial: str) -> printing.BookletPrint:
     """What to print for one booklet, within the actor's scope (issuing roles)."""
-    booklet, codes = await issuance.booklet_with_codes(actor, serial)  # checks role and territory
+    booklet, codes = await lifecycle.booklet_with_codes(actor, serial)  # checks role and territory
     if booklet["status"] == BookletStatus.cancelled:
         raise DomainError("invalid_state", "Ce carnet est annulé : il ne peut pas être imprimé.")
     programme = await get_programme(booklet["programme"])
@@ -161,7 +161,7 @@ class _RunWriter:
                 row,
                 self.programme,
                 self.territory_code,
-                [issuance.codes_for(row, voucher) for voucher in row["vouchers"]],
+                [lifecycle.codes_for(row, voucher) for voucher in row["vouchers"]],
             )
             for row in rows
         ]
@@ -278,7 +278,7 @@ async def start_job(actor: Actor, run_id: int, *, now: datetime | None = None) -
 
     While a job of the run is queued or running, that job is returned instead of a new one.
     """
-    await issuance.get_print_run(actor, run_id)  # managers of the run's territory; not_found otherwise
+    await stock.get_print_run(actor, run_id)  # managers of the run's territory; not_found otherwise
     now = now or utcnow()
     async with write_transaction():
         current = await _latest_job(run_id)
@@ -365,7 +365,7 @@ async def run_job(job_id: int) -> None:
 async def _scoped_latest_job(actor: Actor, run_id: int) -> dict:
     """The latest job of a run within the actor's scope (managers of the run's territory)."""
     actor.require_role(*MANAGERS)
-    await issuance.get_print_run(actor, run_id)
+    await stock.get_print_run(actor, run_id)
     job = await _latest_job(run_id)
     if job is None:
         raise not_found("Impression")

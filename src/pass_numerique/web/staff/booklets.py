@@ -11,7 +11,7 @@ from litestar.response import Template
 
 from pass_numerique.domain import audit
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.printing import print_jobs
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
@@ -47,7 +47,7 @@ class BookletPages(StaffController):
                 raise DomainError(
                     "invalid_input", "Saisissez un numéro de carnet ou un code de chèque.", field="code"
                 )
-            serial = await issuance.find_serial(actor_of(request), text)
+            serial = await lifecycle.find_serial(actor_of(request), text)
         except DomainError as exc:
             return page(
                 request,
@@ -62,7 +62,7 @@ class BookletPages(StaffController):
         self, request: Request, serial: str, status_code: int = 200, **context: Any
     ) -> Template:
         actor = actor_of(request)
-        booklet = await issuance.get_booklet(actor, serial)
+        booklet = await lifecycle.get_booklet(actor, serial)
         events = await audit.history(object_type="booklet", object_id=booklet.serial)
         names = await audit.actor_names({e.actor for e in events if e.actor})
         return page(
@@ -104,8 +104,8 @@ class BookletPages(StaffController):
         if values.get("confirm") != "oui":
             return await self._booklet(request, serial, confirm=True, values=values)
         try:
-            result = await issuance.cancel_booklet(
-                actor_of(request), serial, issuance.CancelRequest(reason=reason, replace=replace)
+            result = await lifecycle.cancel_booklet(
+                actor_of(request), serial, lifecycle.CancelRequest(reason=reason, replace=replace)
             )
         except DomainError as exc:
             return await self._booklet(

@@ -10,8 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import beneficiaries, data_rights
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
@@ -106,9 +105,9 @@ class DeskPages(StaffController):
                 needs=list(values.get("needs", [])),
             )
             if values.get("action") == "issue":
-                booklet = await issuance.issue_booklet(
+                booklet = await lifecycle.issue_booklet(
                     actor,
-                    issuance.IssueRequest(
+                    lifecycle.IssueRequest(
                         programme_id=form_int(values, "programme_id", "le programme"), beneficiary=data
                     ),
                 )
@@ -134,7 +133,7 @@ class DeskPages(StaffController):
             "beneficiary.html",
             status_code=status_code,
             person=person,
-            booklets=await issuance.beneficiary_booklets(actor, public_id),
+            booklets=await lifecycle.beneficiary_booklets(actor, public_id),
             programmes=active,
             programme_options=[(p.id, p.name) for p in active],
             labels=lists,
@@ -166,9 +165,9 @@ class DeskPages(StaffController):
     async def issue(self, request: Request, public_id: FromPath[str]) -> Response:
         values = await form_of(request)
         try:
-            booklet = await issuance.issue_booklet(
+            booklet = await lifecycle.issue_booklet(
                 actor_of(request),
-                issuance.IssueRequest(
+                lifecycle.IssueRequest(
                     programme_id=form_int(values, "programme_id", "le programme"), beneficiary_id=public_id
                 ),
             )
@@ -193,8 +192,8 @@ class DeskPages(StaffController):
                 raise DomainError(
                     "invalid_input", "Saisissez ou scannez le numéro du carnet.", field="serial"
                 )
-            booklet = await issuance.assign_booklet(
-                actor_of(request), serial, issuance.AssignRequest(beneficiary_id=public_id)
+            booklet = await lifecycle.assign_booklet(
+                actor_of(request), serial, lifecycle.AssignRequest(beneficiary_id=public_id)
             )
         except DomainError as exc:
             message = (

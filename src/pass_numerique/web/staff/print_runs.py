@@ -10,7 +10,7 @@ from litestar.response import File, Template
 
 from pass_numerique.api.printing import job_download, start_in_background
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.partners import structures
 from pass_numerique.domain.printing import print_jobs
 from pass_numerique.domain.scheme import programmes, territories
@@ -47,7 +47,7 @@ class PrintRunPages(StaffController):
         values = context.pop("values", {})
         values.setdefault("territory_id", str(visible[0].id) if len(visible) == 1 else "")
         current = max(page_number, 1)
-        found = await issuance.list_print_runs(
+        found = await stock.list_print_runs(
             actor,
             territory_id=int(territoire) if territoire.isdigit() else None,
             limit=PAGE_SIZE,
@@ -80,9 +80,9 @@ class PrintRunPages(StaffController):
     async def create_print_run(self, request: Request) -> Response:
         values = await form_of(request)
         try:
-            run = await issuance.create_print_run(
+            run = await stock.create_print_run(
                 actor_of(request),
-                issuance.PrintRunCreate(
+                stock.PrintRunCreate(
                     territory_id=form_int(values, "territory_id", "le territoire"),
                     programme_id=form_int(values, "programme_id", "le programme"),
                     quantity=form_int(values, "quantity", "le nombre de carnets"),
@@ -95,14 +95,14 @@ class PrintRunPages(StaffController):
 
     async def _run(self, request: Request, run_id: int, status_code: int = 200, **context: Any) -> Template:
         actor = actor_of(request)
-        run = await issuance.get_print_run(actor, run_id)
+        run = await stock.get_print_run(actor, run_id)
         try:
             job = await print_jobs.get_job(actor, run_id)
         except DomainError:
             job = None
         programme = await programmes.get_programme(run.programme_id)
         live = job is not None and job.status in (PrintJobStatus.queued, PrintJobStatus.running)
-        stock, sleeping = await issuance.print_run_stock(actor, run_id)
+        counts, sleeping = await stock.print_run_stock(actor, run_id)
         options = [
             (s.id, s.name)
             for s in await structures.list_structures(actor)
@@ -117,7 +117,7 @@ class PrintRunPages(StaffController):
             live=live,
             programme=programme,
             job_status=JOB_STATUS,
-            stock=stock,
+            stock=counts,
             sleeping=sleeping,
             structure_options=options,
             structure_names=dict(options),
@@ -136,9 +136,9 @@ class PrintRunPages(StaffController):
         first, last = str(values.get("first_serial", "")).strip(), str(values.get("last_serial", "")).strip()
         count_text = str(values.get("count", "")).strip()
         try:
-            await issuance.allocate(
+            await stock.allocate(
                 actor_of(request),
-                issuance.AllocateRequest(
+                stock.AllocateRequest(
                     structure_id=form_int(values, "structure_id", "la structure"),
                     print_run_id=run_id,
                     serials=serials or None,

@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
@@ -150,8 +150,8 @@ class ReferenceDataPages(StaffController):
         if values.get("confirm") != "oui":
             return await self._programme_page(request, programme_id, confirm_extend=valid_until)
         try:
-            result = await issuance.extend_validity(
-                actor_of(request), programme_id, issuance.ExtendValidity(valid_until=valid_until)
+            result = await lifecycle.extend_validity(
+                actor_of(request), programme_id, lifecycle.ExtendValidity(valid_until=valid_until)
             )
         except DomainError as exc:
             errors = form_errors(exc, {"valid_until"})

@@ -15,7 +15,7 @@ from litestar.response import Template
 from pass_numerique.domain.actors import Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.issuance import booklets as issuance
+from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.partners import structures
 from pass_numerique.domain.scheme import territories
 from pass_numerique.domain.tables import StaffUser
@@ -118,7 +118,7 @@ class StructurePages(StaffController):
     ) -> Template:
         actor = actor_of(request)
         structure = await structures.get_structure(actor, structure_id)
-        stock = await issuance.structure_stock(actor, structure_id)
+        held = await stock.structure_stock(actor, structure_id)
         issuers = await StaffUser.select(StaffUser.display_name, StaffUser.email, StaffUser.active).where(
             (StaffUser.structure == structure_id) & (StaffUser.role == Role.issuer)
         )
@@ -129,13 +129,13 @@ class StructurePages(StaffController):
             "kind": structure.kind,
             "siret": structure.siret or "",
         }
-        sleeping_days = (utcnow() - stock.oldest_allocated_at).days if stock.oldest_allocated_at else None
+        sleeping_days = (utcnow() - held.oldest_allocated_at).days if held.oldest_allocated_at else None
         return page(
             request,
             "structure.html",
             status_code=status_code,
             structure=structure,
-            stock=stock.counts,
+            stock=held.counts,
             sleeping_days=sleeping_days,
             issuers=issuers,
             territory_options=options,

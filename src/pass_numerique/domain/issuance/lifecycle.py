@@ -1,4 +1,5 @@
-"""Issuance: booklets from print run to beneficiary, cancellation, replacement, extension.
+"""A booklet's life at the desk: issued new or assigned from stock to a beneficiary, cancelled
+and replaced when lost, its validity extended; and reading a booklet with its vouchers and codes.
 
 Every function is one transaction: all or nothing, with an audit event.
 State changes are compare-and-set updates (``WHERE status = …``) so two staff
@@ -8,38 +9,25 @@ members acting at once cannot both win.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
 
 import msgspec
-from piccolo.query.functions.aggregate import Count
 
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
-from pass_numerique.domain.actors import MANAGERS, SYSTEM, Actor, Role
+from pass_numerique.domain.actors import SYSTEM, Actor, Role
 from pass_numerique.domain.clock import add_months, local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
-from pass_numerique.domain.issuance import beneficiaries
+from pass_numerique.domain.issuance import beneficiaries, minting
 from pass_numerique.domain.issuance.beneficiaries import ISSUING_ROLES, BeneficiaryCreate
-from pass_numerique.domain.partners import structures
-from pass_numerique.domain.scheme.programmes import ProgrammeOut, get_programme
+from pass_numerique.domain.scheme.programmes import get_programme
 from pass_numerique.domain.states import BookletStatus, VoucherStatus
 from pass_numerique.domain.tables import (
     Booklet,
-    DistributingStructure,
-    PrintRun,
     Redemption,
-    SerialCounter,
     Voucher,
 )
 from pass_numerique.domain.vouchers import codes, short_codes, voucher_tokens
-from pass_numerique.security.signing_keys import keyring
-from pass_numerique.settings import get_settings
-
-MAX_PRINT_RUN = 10_000
-_BOOKLET_CHUNK = 500
-_VOUCHER_CHUNK = 1000
 
 
 class VoucherOut(msgspec.Struct, kw_only=True):
@@ -87,43 +75,6 @@ class IssueRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     beneficiary: BeneficiaryCreate | None = None
 
 
-class PrintRunCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    territory_id: int
-    programme_id: int
-    quantity: int
-    valid_from: date | None = None
-
-
-class PrintRunOut(msgspec.Struct, kw_only=True):
-    id: int
-    territory_id: int
-    programme_id: int
-    quantity: int
-    first_serial: str
-    last_serial: str
-    valid_from: date
-    valid_until: date
-    created_at: datetime
-
-
-class AllocateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Hand stock to a structure: ``count`` booklets of a print run, or a serial range."""
-
-    structure_id: int
-    count: int | None = None
-    print_run_id: int | None = None
-    first_serial: str | None = None
-    last_serial: str | None = None
-    serials: list[str] | None = None
-    """Exactly these booklets (typed or scanned one by one)."""
-
-
-class AllocationResult(msgspec.Struct, kw_only=True):
-    structure_id: int
-    allocated: int
-    serials: list[str]
-
-
 class AssignRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     beneficiary_id: str
 
@@ -149,111 +100,7 @@ class ExtendResult(msgspec.Struct, kw_only=True):
 
 
 # ---------------------------------------------------------------------------
-# creation
-
-
-async def _reserve_serials(count: int, year: int) -> list[str]:
-    """``count`` consecutive serials ``DD-YYYY-NNNNNN``, reserved atomically."""
-    prefix = f"{get_settings().departement_code}-{year}"
-    await SerialCounter.insert(SerialCounter(prefix=prefix, last_value=0)).on_conflict(action="DO NOTHING")
-    rows = (
-        await SerialCounter.update({SerialCounter.last_value: SerialCounter.last_value + count})
-        .where(SerialCounter.prefix == prefix)
-        .returning(SerialCounter.last_value)
-    )
-    last = rows[0]["last_value"]
-    return [f"{prefix}-{n:06d}" for n in range(last - count + 1, last + 1)]
-
-
-async def _insert_vouchers(booklets: Iterable[tuple[int, int]], face_value: int) -> None:
-    """Insert vouchers for ``(booklet_id, count)`` pairs, their short codes derived from the key."""
-    kid = keyring().current_kid
-    pending: list[dict] = []
-    for booklet_id, count in booklets:
-        for number in range(1, count + 1):
-            code = voucher_tokens.short_code(kid, booklet_id, number)
-            pending.append(
-                {"booklet": booklet_id, "number": number, "nonce": 0, "hash": short_codes.lookup_hash(code)}
-            )
-    for start in range(0, len(pending), _VOUCHER_CHUNK):
-        chunk = pending[start : start + _VOUCHER_CHUNK]
-        await _avoid_short_code_collisions(kid, chunk)
-        await Voucher.insert(
-            *[
-                Voucher(
-                    booklet=v["booklet"],
-                    number=v["number"],
-                    face_value_cents=face_value,
-                    status=VoucherStatus.available,
-                    key_id=kid,
-                    code_nonce=v["nonce"],
-                    short_code_hash=v["hash"],
-                )
-                for v in chunk
-            ]
-        )
-
-
-async def _avoid_short_code_collisions(kid: int, chunk: list[dict]) -> None:
-    # 55 random bits make a collision rare but not impossible at national scale:
-    # re-derive with the next nonce rather than fail a print run.
-    while True:
-        hashes = [v["hash"] for v in chunk]
-        taken = {
-            r["short_code_hash"]
-            for r in await Voucher.select(Voucher.short_code_hash).where(
-                Voucher.short_code_hash.is_in(hashes)
-            )
-        }
-        seen: set[str] = set()
-        collided = False
-        for v in chunk:
-            if v["hash"] in taken or v["hash"] in seen:
-                v["nonce"] += 1
-                code = voucher_tokens.short_code(kid, v["booklet"], v["number"], v["nonce"])
-                v["hash"] = short_codes.lookup_hash(code)
-                collided = True
-            seen.add(v["hash"])
-        if not collided:
-            return
-
-
-async def _create_booklets(
-    programme: ProgrammeOut,
-    territory_id: int,
-    count: int,
-    *,
-    status: BookletStatus,
-    valid_from: date,
-    valid_until: date,
-    now: datetime,
-    vouchers: int | None = None,
-    **extra: object,
-) -> list[dict]:
-    """Insert ``count`` booklets with their vouchers; returns ``{id, serial}`` rows in serial order."""
-    per_booklet = vouchers or programme.vouchers_per_booklet
-    serials = await _reserve_serials(count, local_date(now).year)
-    created: list[dict] = []
-    for start in range(0, count, _BOOKLET_CHUNK):
-        rows = [
-            Booklet(
-                serial=serial,
-                programme=programme.id,
-                territory=territory_id,
-                status=status,
-                voucher_count=per_booklet,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                codes_valid_until=valid_until,
-                created_at=now,
-                **extra,
-            )
-            for serial in serials[start : start + _BOOKLET_CHUNK]
-        ]
-        created += await Booklet.insert(*rows).returning(Booklet.id, Booklet.serial)
-    created.sort(key=lambda r: r["serial"])
-    await _insert_vouchers(((b["id"], per_booklet) for b in created), programme.face_value_cents)
-    return created
+# issuance of a new booklet
 
 
 async def _issue_in_transaction(actor: Actor, request: IssueRequest, now: datetime) -> str:
@@ -270,7 +117,7 @@ async def _issue_in_transaction(actor: Actor, request: IssueRequest, now: dateti
         )
     valid_from = local_date(now)
     valid_until = add_months(valid_from, programme.validity_months)
-    created = await _create_booklets(
+    created = await minting.create_booklets(
         programme,
         beneficiary["territory"],
         1,
@@ -304,206 +151,8 @@ async def issue_booklet(actor: Actor, request: IssueRequest, *, now: datetime | 
     return await get_booklet(SYSTEM, serial, today=local_date(now))
 
 
-async def create_print_run(
-    actor: Actor, request: PrintRunCreate, *, now: datetime | None = None
-) -> PrintRunOut:
-    """Create ``quantity`` booklets in ``printed`` state (up to 10,000 in one call)."""
-    actor.require_role(*MANAGERS)
-    actor.require_territory(request.territory_id)
-    if not 1 <= request.quantity <= MAX_PRINT_RUN:
-        raise DomainError(
-            "invalid_input", f"Un tirage compte de 1 à {MAX_PRINT_RUN} carnets.", field="quantity"
-        )
-    now = now or utcnow()
-    programme = await get_programme(request.programme_id)
-    valid_from = request.valid_from or local_date(now)
-    valid_until = add_months(valid_from, programme.validity_months)
-    async with write_transaction():
-        run = (
-            await PrintRun.insert(
-                PrintRun(
-                    territory=request.territory_id,
-                    programme=programme.id,
-                    quantity=request.quantity,
-                    first_serial="",
-                    last_serial="",
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    created_by=actor.user_id,
-                    created_at=now,
-                )
-            ).returning(PrintRun.id)
-        )[0]
-        created = await _create_booklets(
-            programme,
-            request.territory_id,
-            request.quantity,
-            status=BookletStatus.printed,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            now=now,
-            print_run=run["id"],
-        )
-        first, last = created[0]["serial"], created[-1]["serial"]
-        await PrintRun.update({PrintRun.first_serial: first, PrintRun.last_serial: last}).where(
-            PrintRun.id == run["id"]
-        )
-        out = PrintRunOut(
-            id=run["id"],
-            territory_id=request.territory_id,
-            programme_id=programme.id,
-            quantity=request.quantity,
-            first_serial=first,
-            last_serial=last,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            created_at=now,
-        )
-        await audit.record(actor.user_id, "print_run.create", "print_run", out.id, after=out, at=now)
-    return out
-
-
-async def get_print_run(actor: Actor, run_id: int) -> PrintRunOut:
-    actor.require_role(*MANAGERS)
-    row = await PrintRun.select().where(PrintRun.id == run_id).first()
-    if row is None or not actor.sees_territory(row["territory"]):
-        raise not_found("Tirage")
-    row["territory_id"], row["programme_id"] = row.pop("territory"), row.pop("programme")
-    return msgspec.convert(row, PrintRunOut, strict=False)
-
-
 # ---------------------------------------------------------------------------
-# stock and hand-over
-
-
-async def allocate(
-    actor: Actor, request: AllocateRequest, *, now: datetime | None = None
-) -> AllocationResult:
-    """Allocate printed booklets of the structure's territory to a distributing structure."""
-    actor.require_role(*MANAGERS)
-    now = now or utcnow()
-    structure = (
-        await DistributingStructure.select().where(DistributingStructure.id == request.structure_id).first()
-    )
-    if structure is None or not actor.sees_territory(structure["territory"]):
-        raise not_found("Structure")
-    candidates = (
-        Booklet.select(Booklet.id)
-        .where((Booklet.status == BookletStatus.printed) & (Booklet.territory == structure["territory"]))
-        .order_by(Booklet.serial)
-    )
-    if request.serials:
-        wanted_serials = sorted({s.strip().upper() for s in request.serials if s.strip()})
-        candidates = candidates.where(Booklet.serial.is_in(wanted_serials))
-        wanted = len(wanted_serials)
-    elif request.first_serial and request.last_serial:
-        candidates = candidates.where(
-            (Booklet.serial >= request.first_serial) & (Booklet.serial <= request.last_serial)
-        )
-        wanted = None
-    elif request.count:
-        if request.count < 1:
-            raise DomainError("invalid_input", "Nombre de carnets invalide.", field="count")
-        candidates = candidates.limit(request.count)
-        wanted = request.count
-    else:
-        raise DomainError("invalid_input", "Indiquez un nombre de carnets ou une plage de numéros.")
-    if request.print_run_id is not None:
-        candidates = candidates.where(Booklet.print_run == request.print_run_id)
-    async with write_transaction():
-        ids = [r["id"] for r in await candidates]
-        if not ids or (wanted is not None and len(ids) < wanted):
-            if request.serials:
-                raise DomainError(
-                    "not_enough_stock",
-                    "Certains de ces carnets ne sont pas en stock dans ce territoire (déjà attribués, remis "
-                    "ou inconnus) : rien n'a été attribué.",
-                    available=len(ids),
-                )
-            raise DomainError("not_enough_stock", available=len(ids))
-        updated = (
-            await Booklet.update(
-                {
-                    Booklet.status: BookletStatus.allocated,
-                    Booklet.structure: structure["id"],
-                    Booklet.allocated_at: now,
-                }
-            )
-            .where(Booklet.id.is_in(ids) & (Booklet.status == BookletStatus.printed))
-            .returning(Booklet.serial)
-        )
-        if len(updated) != len(ids):  # someone allocated part of it meanwhile
-            raise DomainError("not_enough_stock", available=len(updated))
-        serials = sorted(r["serial"] for r in updated)
-        await audit.record(
-            actor.user_id,
-            "booklet.allocate",
-            "distributing_structure",
-            structure["id"],
-            at=now,
-            after={"count": len(serials), "first": serials[0], "last": serials[-1]},
-        )
-    return AllocationResult(structure_id=structure["id"], allocated=len(serials), serials=serials)
-
-
-class StockCounts(msgspec.Struct, kw_only=True):
-    """Where the booklets of a print run (or of a structure) are now."""
-
-    in_stock: int
-    allocated: int
-    issued: int
-    used: int
-    """Issued booklets with at least one voucher used."""
-    cancelled: int
-
-
-async def stock_counts(where: Any) -> StockCounts:
-    """Booklets matching ``where`` counted by status, and how many of them were used."""
-    by_status = {
-        r["status"]: r["count"]
-        for r in await Booklet.select(Booklet.status, Count()).where(where).group_by(Booklet.status)
-    }
-    used = await Booklet.count().where(where & (Booklet.used_count > 0))  # domain/booklet_usage.py
-    return StockCounts(
-        in_stock=by_status.get(BookletStatus.printed, 0),
-        allocated=by_status.get(BookletStatus.allocated, 0),
-        issued=by_status.get(BookletStatus.issued, 0),
-        used=used,
-        cancelled=by_status.get(BookletStatus.cancelled, 0),
-    )
-
-
-async def print_run_stock(actor: Actor, run_id: int) -> tuple[StockCounts, dict[int, int]]:
-    """A print run's booklets by status, and how many each structure holds unissued."""
-    await get_print_run(actor, run_id)  # scope
-    where = Booklet.print_run == run_id
-    sleeping = (
-        await Booklet.select(Booklet.structure, Count())
-        .where(where & (Booklet.status == BookletStatus.allocated))
-        .group_by(Booklet.structure)
-    )
-    return await stock_counts(where), {r["structure"]: r["count"] for r in sleeping}
-
-
-class StructureStock(msgspec.Struct, kw_only=True):
-    counts: StockCounts
-    oldest_allocated_at: datetime | None
-    """When the longest-sleeping booklet still in the structure's drawer was handed to it."""
-
-
-async def structure_stock(actor: Actor, structure_id: int) -> StructureStock:
-    """The booklets a structure received, by status, and how long its stock has been sleeping."""
-    await structures.get_structure(actor, structure_id)  # scope
-    where = Booklet.structure == structure_id
-    oldest = (
-        await Booklet.select(Booklet.allocated_at)
-        .where(where & (Booklet.status == BookletStatus.allocated))
-        .order_by(Booklet.allocated_at)
-        .first()
-    )
-    return StructureStock(
-        counts=await stock_counts(where), oldest_allocated_at=oldest["allocated_at"] if oldest else None
-    )
+# hand-over of pre-printed stock, cancellation, replacement, extension
 
 
 # A booklet with the public id of its beneficiary and the serial of its replacement, in one query.
@@ -593,7 +242,7 @@ async def cancel_booklet(
         replacement_serial = None
         if request.replace and cancelled:
             programme = await get_programme(booklet["programme"])
-            created = await _create_booklets(
+            created = await minting.create_booklets(
                 programme,
                 booklet["territory"],
                 1,
@@ -782,36 +431,6 @@ def codes_for(booklet: dict, voucher: dict) -> VoucherCode:
         short_code=short_codes.display(code),
         token=token,
         url=voucher_tokens.voucher_url(token),
-    )
-
-
-class PrintRunPage(msgspec.Struct, kw_only=True):
-    runs: list[PrintRunOut]
-    total: int
-
-
-async def list_print_runs(
-    actor: Actor, *, territory_id: int | None = None, limit: int = 50, offset: int = 0
-) -> PrintRunPage:
-    """Print runs of the actor's territories (admins: all), optionally one territory, newest first."""
-    actor.require_role(*MANAGERS)
-    where = PrintRun.id.is_not_null()
-    territories = actor.territory_filter()
-    if territories is not None:
-        where &= PrintRun.territory.is_in(list(territories) or [0])
-    if territory_id is not None:
-        where &= PrintRun.territory == territory_id
-    rows = (
-        await PrintRun.select()
-        .where(where)
-        .order_by(PrintRun.id, ascending=False)
-        .limit(limit)
-        .offset(offset)
-    )
-    for row in rows:
-        row["territory_id"], row["programme_id"] = row.pop("territory"), row.pop("programme")
-    return PrintRunPage(
-        runs=msgspec.convert(rows, list[PrintRunOut], strict=False), total=await PrintRun.count().where(where)
     )
 
 
