@@ -62,7 +62,7 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
     from piccolo.engine.postgres import PostgresEngine
 
     from pass_numerique.db.transaction import engine
-    from pass_numerique.domain.accounts import users as accounts
+    from pass_numerique.domain.accounts import users
     from pass_numerique.domain.actors import Role
     from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
     from pass_numerique.domain.partners import sites, structures
@@ -95,9 +95,9 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
         )
         emails = []
         for i in range(agents):
-            user = await accounts.create_user(
+            user = await users.create_user(
                 SYSTEM,
-                accounts.UserCreate(
+                users.UserCreate(
                     email=f"agent{i}@bench.invalid",
                     display_name=f"Agent {i}",
                     role=Role.site_agent,

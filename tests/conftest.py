@@ -45,7 +45,7 @@ os.environ["PN_ARGON2_PROFILE"] = "cheapest"
 os.environ["PN_DB_POOL_SIZE"] = "0"
 
 from pass_numerique.db.transaction import engine
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import (
     SYSTEM,
     Actor,
@@ -175,13 +175,13 @@ async def build_world() -> World:
     )
 
     async def user(name: str, role: Role, **scope: Any) -> Actor:
-        created = await accounts.create_user(
+        created = await users.create_user(
             SYSTEM,
-            accounts.UserCreate(
+            users.UserCreate(
                 email=f"{name}@test.fr", display_name=name, role=role, password=PASSWORD, **scope
             ),
         )
-        actor = await accounts.actor_for_user(created.id)
+        actor = await authentication.actor_for_user(created.id)
         assert actor is not None
         return actor
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from conftest import PASSWORD, World, run
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.tables import LoginFailure
@@ -15,7 +15,7 @@ from pass_numerique.domain.tables import LoginFailure
 
 def attempt(email: str, password: str, **kw) -> str:
     try:
-        run(accounts.verify_credentials(email, password, **kw))
+        run(authentication.verify_credentials(email, password, **kw))
         return "ok"
     except DomainError as exc:
         return exc.code
@@ -26,7 +26,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(world: World) -> Non
     assert [attempt(email, "wrong-password") for _ in range(5)] == ["invalid_credentials"] * 5
     assert attempt(email.upper(), PASSWORD) == "too_many_attempts"  # even the right password
     assert attempt(world.issuer.email, PASSWORD) == "ok"  # other accounts are not affected
-    later = utcnow() + accounts.LOGIN_FAILURE_WINDOW + timedelta(seconds=1)
+    later = utcnow() + authentication.LOGIN_FAILURE_WINDOW + timedelta(seconds=1)
     assert attempt(email, PASSWORD, now=later) == "ok"
     assert run(LoginFailure.count()) == 0  # a success clears the failures
     # No e-mail is stored in clear, not even mistyped ones.
@@ -35,7 +35,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(world: World) -> Non
 
 
 def test_throttled_login_answers_429_over_http(client, world: World) -> None:
-    for _ in range(accounts.MAX_LOGIN_FAILURES):
+    for _ in range(authentication.MAX_LOGIN_FAILURES):
         client.post("/api/v1/auth/login", json={"email": world.agent.email, "password": "nope-nope-nope"})
     response = client.post("/api/v1/auth/login", json={"email": world.agent.email, "password": PASSWORD})
     assert response.status_code == 429
@@ -48,21 +48,25 @@ def test_unknown_emails_are_refused_like_wrong_passwords(world: World, email: st
 
 
 def test_bearer_tokens_resolve_to_the_actor_until_revoked_or_expired(world: World) -> None:
-    agent = run(accounts.create_token(world.agent, "phone"))
-    actor = run(accounts.authenticate_token(agent.token))
+    agent = run(authentication.create_token(world.agent, "phone"))
+    actor = run(authentication.authenticate_token(agent.token))
     assert actor is not None and actor.user_id == world.agent.user_id
     assert actor.site_id == world.site.id and actor.territory_ids == frozenset({world.north.id})
-    issuer = run(accounts.authenticate_token(run(accounts.create_token(world.issuer, "desk")).token))
+    issuer = run(
+        authentication.authenticate_token(run(authentication.create_token(world.issuer, "desk")).token)
+    )
     assert issuer is not None and issuer.structure_id == world.structure.id
     assert issuer.territory_ids == frozenset({world.north.id})
-    coordinator = run(accounts.authenticate_token(run(accounts.create_token(world.coordinator, "c")).token))
+    coordinator = run(
+        authentication.authenticate_token(run(authentication.create_token(world.coordinator, "c")).token)
+    )
     assert coordinator is not None and coordinator.territory_ids == frozenset({world.north.id})
-    assert run(accounts.authenticate_token(agent.token + "x")) is None
-    assert run(accounts.authenticate_token("not-even-a-token")) is None
-    run(accounts.revoke_token(world.agent, agent.id))
-    assert run(accounts.authenticate_token(agent.token)) is None
-    short = run(accounts.create_token(world.agent, "short", expires_in=timedelta(seconds=-1)))
-    assert run(accounts.authenticate_token(short.token)) is None
-    kept = run(accounts.create_token(world.agent, "kept"))
-    run(accounts.set_active(world.admin, world.agent.user_id, False))
-    assert run(accounts.authenticate_token(kept.token)) is None
+    assert run(authentication.authenticate_token(agent.token + "x")) is None
+    assert run(authentication.authenticate_token("not-even-a-token")) is None
+    run(authentication.revoke_token(world.agent, agent.id))
+    assert run(authentication.authenticate_token(agent.token)) is None
+    short = run(authentication.create_token(world.agent, "short", expires_in=timedelta(seconds=-1)))
+    assert run(authentication.authenticate_token(short.token)) is None
+    kept = run(authentication.create_token(world.agent, "kept"))
+    run(users.set_active(world.admin, world.agent.user_id, False))
+    assert run(authentication.authenticate_token(kept.token)) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import run
 from pass_numerique import demo
 from pass_numerique.cli import main
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication
 from pass_numerique.domain.tables import Booklet, PartnerSite, Programme, Redemption, StaffUser, Territory
 
 
@@ -18,18 +18,18 @@ def test_demo_builds_a_realistic_departement_with_a_login_per_role() -> None:
     assert run(Redemption.count()) > 0
     assert {login.role for login in logins} == {"admin", "coordinator", "issuer", "site_agent", "viewer"}
     for login in logins:
-        actor = run(accounts.verify_credentials(login.email, login.password))
+        actor = run(authentication.verify_credentials(login.email, login.password))
         assert actor.role == login.role
     assert not run(demo.is_empty())
 
 
 def test_cli_demo_does_not_reload_a_database_that_has_data(capsys) -> None:
     run(demo.load(booklets_per_territory=4))
-    users = run(StaffUser.count())
+    accounts = run(StaffUser.count())
     main(["demo"])
     out = capsys.readouterr().out
     assert "déjà des données" in out and "admin@demo.pass-numerique.fr" in out
-    assert run(StaffUser.count()) == users
+    assert run(StaffUser.count()) == accounts
 
 
 def test_cli_create_admin_reads_password_from_stdin(monkeypatch, capsys) -> None:
@@ -38,5 +38,5 @@ def test_cli_create_admin_reads_password_from_stdin(monkeypatch, capsys) -> None
     monkeypatch.setattr("sys.stdin", io.StringIO("a-long-enough-password\n"))
     main(["create-admin", "--email", "Root@Example.fr", "--name", "Root", "--password-stdin"])
     assert "root@example.fr" in capsys.readouterr().out
-    actor = run(accounts.verify_credentials("root@example.fr", "a-long-enough-password"))
+    actor = run(authentication.verify_credentials("root@example.fr", "a-long-enough-password"))
     assert actor.role == "admin"

@@ -9,7 +9,7 @@ import pytest
 from conftest import World, run
 from pass_numerique.cli import main
 from pass_numerique.domain import retention
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle
@@ -38,7 +38,7 @@ def test_prune_keeps_recent_answers_and_every_redemption(world: World) -> None:
     redeem(codes[0].url, "old-request", now=old)
     redeem(codes[1].url, "new-request")
     with pytest.raises(DomainError):
-        run(accounts.verify_credentials(world.agent.email, "wrong-password", now=old))
+        run(authentication.verify_credentials(world.agent.email, "wrong-password", now=old))
     result = run(retention.prune(keep_days=90))
     assert (result.idempotency_records, result.login_failures) == (1, 1)
     assert [r["key"].rsplit(":", 1)[1] for r in run(IdempotencyRecord.select(IdempotencyRecord.key))] == [

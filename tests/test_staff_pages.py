@@ -127,9 +127,9 @@ def test_sessions_expire_when_idle_or_too_old_and_with_the_account(world: World)
         run(sessions.authenticate_session(other, now=now + timedelta(days=7, minutes=1))) is None
     )  # …not more
     third = run(sessions.open_session(world.agent, now=utcnow()))
-    from pass_numerique.domain.accounts import users as accounts
+    from pass_numerique.domain.accounts import users
 
-    run(accounts.set_active(world.admin, world.agent.user_id, False))
+    run(users.set_active(world.admin, world.agent.user_id, False))
     assert run(sessions.authenticate_session(third)) is None
 
 
@@ -187,10 +187,10 @@ def test_change_password_checks_the_old_one_and_closes_other_sessions(client, wo
     assert done.status_code == 303
     assert run(sessions.authenticate_session(other)) is None
     assert client.get("/staff/desk").status_code == 200  # this session stays
-    from pass_numerique.domain.accounts import users as accounts
+    from pass_numerique.domain.accounts import authentication
 
     assert (
-        run(accounts.verify_credentials(world.issuer.email, "un-nouveau-secret")).user_id
+        run(authentication.verify_credentials(world.issuer.email, "un-nouveau-secret")).user_id
         == world.issuer.user_id
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import PASSWORD, World, run
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication
 from pass_numerique.domain.tables import AuditEvent
 from test_staff_pages import csrf, login
 
@@ -54,8 +54,8 @@ def test_admin_invites_a_site_agent_who_must_change_the_password(client, world: 
         follow_redirects=False,
     )
     assert changed.status_code == 303
-    actor = run(accounts.verify_credentials("nina@test.fr", "un-mot-de-passe-a-moi"))
-    assert not run(accounts.must_change_password(actor.user_id))
+    actor = run(authentication.verify_credentials("nina@test.fr", "un-mot-de-passe-a-moi"))
+    assert not run(authentication.must_change_password(actor.user_id))
 
 
 def test_reset_and_deactivate_ask_to_confirm(client, world: World) -> None:
@@ -64,11 +64,15 @@ def test_reset_and_deactivate_ask_to_confirm(client, world: World) -> None:
     path = f"/staff/users/{world.issuer.user_id}"
     ask = client.post(f"{path}/password", data={"_csrf_token": token})
     assert "Confirmez la réinitialisation" in ask.text
-    assert run(accounts.verify_credentials(world.issuer.email, PASSWORD)).user_id == world.issuer.user_id
+    assert (
+        run(authentication.verify_credentials(world.issuer.email, PASSWORD)).user_id == world.issuer.user_id
+    )
     reset = client.post(f"{path}/password", data={"_csrf_token": token, "confirm": "oui"})
     temporary = TEMPORARY.search(reset.text).group(1)
-    assert run(accounts.verify_credentials(world.issuer.email, temporary)).user_id == world.issuer.user_id
-    assert run(accounts.must_change_password(world.issuer.user_id))
+    assert (
+        run(authentication.verify_credentials(world.issuer.email, temporary)).user_id == world.issuer.user_id
+    )
+    assert run(authentication.must_change_password(world.issuer.user_id))
     ask = client.post(f"{path}/active", data={"_csrf_token": token, "active": "non"})
     assert "Confirmez la désactivation" in ask.text
     done = client.post(
@@ -93,11 +97,11 @@ def test_api_tokens_are_shown_once_and_revocable(client, world: World) -> None:
     raw = re.search(r'<code id="jeton">([^<]+)</code>', created.text).group(1)
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
     assert raw not in client.get("/staff/tokens").text  # shown once
-    token_id = run(accounts.list_tokens(world.coordinator))[0].id
+    token_id = run(authentication.list_tokens(world.coordinator))[0].id
     client.post(f"/staff/tokens/{token_id}/revoke", data={"_csrf_token": token})
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
     # Someone else's token cannot be revoked from here.
-    other = run(accounts.create_token(world.issuer, "desk"))
+    other = run(authentication.create_token(world.issuer, "desk"))
     assert client.post(f"/staff/tokens/{other.id}/revoke", data={"_csrf_token": token}).status_code == 404
 
 
@@ -120,7 +124,7 @@ def test_admin_moves_an_issuer_to_another_structure_and_cannot_demote_itself(cli
         follow_redirects=False,
     )
     assert moved.status_code == 303
-    actor = run(accounts.actor_for_user(world.issuer.user_id))
+    actor = run(authentication.actor_for_user(world.issuer.user_id))
     assert actor.structure_id == world.structure_south.id and actor.territory_ids == frozenset(
         {world.south.id}
     )
@@ -136,7 +140,7 @@ def test_admin_moves_an_issuer_to_another_structure_and_cannot_demote_itself(cli
         follow_redirects=False,
     )
     assert promoted.status_code == 303
-    actor = run(accounts.actor_for_user(world.issuer.user_id))
+    actor = run(authentication.actor_for_user(world.issuer.user_id))
     assert actor.role == "coordinator" and actor.territory_ids == frozenset({world.north.id, world.south.id})
     myself = client.post(
         f"/staff/users/{world.admin.user_id}",

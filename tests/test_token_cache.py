@@ -19,7 +19,7 @@ import pytest
 from conftest import ENGINE, World, bearer, run
 from pass_numerique.db.auth_changes import CHANNEL
 from pass_numerique.db.engine import postgres_config
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.partners import sites, structures
 from pass_numerique.domain.tables import ApiToken
@@ -143,7 +143,7 @@ def test_the_triggers_notify_on_what_authentication_reads_and_only_that(world: W
         assert not [r for r in names if r["name"].endswith("_auth_changed")]
         return
     site_id, structure_id, north, south = world.site.id, world.structure.id, world.north.id, world.south.id
-    token = run(accounts.create_token(world.agent, "phone"))
+    token = run(authentication.create_token(world.agent, "phone"))
     cases = {
         f"UPDATE api_token SET revoked_at = now() WHERE id = {token.id}": True,
         f"UPDATE api_token SET last_used_at = now() WHERE id = {token.id}": False,
@@ -177,7 +177,7 @@ def test_the_triggers_notify_on_what_authentication_reads_and_only_that(world: W
 def test_revoking_deactivating_or_moving_applies_at_the_next_request(client, world: World) -> None:
     headers = bearer(client, world.agent)
     assert me(client, headers) == 200  # cached on PostgreSQL from here on
-    run(accounts.set_active(world.admin, world.agent.user_id, False))
+    run(users.set_active(world.admin, world.agent.user_id, False))
     assert me(client, headers) == 401
 
     issuer = bearer(client, world.issuer)
@@ -212,17 +212,17 @@ def test_each_change_empties_this_process_cache_as_soon_as_it_commits(
     world: World, cache_on: token_cache.TokenCache
 ) -> None:
     """No waiting for the notification: the process that changes something forgets at once."""
-    phone = run(accounts.create_token(world.agent, "phone"))
-    desk = run(accounts.create_token(world.issuer, "desk"))
+    phone = run(authentication.create_token(world.agent, "phone"))
+    desk = run(authentication.create_token(world.issuer, "desk"))
     structure = run(structures.get_structure(world.admin, world.structure.id))
     site = run(sites.get_site(world.admin, world.site.id))
     changes = {
-        "revoke": lambda: accounts.revoke_token(world.admin, desk.id),
-        "deactivate": lambda: accounts.set_active(world.admin, world.viewer.user_id, False),
-        "update user": lambda: accounts.update_user(
+        "revoke": lambda: authentication.revoke_token(world.admin, desk.id),
+        "deactivate": lambda: users.set_active(world.admin, world.viewer.user_id, False),
+        "update user": lambda: users.update_user(
             world.admin,
             world.agent_south.user_id,
-            accounts.UserUpdate(display_name="Agent", role=Role.site_agent, site_id=world.site_south.id),
+            users.UserUpdate(display_name="Agent", role=Role.site_agent, site_id=world.site_south.id),
         ),
         "move structure": lambda: structures.update_structure(
             world.admin,
@@ -235,13 +235,13 @@ def test_each_change_empties_this_process_cache_as_soon_as_it_commits(
     }
     emptied = {}
     for name, change in changes.items():
-        assert run(accounts.authenticate_token(phone.token)) is not None
+        assert run(authentication.authenticate_token(phone.token)) is not None
         assert len(cache_on) == 1
         run(change())
         emptied[name] = len(cache_on) == 0
     assert emptied == dict.fromkeys(changes, True)
     # A rename moves nobody's scope: the cache stays.
-    assert run(accounts.authenticate_token(phone.token)) is not None
+    assert run(authentication.authenticate_token(phone.token)) is not None
     renamed = sites.SiteCreate(name="Nouveau nom", territory_id=world.south.id)
     run(sites.update_site(world.admin, site.id, renamed))
     assert len(cache_on) == 1

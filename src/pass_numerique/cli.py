@@ -42,14 +42,14 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _create_admin(args: argparse.Namespace) -> None:
-    from pass_numerique.domain.accounts import users as accounts
+    from pass_numerique.domain.accounts import users
     from pass_numerique.domain.actors import Role
 
     password = sys.stdin.readline().strip() if args.password_stdin else getpass.getpass("Mot de passe : ")
     user = asyncio.run(
-        accounts.create_user(
+        users.create_user(
             SYSTEM,
-            accounts.UserCreate(email=args.email, display_name=args.name, role=Role.admin, password=password),
+            users.UserCreate(email=args.email, display_name=args.name, role=Role.admin, password=password),
         )
     )
     print(f"Compte administrateur créé : {user.email} (id {user.id})")

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import SYSTEM, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
@@ -120,10 +120,10 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
                 )
             )
 
-    async def user(email: str, name: str, role: Role, **scope: object) -> accounts.User:
-        return await accounts.create_user(
+    async def user(email: str, name: str, role: Role, **scope: object) -> users.User:
+        return await users.create_user(
             SYSTEM,
-            accounts.UserCreate(email=email, display_name=name, role=role, password=DEMO_PASSWORD, **scope),
+            users.UserCreate(email=email, display_name=name, role=role, password=DEMO_PASSWORD, **scope),
         )
 
     await user("admin@demo.pass-numerique.fr", "Alice Admin", Role.admin)
@@ -150,8 +150,8 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
     ]
     await user("observatoire@demo.pass-numerique.fr", "Observatoire de l'inclusion numérique", Role.viewer)
 
-    agents = [await accounts.actor_for_user(u.id) for u in agent_users]
-    issuers = [await accounts.actor_for_user(u.id) for u in issuer_users]
+    agents = [await authentication.actor_for_user(u.id) for u in agent_users]
+    issuers = [await authentication.actor_for_user(u.id) for u in issuer_users]
     ages = [
         k for k in value_lists.value_lists()["tranche_age"] if k not in ("moins_de_douze", "douze_dix_huit")
     ]

@@ -14,7 +14,7 @@ from pass_numerique.api.reports import ReportController, StatementController
 from pass_numerique.api.scanner import ScannerController
 from pass_numerique.api.site_directory import SiteDirectoryController
 from pass_numerique.domain import audit
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle, stock
 from pass_numerique.domain.partners import sites, structures
@@ -31,7 +31,7 @@ class LoginRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class LoginResponse(msgspec.Struct, kw_only=True):
-    token: accounts.IssuedToken
+    token: authentication.IssuedToken
     user: Actor
 
 
@@ -59,7 +59,7 @@ class AuthController(Controller):
     @post("/login", guards=[guards.public], status_code=200)
     async def login(self, data: JSONBody[LoginRequest]) -> LoginResponse:
         """Exchange an e-mail and password for a bearer token (valid 30 days, shown once)."""
-        actor, token = await accounts.login(data.email, data.password)
+        actor, token = await authentication.login(data.email, data.password)
         return LoginResponse(token=token, user=actor)
 
     @get("/me", guards=[guards.STAFF])
@@ -67,17 +67,17 @@ class AuthController(Controller):
         return actor_of(request)
 
     @get("/tokens", guards=[guards.STAFF])
-    async def list_tokens(self, request: Request) -> list[accounts.TokenInfo]:
-        return await accounts.list_tokens(actor_of(request))
+    async def list_tokens(self, request: Request) -> list[authentication.TokenInfo]:
+        return await authentication.list_tokens(actor_of(request))
 
     @post("/tokens", guards=[guards.STAFF])
-    async def create_token(self, request: Request, data: JSONBody[TokenCreate]) -> accounts.IssuedToken:
+    async def create_token(self, request: Request, data: JSONBody[TokenCreate]) -> authentication.IssuedToken:
         expires = timedelta(days=data.expires_in_days) if data.expires_in_days else None
-        return await accounts.create_token(actor_of(request), data.label, expires)
+        return await authentication.create_token(actor_of(request), data.label, expires)
 
     @delete("/tokens/{token_id:int}", guards=[guards.STAFF])
     async def revoke_token(self, request: Request, token_id: FromPath[int]) -> None:
-        await accounts.revoke_token(actor_of(request), token_id)
+        await authentication.revoke_token(actor_of(request), token_id)
 
 
 class ReferenceController(Controller):
@@ -148,23 +148,23 @@ class UserController(Controller):
     tags = ["users"]
 
     @get("/", guards=[guards.ADMIN])
-    async def list_users(self, request: Request) -> list[accounts.User]:
-        return await accounts.list_users(actor_of(request))
+    async def list_users(self, request: Request) -> list[users.User]:
+        return await users.list_users(actor_of(request))
 
     @post("/", guards=[guards.ADMIN])
-    async def create_user(self, request: Request, data: JSONBody[accounts.UserCreate]) -> accounts.User:
-        return await accounts.create_user(actor_of(request), data)
+    async def create_user(self, request: Request, data: JSONBody[users.UserCreate]) -> users.User:
+        return await users.create_user(actor_of(request), data)
 
     @post("/{user_id:int}", guards=[guards.ADMIN], status_code=200)
     async def update_user(
-        self, request: Request, user_id: FromPath[int], data: JSONBody[accounts.UserUpdate]
-    ) -> accounts.User:
+        self, request: Request, user_id: FromPath[int], data: JSONBody[users.UserUpdate]
+    ) -> users.User:
         """A new name, role or scope; the person's sessions end so the new scope applies at once."""
-        return await accounts.update_user(actor_of(request), user_id, data)
+        return await users.update_user(actor_of(request), user_id, data)
 
     @post("/{user_id:int}/active", guards=[guards.ADMIN], status_code=200)
     async def set_active(self, request: Request, user_id: FromPath[int], data: JSONBody[ActiveFlag]) -> None:
-        await accounts.set_active(actor_of(request), user_id, data.active)
+        await users.set_active(actor_of(request), user_id, data.active)
 
 
 class BeneficiaryController(Controller):

@@ -14,7 +14,7 @@ import msgspec
 
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
-from pass_numerique.domain.accounts.users import LOGIN_FAILURE_WINDOW
+from pass_numerique.domain.accounts.authentication import LOGIN_FAILURE_WINDOW
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.redemption.redemptions import OLDEST_OFFLINE_UPLOAD

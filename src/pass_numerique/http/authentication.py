@@ -13,8 +13,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from pass_numerique.domain.accounts import sessions
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication, sessions
 from pass_numerique.domain.actors import Actor
 
 API_PREFIX = "/api/"
@@ -36,7 +35,7 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         scheme, _, token = header.partition(" ")
         actor = None
         if scheme.lower() == "bearer" and token:
-            actor = await accounts.authenticate_token(token.strip())
+            actor = await authentication.authenticate_token(token.strip())
         elif not connection.scope["path"].startswith(API_PREFIX):
             cookie = connection.cookies.get(sessions.COOKIE_NAME)
             if cookie:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.tables import StaffSession
@@ -67,7 +67,7 @@ async def authenticate_session(raw: str, *, now: datetime | None = None) -> Acto
     )
     if row is None or row["expires_at"] <= now or row["last_seen_at"] <= now - IDLE:
         return None
-    actor = await accounts.actor_for_user(row["staff_user"])
+    actor = await authentication.actor_for_user(row["staff_user"])
     if actor is None:
         return None
     if now - row["last_seen_at"] > TOUCH_RESOLUTION:

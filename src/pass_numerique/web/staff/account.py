@@ -7,8 +7,7 @@ from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from pass_numerique.domain.accounts import sessions
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication, sessions
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
@@ -55,7 +54,9 @@ class AccountPages(StaffController):
         values = await form_of(request)
         target = _safe_next(values.get("suite"))
         try:
-            actor = await accounts.verify_credentials(values.get("email", ""), values.get("password", ""))
+            actor = await authentication.verify_credentials(
+                values.get("email", ""), values.get("password", "")
+            )
         except DomainError as exc:
             return page(
                 request,
@@ -69,7 +70,7 @@ class AccountPages(StaffController):
         if previous:  # a new id at each login (no session fixation); the old one is ended
             await sessions.close_session(previous)
         raw = await sessions.open_session(actor)
-        if await accounts.must_change_password(actor.user_id):
+        if await authentication.must_change_password(actor.user_id):
             target = "/staff/password?fait=must_change"
         response = see_other(target)
         response.set_cookie(_session_cookie(raw, int(sessions.MAX_AGE.total_seconds())))
@@ -97,7 +98,7 @@ class AccountPages(StaffController):
                     "Les deux saisies du nouveau mot de passe diffèrent.",
                     field="confirm_password",
                 )
-            await accounts.change_password(
+            await authentication.change_password(
                 actor, values.get("old_password", ""), values.get("new_password", "")
             )
         except DomainError as exc:

@@ -14,7 +14,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from pass_numerique.domain import audit
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import users
 from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
@@ -94,7 +94,7 @@ class AuditPages(StaffController):
             "du": du or "",
             "au": au or "",
         }
-        people = await accounts.list_users(actor) if actor.role == Role.admin else []
+        people = await users.list_users(actor) if actor.role == Role.admin else []
         return page(
             request,
             "audit.html",

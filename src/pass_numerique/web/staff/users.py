@@ -13,7 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.domain.accounts import users as accounts
+from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners import sites, structures
@@ -66,7 +66,7 @@ class UserPages(StaffController):
         recherche: FromQuery[str | None] = None,
         page_number: FromQuery[int] = 1,
     ) -> Template:
-        found = await accounts.list_users(actor_of(request))
+        found = await users.list_users(actor_of(request))
         if role:
             found = [u for u in found if u.role == role]
         if etat in ("actif", "inactif"):
@@ -109,12 +109,12 @@ class UserPages(StaffController):
     @post("/users", guards=[guards.ADMIN])
     async def create_user(self, request: Request) -> Response:
         values = await form_of(request)
-        password = accounts.temporary_password()
+        password = users.temporary_password()
         try:
             role, scope = _scope_of(values)
-            user = await accounts.create_user(
+            user = await users.create_user(
                 actor_of(request),
-                accounts.UserCreate(
+                users.UserCreate(
                     email=str(values.get("email", "")),
                     display_name=str(values.get("display_name", "")),
                     role=role,
@@ -135,10 +135,10 @@ class UserPages(StaffController):
         values = await form_of(request)
         try:
             role, scope = _scope_of(values)
-            await accounts.update_user(
+            await users.update_user(
                 actor_of(request),
                 user_id,
-                accounts.UserUpdate(display_name=str(values.get("display_name", "")), role=role, **scope),
+                users.UserUpdate(display_name=str(values.get("display_name", "")), role=role, **scope),
             )
         except DomainError as exc:
             if exc.code == "not_found":
@@ -153,7 +153,7 @@ class UserPages(StaffController):
         return see_other(f"/staff/users/{user_id}?fait=user_updated")
 
     async def _user(self, request: Request, user_id: int, status_code: int = 200, **context: Any) -> Template:
-        user = await accounts.get_user(actor_of(request), user_id)
+        user = await users.get_user(actor_of(request), user_id)
         context.setdefault(
             "edit_values",
             {
@@ -186,7 +186,7 @@ class UserPages(StaffController):
         if not active and values.get("confirm") != "oui":
             return await self._user(request, user_id, confirm_deactivate=True)
         try:
-            await accounts.set_active(actor_of(request), user_id, active)
+            await users.set_active(actor_of(request), user_id, active)
         except DomainError as exc:
             if exc.code == "not_found":
                 raise
@@ -203,7 +203,7 @@ class UserPages(StaffController):
         values = await form_of(request)
         if values.get("confirm") != "oui":
             return await self._user(request, user_id, confirm_reset=True)
-        password = await accounts.reset_password(actor_of(request), user_id)
+        password = await users.reset_password(actor_of(request), user_id)
         return await self._user(request, user_id, new_password=password)
 
     # -- one's own API tokens ---------------------------------------------------
@@ -213,7 +213,7 @@ class UserPages(StaffController):
             request,
             "tokens.html",
             status_code=status_code,
-            tokens=await accounts.list_tokens(actor_of(request)),
+            tokens=await authentication.list_tokens(actor_of(request)),
             **context,
         )
 
@@ -232,10 +232,10 @@ class UserPages(StaffController):
                 values=values,
                 errors={"label": "Donnez un nom au jeton (ex. : téléphone)."},
             )
-        issued = await accounts.create_token(actor_of(request), label[:100])
+        issued = await authentication.create_token(actor_of(request), label[:100])
         return await self._tokens(request, status_code=201, issued=issued)
 
     @post("/tokens/{token_id:int}/revoke", guards=[guards.STAFF])
     async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Response:
-        await accounts.revoke_token(actor_of(request), token_id)
+        await authentication.revoke_token(actor_of(request), token_id)
         return see_other("/staff/tokens?fait=token_revoked")
