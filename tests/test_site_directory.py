@@ -16,9 +16,8 @@ from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners import site_directory, sites
 from pass_numerique.domain.tables import AuditEvent, PartnerSite
 
-EXAMPLE = (
-    Path(__file__).resolve().parents[2] / "shared/standards/lieux-mediation-numerique/exemple-valide.csv"
-)
+# The national standard's own example file, copied with its licence note (tests/data/README.md).
+EXAMPLE = Path(__file__).resolve().parent / "data/lieux-mediation-numerique-exemple.csv"
 
 
 def example_rows() -> list[list[str]]:
