@@ -66,7 +66,7 @@ async def _database_pool(_: Litestar) -> AsyncIterator[None]:
 @asynccontextmanager
 async def _token_cache(_: Litestar) -> AsyncIterator[None]:
     """Reuse bearer tokens' actors while a listener hears of every change to them
-    (domain/token_cache.py, db/auth_changes.py); PostgreSQL only."""
+    (security/token_cache.py, db/auth_changes.py); PostgreSQL only."""
     db = engine()
     seconds = get_settings().token_cache_seconds
     if not isinstance(db, PostgresEngine) or seconds <= 0:

@@ -72,7 +72,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a server worker may reuse a bearer token's account without reading it again
     (PostgreSQL only; any change to accounts or tokens empties the cache of the worker making it
     at once and every other worker's within milliseconds; 0: read it at every request).
-    See domain/token_cache.py."""
+    See security/token_cache.py."""
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -2,7 +2,7 @@
 
 Triggers of migration m0030 send ``NOTIFY pn_auth_changed`` when a transaction that changed
 what authentication reads commits. Each server worker keeps one connection LISTENing, outside
-the pool, and tells the token cache (``domain/token_cache.py``) three things: a change came in,
+the pool, and tells the token cache (``security/token_cache.py``) three things: a change came in,
 the listener is connected, or the listener was lost. When the connection drops, is refused, or
 stops answering the periodic check, the cache is switched off until the listener reconnects.
 """

@@ -1,5 +1,8 @@
 """Bearer tokens recently seen by this server process, and the actor each one authenticated.
 
+The cache holds whatever the caller gives it (domain/accounts/authentication.py gives it an
+``Actor``): it knows nothing of the domain, so infrastructure stays below the domain.
+
 Every API request is authenticated. Reading the token and its account costs a round trip
 to the database, a fifth of the work of a redemption. A cached actor is used until the first of:
 
@@ -19,25 +22,27 @@ Unknown or refused tokens are never cached.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from pass_numerique.domain.actors import Actor
 from pass_numerique.settings import get_settings
 
 MAX_ENTRIES = 10_000
 """More than any département has tokens in use at once; past it, the oldest entry goes."""
 
 
-class _Entry(NamedTuple):
-    actor: Actor
+V = TypeVar("V")
+
+
+class _Entry(NamedTuple, Generic[V]):
+    value: V
     until: datetime
 
 
-class TokenCache:
-    """Actors by token hash, valid until a deadline, emptied on any change to accounts."""
+class TokenCache(Generic[V]):
+    """Values (the actor) by token hash, valid until a deadline, emptied on any change to accounts."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, _Entry[V]] = {}
         self._generation = 0
         self._listening = False
 
@@ -51,8 +56,8 @@ class TokenCache:
     def active(self) -> bool:
         return self._listening and get_settings().token_cache_seconds > 0
 
-    def lookup(self, key: str, now: datetime) -> Actor | None:
-        """The cached actor of a token hash, or None (not cached, stale, or the cache is off)."""
+    def lookup(self, key: str, now: datetime) -> V | None:
+        """The cached value of a token hash, or None (not cached, stale, or the cache is off)."""
         if not self._listening:
             return None
         entry = self._entries.get(key)
@@ -61,12 +66,12 @@ class TokenCache:
         if now >= entry.until:
             del self._entries[key]
             return None
-        return entry.actor
+        return entry.value
 
     def remember(
-        self, key: str, actor: Actor, *, read_at: datetime, expires_at: datetime | None, generation: int
+        self, key: str, value: V, *, read_at: datetime, expires_at: datetime | None, generation: int
     ) -> None:
-        """Keep an actor just read from the database (``generation`` as read before the look-up)."""
+        """Keep a value just read from the database (``generation`` as read before the look-up)."""
         if not self.active or generation != self._generation:
             return
         until = read_at + timedelta(seconds=get_settings().token_cache_seconds)
@@ -74,7 +79,7 @@ class TokenCache:
             until = min(until, expires_at)
         if key not in self._entries and len(self._entries) >= MAX_ENTRIES:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = _Entry(actor, until)
+        self._entries[key] = _Entry(value, until)
 
     def forget_all(self) -> None:
         """Something that authentication depends on changed: drop every entry."""
@@ -90,8 +95,8 @@ class TokenCache:
         return len(self._entries)
 
 
-CACHE = TokenCache()
-"""This process's cache (one per server worker)."""
+CACHE: TokenCache[Any] = TokenCache()
+"""This process's cache (one per server worker) of the actors of bearer tokens."""
 
 
 def accounts_changed() -> None:
