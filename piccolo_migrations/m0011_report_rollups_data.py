@@ -10,10 +10,14 @@ The rollups start empty: the first fold (``pass-numerique refresh-reports``, or 
 periodic fold) counts every redemption; until then the reports read them all at query time.
 """
 
-from datetime import UTC, datetime
+import os
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
+from piccolo.querystring import QueryString
 
 ID = "2026-11-24T15:13:41:939532"
 VERSION = "1.38.0"
@@ -36,24 +40,39 @@ STATEMENTS = [
 ]
 
 
-async def _backfill_days(engine) -> None:
-    # Raw queries through a table run inside the migration's transaction.
-    from pass_numerique.domain.clock import local_date, local_zone
-    from pass_numerique.domain.tables import Redemption
+def _local_zone() -> ZoneInfo:
+    # The département's zone as the application reads it (settings.Settings.timezone: the same
+    # variable, the same default), without importing the application: a migration replays as
+    # it was written, whatever the application's code has become.
+    return ZoneInfo(os.environ.get("PN_TIMEZONE", "Europe/Paris"))
 
+
+def _local_day(moment: datetime | str) -> date:
+    """The local calendar day of a stored ``redeemed_at`` (SQLite keeps UTC text or a naive UTC value)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_local_zone()).date()
+
+
+async def _backfill_days(engine: Engine) -> None:
+    # The engine's query strings run inside the migration's transaction when there is one.
     if engine.engine_type == "postgres":
-        await Redemption.raw(
-            "UPDATE redemption SET day = (redeemed_at AT TIME ZONE {})::date", local_zone().key
+        await engine.run_querystring(
+            QueryString("UPDATE redemption SET day = (redeemed_at AT TIME ZONE {})::date", _local_zone().key)
         )
         return
     # SQLite keeps timestamps as UTC text and knows no time zones: the days are computed here.
-    for row in await Redemption.raw("SELECT id, redeemed_at FROM redemption WHERE day IS NULL"):
-        moment = row["redeemed_at"]
-        if isinstance(moment, str):
-            moment = datetime.fromisoformat(moment)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        await Redemption.raw("UPDATE redemption SET day = {} WHERE id = {}", local_date(moment), row["id"])
+    rows = await engine.run_querystring(
+        QueryString("SELECT id, redeemed_at FROM redemption WHERE day IS NULL")
+    )
+    for row in rows:
+        await engine.run_querystring(
+            QueryString(
+                "UPDATE redemption SET day = {} WHERE id = {}", _local_day(row["redeemed_at"]), row["id"]
+            )
+        )
 
 
 async def forwards():
