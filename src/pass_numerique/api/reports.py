@@ -15,11 +15,12 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.reimbursement import statements
+from pass_numerique.domain.reimbursement import statement_files, statements
 from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.reports.export_tables import report_tables
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
-from pass_numerique.rendering import spreadsheets as exports
+from pass_numerique.rendering import spreadsheets
 
 _MEDIA = {
     "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types
@@ -81,15 +82,15 @@ async def report_download(
 ) -> Response[bytes]:
     """The report as XLSX (every table) or one table as CSV: for the API and the dashboard page."""
     result = await reports.report(actor, flt)
-    tables = exports.report_tables(result)
+    tables = report_tables(result)
     stem = f"pass-numerique-{result.start}-{result.end}"
     if fmt == "xlsx":
-        return _download(exports.to_xlsx(tables), "xlsx", stem)
+        return _download(spreadsheets.to_xlsx(tables), "xlsx", stem)
     chosen = next((t for t in tables if t.name == table), None)
     if chosen is None:
         names = [t.name for t in tables]
         raise DomainError("invalid_input", "Tableau inconnu.", field="table", allowed=names)
-    return _download(exports.to_csv(chosen), "csv", f"{stem}-{chosen.name}")
+    return _download(spreadsheets.to_csv(chosen), "csv", f"{stem}-{chosen.name}")
 
 
 async def statement_download(
@@ -99,9 +100,9 @@ async def statement_download(
     result = await statements.statement(actor, site_id, month)
     stem = f"releve-{site_id}-{month}"
     if fmt == "pdf":
-        return _download(exports.statement_pdf(result), "pdf", stem)
-    table = exports.statement_table(result)
-    data = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx([table])
+        return _download(statement_files.statement_pdf(result), "pdf", stem)
+    table = statement_files.statement_table(result)
+    data = spreadsheets.to_csv(table) if fmt == "csv" else spreadsheets.to_xlsx([table])
     return _download(data, fmt, stem)
 
 
