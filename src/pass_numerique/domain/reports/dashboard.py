@@ -15,12 +15,14 @@ from typing import Any
 import msgspec
 from piccolo.columns import Column
 
-from pass_numerique.db.transaction import is_sqlite, read_snapshot, side_by_side
+from pass_numerique.db import dialect
+from pass_numerique.db.dialect import indexed_by
+from pass_numerique.db.transaction import read_snapshot, side_by_side
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import add_months, local_date, local_zone, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.reports import booklet_rollups, report_rollups
-from pass_numerique.domain.reports.rollup_sql import BoundSql, indexed_by
+from pass_numerique.domain.reports.rollup_sql import BoundSql
 from pass_numerique.domain.scheme import value_lists
 from pass_numerique.domain.states import BookletStatus
 from pass_numerique.domain.tables import Booklet, DistributingStructure, Territory
@@ -377,7 +379,7 @@ async def _sleeping_ages(
     if structures == []:
         return {}
     sql = BoundSql()
-    now_sql = sql.bind(now) if is_sqlite() else f"CAST({sql.bind(now)} AS TIMESTAMPTZ)"
+    now_sql = dialect.timestamp_parameter(sql.bind(now))
     # The status is written out, not bound: a generic plan could not use the partial index
     # booklet_sleeping (status = 'allocated') for a bound value.
     conditions = [
@@ -389,23 +391,12 @@ async def _sleeping_ages(
     if structures is not None:
         # The index booklet_sleeping leads with the structure: one short range per structure.
         conditions.append(f"b.structure IN ({sql.bind_all(structures)})")
-    age = booklet_rollups.days_between(now_sql, "b.allocated_at")
-    where = " AND ".join(conditions)
-    # Piccolo's SQLite adapter stores and binds timestamptz as UTC text; asyncpg binds the datetime.
-    if not is_sqlite():
-        # One row per structure: a histogram per structure and day would be tens of thousands of rows.
-        rows = await Booklet.raw(
-            "SELECT structure, MAX(age) AS oldest, "  # noqa: S608 (constant SQL, bound values)
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY age) AS median "
-            f"FROM (SELECT b.structure AS structure, {age} AS age FROM booklet b WHERE {where}) a "
-            "GROUP BY structure",
-            *sql.params,
-        )
-        return {row["structure"]: (int(row["oldest"]), float(row["median"])) for row in rows}
-    # SQLite has no percentile function: the histogram, then its median here.
+    age = dialect.whole_days_between(now_sql, "b.allocated_at")
+    # A histogram per structure (a few dozen ages each), its median computed here like the
+    # time to first use's: one median for both figures on both engines.
     rows = await Booklet.raw(
         f"SELECT b.structure AS structure, {age} AS age, COUNT(*) AS booklets FROM booklet b "  # noqa: S608
-        f"WHERE {where} GROUP BY 1, 2",
+        f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2",
         *sql.params,
     )
     histograms: dict[int, dict[int, int]] = {}
