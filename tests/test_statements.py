@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from conftest import World, bearer, run
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.reimbursement import statement_files, statements
-from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.reports import dashboard
 from pass_numerique.domain.reports.export_tables import report_tables
 from pass_numerique.domain.tables import AuditEvent, StatementPayment
 from pass_numerique.rendering import spreadsheets as exports
@@ -53,7 +53,7 @@ def test_statement_lines_and_totals_per_site_and_month(world: World, data: Data)
         (world.site_south.id, 1, 1000),
     }
     # The statements of a month add up to the report's redemptions of that reimbursement month.
-    by_month = {m.key: m.count for m in run(reports.report(world.admin, RANGE, now=NOW)).by_month}
+    by_month = {m.key: m.count for m in run(dashboard.report(world.admin, RANGE, now=NOW)).by_month}
     assert sum(s.voucher_count for s in summaries) == by_month["2026-02"]
 
 
@@ -116,7 +116,7 @@ def test_exports_open_with_csv_and_openpyxl(world: World, data: Data) -> None:
     assert sheet.max_row == 17 and sheet.cell(row=17, column=5).value == 150
     assert statement_files.statement_pdf(february).startswith(b"%PDF")
 
-    tables = report_tables(run(reports.report(world.admin, RANGE, now=NOW)))
+    tables = report_tables(run(dashboard.report(world.admin, RANGE, now=NOW)))
     book = load_workbook(io.BytesIO(exports.to_xlsx(tables)))
     assert book.sheetnames[:4] == ["synthese", "territoires", "structures", "lieux"]
     synthese = {row[0]: row[1] for row in book["synthese"].iter_rows(min_row=2, values_only=True)}

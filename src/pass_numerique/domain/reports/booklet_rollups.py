@@ -271,6 +271,19 @@ class BookletFigures(msgspec.Struct, kw_only=True):
     """``{days from issuance to first use: booklets}`` of the booklets issued in the period."""
 
 
+def sum_stages(rows: list[dict], key: str) -> dict[int, dict[str, int]]:
+    """``BookletFigures.stages`` summed per ``territory`` or per ``structure`` (booklets with no
+    structure left out)."""
+    out: dict[int, dict[str, int]] = {}
+    for row in rows:
+        if row[key] is None:
+            continue
+        into = out.setdefault(row[key], dict.fromkeys(STAGES, 0))
+        for name in STAGES:
+            into[name] += row[name]
+    return out
+
+
 def scope_conditions(sql: BoundSql, sel: BookletSelection, prefix: str = "b.") -> list[str]:
     """The selection's territories and programme as conditions on booklet columns."""
     out = []

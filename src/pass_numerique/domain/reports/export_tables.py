@@ -6,7 +6,7 @@ writes the tables. The sheet names are the ``table`` values of the CSV export.
 
 from __future__ import annotations
 
-from pass_numerique.domain.reports.dashboard import Report
+from pass_numerique.domain.reports.figures import Report
 from pass_numerique.rendering.spreadsheets import Table, euros
 
 

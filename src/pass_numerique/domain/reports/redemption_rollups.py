@@ -16,7 +16,7 @@ A read (``redemption_counts``) is exact without waiting for a fold: it sums, in 
 the rollup rows of the whole months of the period, the rows the fold has not reached yet
 (a partial index holds them) and, for a period that starts or ends inside a month, the live
 redemptions of those edge days. ``use_rollups=False`` gives the same figure from the redemptions alone;
-tests/test_report_rollups.py checks both agree, before and after folds, undos and late uploads.
+tests/test_redemption_rollups.py checks both agree, before and after folds, undos and late uploads.
 """
 
 # ruff: noqa: S608 (every statement here is built from constant fragments; values are bound)
