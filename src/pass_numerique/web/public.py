@@ -1,6 +1,6 @@
 """Public pages, no login: the partner sites of a territory and the scheme's statistics.
 
-The QR code on every booklet cover opens ``/lieux/{code}`` (``domain/printing.py``), so a
+The QR code on every booklet cover opens ``/lieux/{code}`` (``rendering/booklet_pdf.py``), so a
 beneficiary finds where to use their vouchers. ``/statistiques`` shows everyone the figures
 per territory, with counts from 1 to 4 hidden so no one can be singled out.
 """
