@@ -27,7 +27,6 @@ from typing import Any
 import msgspec
 
 from pass_numerique.db import dialect
-from pass_numerique.db.dialect import indexed_by
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain.clock import local_zone, month_of
 from pass_numerique.domain.reports.rollup_sql import BoundSql, whole_months, with_fresh_snapshots
@@ -172,7 +171,7 @@ def _pending_with_shadow() -> str:
     return (
         f"SELECT b.id AS id, {_FACTS_OF_BOOKLET}, "
         + ", ".join(f"s.{c} AS s_{c}" for c in _FACT_COLUMNS)
-        + f" FROM booklet b{indexed_by('booklet_to_fold')} "
+        + f" FROM booklet b{dialect.indexed_by('booklet_to_fold')} "
         "LEFT JOIN booklet_report_fact s ON s.id = b.id WHERE b.report_pending"
     )
 
@@ -380,7 +379,7 @@ async def _expired_since(sel: BookletSelection, whole: tuple[date, date], since:
     return await Booklet.raw(
         "SELECT b.territory AS territory, b.structure AS structure, "
         "SUM(b.voucher_count - b.used_count) AS vouchers_expired "
-        f"FROM booklet b{indexed_by('booklet_issued_valid_until')} {_REPLACEMENTS} "
+        f"FROM booklet b{dialect.indexed_by('booklet_issued_valid_until')} {_REPLACEMENTS} "
         f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
         *sql.params,
     )

@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 import msgspec
 
 from pass_numerique.db import dialect
-from pass_numerique.db.dialect import indexed_by
 from pass_numerique.domain.reports import booklet_rollups
 from pass_numerique.domain.reports.figures import ExpiringBooklet, ReportFilter, median
 from pass_numerique.domain.reports.rollup_sql import BoundSql
@@ -88,7 +87,7 @@ async def expiring_by_territory(sel: booklet_rollups.BookletSelection) -> dict[i
     rows = await Booklet.raw(
         f"SELECT b.territory AS territory, {within_30} AS within_30, COUNT(*) AS booklets, "  # noqa: S608
         "SUM(b.voucher_count - b.used_count) AS vouchers "
-        f"FROM booklet b{indexed_by('booklet_issued_valid_until')} "
+        f"FROM booklet b{dialect.indexed_by('booklet_issued_valid_until')} "
         f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2",
         *sql.params,
     )

@@ -29,7 +29,6 @@ from typing import Any, Literal
 import msgspec
 
 from pass_numerique.db import dialect
-from pass_numerique.db.dialect import indexed_by
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain.reports.rollup_sql import BoundSql, whole_months, with_fresh_snapshots
 from pass_numerique.domain.tables import Redemption
@@ -58,7 +57,7 @@ _NOT_FOLDED = "r.report_pending"
 def _pending_from() -> str:
     """``_FACT_FROM`` reading the redemptions through redemption_to_fold (SQLite would rather
     skip-scan the (site, day) index than read the few pending rows)."""
-    return _FACT_FROM.replace("redemption r", f"redemption r{indexed_by('redemption_to_fold')}", 1)
+    return _FACT_FROM.replace("redemption r", f"redemption r{dialect.indexed_by('redemption_to_fold')}", 1)
 
 
 def _fact(key: str) -> str:
