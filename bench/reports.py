@@ -38,8 +38,15 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
     from pass_numerique.domain.actors import Actor, Role
     from pass_numerique.domain.clock import utcnow
     from pass_numerique.domain.reimbursement import statements
-    from pass_numerique.domain.reports import booklet_rollups, report_rollups
-    from pass_numerique.domain.reports import dashboard as reports
+    from pass_numerique.domain.reports import (
+        booklet_rollups,
+        booklets_today,
+        dashboard,
+        public_statistics,
+        redemption_rollups,
+        scope,
+    )
+    from pass_numerique.domain.reports.figures import ReportFilter
     from pass_numerique.domain.tables import Voucher
     from pass_numerique.settings import get_settings
 
@@ -68,39 +75,37 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
             user_id=1, email="v@bench", display_name="V", role=Role.viewer, territory_ids=frozenset()
         )
         # The seed leaves the rollups empty: the first fold counts every redemption (timed once).
-        folded = await report_rollups.fold()
+        folded = await redemption_rollups.fold()
         print(f"  fold of {folded.redemptions:,} redemptions: {folded.seconds:.1f} s", flush=True)
         booklets_folded = await booklet_rollups.fold()
         print(f"  fold of {booklets_folded.booklets:,} booklets: {booklets_folded.seconds:.1f} s", flush=True)
-        await report_rollups.vacuum_after_bulk_fold()  # as `pass-numerique refresh-reports` does
+        await redemption_rollups.vacuum_after_bulk_fold()  # as `pass-numerique refresh-reports` does
         month = statements.last_month()
         page = 50  # the dashboard's page of the per-site and per-structure tables (web/staff/reports.py)
 
-        def dashboard(actor: Actor, **filters: object) -> Awaitable[object]:
-            return reports.report(
-                actor, reports.ReportFilter(**filters), site_limit=page, structure_limit=page
-            )
+        def whole_dashboard(actor: Actor, **filters: object) -> Awaitable[object]:
+            return dashboard.report(actor, ReportFilter(**filters), site_limit=page, structure_limit=page)
 
-        # Each query of the administrator's dashboard alone (private functions of domain/reports.py,
-        # in a read snapshot as the report runs them).
-        flt = reports.ReportFilter()
+        # Each query of the administrator's dashboard alone (the modules of domain/reports/ and the
+        # private functions of its dashboard.py, in a read snapshot as the report runs them).
+        flt = ReportFilter()
         now = utcnow()
-        scope = reports._scope(admin, flt)
-        window = reports._window(flt, now)
-        by_booklet = reports._selection(scope, flt, window, by_site=False)
-        by_site = reports._selection(scope, flt, window, by_site=True)
-        first_page = reports._Page(limit=page, offset=0)
-        booklets = reports._booklet_selection(scope, flt, window)
+        admin_scope = scope.scope_of(admin, flt)
+        window = scope.window_of(flt, now)
+        by_booklet = scope.redemption_selection(admin_scope, flt, window, by_site=False)
+        by_site = scope.redemption_selection(admin_scope, flt, window, by_site=True)
+        first_page = dashboard._Page(limit=page, offset=0)
+        booklets = scope.booklet_selection(admin_scope, flt, window)
 
         async def first_structures() -> list[int]:
             async with read_snapshot():
                 figures = await booklet_rollups.booklet_figures(booklets)
-            return reports._rank_structures(reports._active_structures(figures.stages))[:page]
+            return dashboard._rank_structures(dashboard._active_structures(figures.stages))[:page]
 
         structures_shown = await first_structures()
         # The per-site page under the filters that need the full site rollup.
         by_site_of = {
-            name: reports._selection(scope, reports.ReportFilter(**f), window, by_site=True)
+            name: scope.redemption_selection(admin_scope, ReportFilter(**f), window, by_site=True)
             for name, f in (("programme", {"programme_id": 1}), ("theme", {"theme": "email"}))
         }
 
@@ -112,26 +117,26 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
             return run
 
         def counts(*keys: str) -> Callable[[], Awaitable[object]]:
-            return alone(lambda: report_rollups.redemption_counts(list(keys), by_booklet))
+            return alone(lambda: redemption_rollups.redemption_counts(list(keys), by_booklet))
 
         cases: list[tuple[str, Callable[[], Awaitable[object]]]] = [
-            ("whole département (admin)", lambda: dashboard(admin)),
-            ("network observatory (viewer)", lambda: dashboard(viewer)),
-            ("one territory (coordinator)", lambda: dashboard(coordinator)),
-            ("one site (site agent)", lambda: dashboard(agent)),
-            ("filtered by programme", lambda: dashboard(admin, programme_id=1)),
-            ("filtered by theme", lambda: dashboard(admin, theme="email")),
-            ("public statistics", lambda: reports.public_statistics()),
+            ("whole département (admin)", lambda: whole_dashboard(admin)),
+            ("network observatory (viewer)", lambda: whole_dashboard(viewer)),
+            ("one territory (coordinator)", lambda: whole_dashboard(coordinator)),
+            ("one site (site agent)", lambda: whole_dashboard(agent)),
+            ("filtered by programme", lambda: whole_dashboard(admin, programme_id=1)),
+            ("filtered by theme", lambda: whole_dashboard(admin, theme="email")),
+            ("public statistics", lambda: public_statistics.public_statistics()),
             ("statements of last month", lambda: statements.list_statements(admin, month)),
             ("admin query: redemptions per territory pair", counts("booklet_territory", "site_territory")),
-            ("admin query: per-site page", alone(lambda: reports._sites(by_site, first_page))),
+            ("admin query: per-site page", alone(lambda: dashboard._sites(by_site, first_page))),
             (
                 "admin query: per-site page, by programme",
-                alone(lambda: reports._sites(by_site_of["programme"], first_page)),
+                alone(lambda: dashboard._sites(by_site_of["programme"], first_page)),
             ),
             (
                 "admin query: per-site page, by theme",
-                alone(lambda: reports._sites(by_site_of["theme"], first_page)),
+                alone(lambda: dashboard._sites(by_site_of["theme"], first_page)),
             ),
             ("admin query: by month", counts("period")),
             ("admin query: by theme", counts("theme")),
@@ -142,19 +147,19 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
             ),
             (
                 "admin query: sleeping stock ages, one page",
-                alone(lambda: reports._sleeping_ages(booklets, now, structures_shown)),
+                alone(lambda: booklets_today.sleeping_ages(booklets, now, structures_shown)),
             ),
             (
                 "admin query: sleeping stock ages, all (export)",
-                alone(lambda: reports._sleeping_ages(booklets, now, None)),
+                alone(lambda: booklets_today.sleeping_ages(booklets, now, None)),
             ),
             (
                 "admin query: expiring soon per territory",
-                alone(lambda: reports._expiring_by_territory(booklets)),
+                alone(lambda: booklets_today.expiring_by_territory(booklets)),
             ),
             (
                 "admin query: expiring booklets",
-                alone(lambda: reports._expiring_booklets(scope, flt, window.today)),
+                alone(lambda: booklets_today.expiring_booklets(admin_scope, flt, window.today)),
             ),
         ]
         rows = [  # the first folds, when this run made them (a database benched before has none)

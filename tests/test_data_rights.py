@@ -11,7 +11,8 @@ from conftest import World, run
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle
 from pass_numerique.domain.redemption import redemptions as redemption
-from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.reports import dashboard
+from pass_numerique.domain.reports.figures import ReportFilter
 from pass_numerique.domain.tables import AuditEvent, Beneficiary
 from test_staff_pages import csrf, login
 
@@ -61,9 +62,9 @@ def test_export_holds_everything_on_the_person(world: World) -> None:
 
 def test_erasure_blanks_the_person_and_keeps_the_counts(world: World) -> None:
     public_id, _ = person_with_a_used_booklet(world)
-    before = run(reports.report(world.admin, reports.ReportFilter()))
+    before = run(dashboard.report(world.admin, ReportFilter()))
     run(data_rights.erase_beneficiary(world.issuer, public_id))
-    after = run(reports.report(world.admin, reports.ReportFilter()))
+    after = run(dashboard.report(world.admin, ReportFilter()))
     assert msgspec.to_builtins(after.totals) == msgspec.to_builtins(before.totals)
     assert msgspec.to_builtins(after.by_age_band) == msgspec.to_builtins(before.by_age_band)
     assert msgspec.to_builtins(after.sites) == msgspec.to_builtins(before.sites)

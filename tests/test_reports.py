@@ -30,11 +30,12 @@ from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
 from pass_numerique.domain.redemption import redemptions as redemption
 from pass_numerique.domain.reimbursement import statements
-from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.reports import dashboard, public_statistics
+from pass_numerique.domain.reports.figures import Report, ReportFilter, median
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=PARIS)
-RANGE = reports.ReportFilter(start=date(2025, 1, 1), end=date(2026, 3, 10))
+RANGE = ReportFilter(start=date(2025, 1, 1), end=date(2026, 3, 10))
 
 
 def at(year: int, month: int, day: int) -> datetime:
@@ -172,8 +173,8 @@ def data(world: World) -> Data:
     return build(world)
 
 
-def report(actor, flt: reports.ReportFilter = RANGE) -> reports.Report:
-    return run(reports.report(actor, flt, now=NOW))
+def report(actor, flt: ReportFilter = RANGE) -> Report:
+    return run(dashboard.report(actor, flt, now=NOW))
 
 
 def test_admin_figures_match_the_hand_count(world: World, data: Data) -> None:
@@ -237,23 +238,21 @@ def test_admin_figures_match_the_hand_count(world: World, data: Data) -> None:
 
 
 def test_period_and_filters(world: World, data: Data) -> None:
-    january = report(world.admin, reports.ReportFilter(start=date(2026, 1, 1), end=date(2026, 1, 31)))
+    january = report(world.admin, ReportFilter(start=date(2026, 1, 1), end=date(2026, 1, 31)))
     t = january.totals
     assert (t.booklets_printed, t.booklets_allocated, t.booklets_issued, t.vouchers_issued) == (7, 3, 3, 30)
     # Three redemptions took place in January; the late one is paid in February (January was closed).
     assert t.vouchers_redeemed == 3
     assert [(m.key, m.count) for m in january.by_month] == [("2026-01", 2), ("2026-02", 1)]
-    themed = report(
-        world.admin, reports.ReportFilter(start=RANGE.start, end=RANGE.end, theme="securite_numerique")
-    )
+    themed = report(world.admin, ReportFilter(start=RANGE.start, end=RANGE.end, theme="securite_numerique"))
     assert themed.totals.vouchers_redeemed == 2 and [s.site_id for s in themed.sites] == [world.site.id]
     south_site = report(
-        world.admin, reports.ReportFilter(start=RANGE.start, end=RANGE.end, site_id=world.site_south.id)
+        world.admin, ReportFilter(start=RANGE.start, end=RANGE.end, site_id=world.site_south.id)
     )
     assert south_site.totals.vouchers_redeemed == 1
     other_programme = report(
         world.admin,
-        reports.ReportFilter(start=RANGE.start, end=RANGE.end, programme_id=world.programme.id + 1),
+        ReportFilter(start=RANGE.start, end=RANGE.end, programme_id=world.programme.id + 1),
     )
     assert other_programme.totals.booklets_issued == 0 and other_programme.totals.vouchers_redeemed == 0
 
@@ -265,7 +264,7 @@ def test_scoping(world: World, data: Data) -> None:
     assert [s.site_id for s in coordinator.sites] == [world.site.id]
     assert all(s.territory_id == world.north.id for s in coordinator.structures)
     with pytest.raises(DomainError) as refused:
-        report(world.coordinator, reports.ReportFilter(territory_id=world.south.id))
+        report(world.coordinator, ReportFilter(territory_id=world.south.id))
     assert refused.value.code == "not_found"
 
     agent_south = report(world.agent_south)
@@ -275,7 +274,7 @@ def test_scoping(world: World, data: Data) -> None:
     assert [s.site_id for s in agent_south.sites] == [world.site_south.id]
     assert agent_south.expiring_booklets == [] and agent_south.first_use is None
     with pytest.raises(DomainError):
-        report(world.agent_south, reports.ReportFilter(site_id=world.site.id))
+        report(world.agent_south, ReportFilter(site_id=world.site.id))
     agent_north = report(world.agent)
     assert agent_north.totals.vouchers_redeemed == 18
     assert [s.site_id for s in agent_north.sites] == [world.site.id]
@@ -288,7 +287,7 @@ def test_scoping(world: World, data: Data) -> None:
 
 
 def test_public_statistics_suppress_small_counts(world: World, data: Data) -> None:
-    stats = run(reports.public_statistics(RANGE.start, RANGE.end, now=NOW))
+    stats = run(public_statistics.public_statistics(RANGE.start, RANGE.end, now=NOW))
     north, south = sorted(stats.territories, key=lambda t: t.territory_id)
     assert (north.booklets_issued, north.vouchers_issued, north.vouchers_redeemed) == (8, 80, 16)
     assert north.booklets_started is None  # 3 < 5
@@ -296,7 +295,11 @@ def test_public_statistics_suppress_small_counts(world: World, data: Data) -> No
     assert (south.booklets_issued, south.booklets_started, south.vouchers_redeemed) == (None, None, None)
     # 10 vouchers would give the hidden single booklet away: hidden with it.
     assert south.vouchers_issued is None and south.usage_rate is None
-    assert reports.suppress(0) == 0 and reports.suppress(4) is None and reports.suppress(5) == 5
+    assert (
+        public_statistics.suppress(0) == 0
+        and public_statistics.suppress(4) is None
+        and public_statistics.suppress(5) == 5
+    )
 
 
 def test_the_structure_table_pages_most_sleeping_stock_first(world: World, data: Data) -> None:
@@ -322,7 +325,7 @@ def test_the_structure_table_pages_most_sleeping_stock_first(world: World, data:
     ccas = whole.structures[0]
     assert (ccas.sleeping, ccas.oldest_sleeping_days, ccas.median_sleeping_days) == (3, 9, 5)
     pages = [
-        run(reports.report(world.admin, RANGE, now=NOW, structure_limit=1, structure_offset=offset))
+        run(dashboard.report(world.admin, RANGE, now=NOW, structure_limit=1, structure_offset=offset))
         for offset in (0, 1, 2)
     ]
     # Each page reads its own structures' ages: the same figures as the whole table's.
@@ -330,21 +333,21 @@ def test_the_structure_table_pages_most_sleeping_stock_first(world: World, data:
     assert all(p.structures_total == 2 and p.totals == whole.totals for p in pages)
     for bad in ({"structure_limit": 0}, {"structure_offset": -1}):
         with pytest.raises(DomainError) as refused:
-            run(reports.report(world.admin, RANGE, now=NOW, **bad))
+            run(dashboard.report(world.admin, RANGE, now=NOW, **bad))
         assert (refused.value.code, refused.value.details) == ("invalid_input", {"field": "structure_limit"})
 
 
 def test_median_of_histogram() -> None:
-    assert reports.median({}) is None
-    assert reports.median({3: 1}) == 3
-    assert reports.median({1: 1, 10: 1}) == 5.5
-    assert reports.median({1: 2, 10: 1}) == 1
+    assert median({}) is None
+    assert median({3: 1}) == 3
+    assert median({1: 1, 10: 1}) == 5.5
+    assert median({1: 2, 10: 1}) == 1
 
 
 def test_the_site_table_pages(world: World, data: Data) -> None:
     whole = report(world.admin)
     pages = [
-        run(reports.report(world.admin, RANGE, now=NOW, site_limit=1, site_offset=offset))
+        run(dashboard.report(world.admin, RANGE, now=NOW, site_limit=1, site_offset=offset))
         for offset in (0, 1, 2)
     ]
     assert [len(p.sites) for p in pages] == [1, 1, 0]
@@ -353,5 +356,5 @@ def test_the_site_table_pages(world: World, data: Data) -> None:
     assert pages[0].totals == whole.totals
     for bad in ({"site_limit": 0}, {"site_offset": -1}):
         with pytest.raises(DomainError) as refused:
-            run(reports.report(world.admin, RANGE, now=NOW, **bad))
+            run(dashboard.report(world.admin, RANGE, now=NOW, **bad))
         assert refused.value.code == "invalid_input"

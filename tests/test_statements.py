@@ -15,8 +15,9 @@ from openpyxl import load_workbook
 
 from conftest import World, bearer, run
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.reimbursement import statements
-from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.reimbursement import statement_files, statements
+from pass_numerique.domain.reports import dashboard
+from pass_numerique.domain.reports.export_tables import report_tables
 from pass_numerique.domain.tables import AuditEvent, StatementPayment
 from pass_numerique.rendering import spreadsheets as exports
 from test_reports import NOW, RANGE, Data, at, build
@@ -52,7 +53,7 @@ def test_statement_lines_and_totals_per_site_and_month(world: World, data: Data)
         (world.site_south.id, 1, 1000),
     }
     # The statements of a month add up to the report's redemptions of that reimbursement month.
-    by_month = {m.key: m.count for m in run(reports.report(world.admin, RANGE, now=NOW)).by_month}
+    by_month = {m.key: m.count for m in run(dashboard.report(world.admin, RANGE, now=NOW)).by_month}
     assert sum(s.voucher_count for s in summaries) == by_month["2026-02"]
 
 
@@ -104,18 +105,18 @@ def test_close_and_pay_are_audited_and_frozen(world: World, data: Data) -> None:
 
 def test_exports_open_with_csv_and_openpyxl(world: World, data: Data) -> None:
     february = run(statements.statement(world.admin, world.site.id, "2026-02"))
-    raw = exports.to_csv(exports.statement_table(february))
+    raw = exports.to_csv(statement_files.statement_table(february))
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:5] == ["Date", "Carnet", "Chèque n°", "Thématique", "Valeur (€)"]
     assert len(rows) == 1 + 15 + 1
     assert rows[1][4] == "10,00" and rows[-1][4] == "150,00"
-    book = load_workbook(io.BytesIO(exports.to_xlsx([exports.statement_table(february)])))
+    book = load_workbook(io.BytesIO(exports.to_xlsx([statement_files.statement_table(february)])))
     sheet = book.active
     assert sheet.max_row == 17 and sheet.cell(row=17, column=5).value == 150
-    assert exports.statement_pdf(february).startswith(b"%PDF")
+    assert statement_files.statement_pdf(february).startswith(b"%PDF")
 
-    tables = exports.report_tables(run(reports.report(world.admin, RANGE, now=NOW)))
+    tables = report_tables(run(dashboard.report(world.admin, RANGE, now=NOW)))
     book = load_workbook(io.BytesIO(exports.to_xlsx(tables)))
     assert book.sheetnames[:4] == ["synthese", "territoires", "structures", "lieux"]
     synthese = {row[0]: row[1] for row in book["synthese"].iter_rows(min_row=2, values_only=True)}

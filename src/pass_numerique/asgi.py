@@ -26,7 +26,7 @@ from piccolo.engine.postgres import PostgresEngine
 from pass_numerique.api.controllers import CONTROLLERS
 from pass_numerique.db import auth_changes
 from pass_numerique.db.transaction import engine
-from pass_numerique.domain.reports import booklet_rollups, report_rollups
+from pass_numerique.domain.reports import booklet_rollups, redemption_rollups
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import BearerTokenMiddleware
 from pass_numerique.http.errors import EXCEPTION_HANDLERS
@@ -84,7 +84,7 @@ async def _token_cache(_: Litestar) -> AsyncIterator[None]:
 @asynccontextmanager
 async def _report_folds(_: Litestar) -> AsyncIterator[None]:
     """Fold new redemptions and changed booklets into the report rollups in the background
-    (domain/report_rollups.py, domain/booklet_rollups.py)."""
+    (domain/reports/redemption_rollups.py, booklet_rollups.py)."""
     seconds = get_settings().report_fold_seconds
     if seconds <= 0:
         yield
@@ -93,7 +93,7 @@ async def _report_folds(_: Litestar) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             await asyncio.sleep(seconds)
-            for fold in (report_rollups.fold, booklet_rollups.fold):
+            for fold in (redemption_rollups.fold, booklet_rollups.fold):
                 try:
                     await fold()
                 except Exception:  # a failed fold is retried next time; the reports stay exact meanwhile

@@ -129,12 +129,12 @@ def _prune(args: argparse.Namespace) -> None:
 
 
 def _refresh_reports(args: argparse.Namespace) -> None:
-    from pass_numerique.domain.reports import booklet_rollups, report_rollups
+    from pass_numerique.domain.reports import booklet_rollups, redemption_rollups
 
-    redemptions = asyncio.run(report_rollups.fold())
+    redemptions = asyncio.run(redemption_rollups.fold())
     booklets = asyncio.run(booklet_rollups.fold())
     if args.vacuum or redemptions.redemptions + booklets.booklets >= 10_000:
-        asyncio.run(report_rollups.vacuum_after_bulk_fold())
+        asyncio.run(redemption_rollups.vacuum_after_bulk_fold())
     print(
         f"Agrégats des rapports : {redemptions.redemptions} encaissements en {redemptions.seconds:.1f} s, "
         f"{booklets.booklets} carnets en {booklets.seconds:.1f} s."

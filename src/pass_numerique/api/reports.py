@@ -15,11 +15,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.reimbursement import statements
-from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.reimbursement import statement_files, statements
+from pass_numerique.domain.reports import dashboard
+from pass_numerique.domain.reports.export_tables import report_tables
+from pass_numerique.domain.reports.figures import Report, ReportFilter
+from pass_numerique.domain.reports.public_statistics import PublicStatistics, public_statistics
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
-from pass_numerique.rendering import spreadsheets as exports
+from pass_numerique.rendering import spreadsheets
 
 _MEDIA = {
     "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types
@@ -61,12 +64,12 @@ def report_filter(
     site_id: FromQuery[str | None] = None,
     programme_id: FromQuery[str | None] = None,
     theme: FromQuery[str | None] = None,
-) -> reports.ReportFilter:
+) -> ReportFilter:
     """The report filters, from the query string (shared by the report, its export and the dashboard).
 
     Empty values count as absent: the dashboard's filter form sends every field.
     """
-    return reports.ReportFilter(
+    return ReportFilter(
         start=_day(start, "start"),
         end=_day(end, "end"),
         territory_id=_number(territory_id, "territory_id"),
@@ -77,19 +80,19 @@ def report_filter(
 
 
 async def report_download(
-    actor: Actor, flt: reports.ReportFilter, fmt: Literal["csv", "xlsx"], table: str
+    actor: Actor, flt: ReportFilter, fmt: Literal["csv", "xlsx"], table: str
 ) -> Response[bytes]:
     """The report as XLSX (every table) or one table as CSV: for the API and the dashboard page."""
-    result = await reports.report(actor, flt)
-    tables = exports.report_tables(result)
+    result = await dashboard.report(actor, flt)
+    tables = report_tables(result)
     stem = f"pass-numerique-{result.start}-{result.end}"
     if fmt == "xlsx":
-        return _download(exports.to_xlsx(tables), "xlsx", stem)
+        return _download(spreadsheets.to_xlsx(tables), "xlsx", stem)
     chosen = next((t for t in tables if t.name == table), None)
     if chosen is None:
         names = [t.name for t in tables]
         raise DomainError("invalid_input", "Tableau inconnu.", field="table", allowed=names)
-    return _download(exports.to_csv(chosen), "csv", f"{stem}-{chosen.name}")
+    return _download(spreadsheets.to_csv(chosen), "csv", f"{stem}-{chosen.name}")
 
 
 async def statement_download(
@@ -99,9 +102,9 @@ async def statement_download(
     result = await statements.statement(actor, site_id, month)
     stem = f"releve-{site_id}-{month}"
     if fmt == "pdf":
-        return _download(exports.statement_pdf(result), "pdf", stem)
-    table = exports.statement_table(result)
-    data = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx([table])
+        return _download(statement_files.statement_pdf(result), "pdf", stem)
+    table = statement_files.statement_table(result)
+    data = spreadsheets.to_csv(table) if fmt == "csv" else spreadsheets.to_xlsx([table])
     return _download(data, fmt, stem)
 
 
@@ -114,19 +117,19 @@ class ReportController(Controller):
     async def report(
         self,
         request: Request,
-        flt: NamedDependency[reports.ReportFilter],
+        flt: NamedDependency[ReportFilter],
         site_limit: FromQuery[int | None] = None,
         site_offset: FromQuery[int] = 0,
         structure_limit: FromQuery[int | None] = None,
         structure_offset: FromQuery[int] = 0,
-    ) -> reports.Report:
+    ) -> Report:
         """Issued versus used for a period (default: twelve calendar months), within the caller's scope.
 
         ``site_limit``/``site_offset`` page the per-site table (``sites_total`` sites, most vouchers
         first; default: all); ``structure_limit``/``structure_offset`` page the per-structure table
         (``structures_total`` structures, most sleeping stock first; default: all).
         """
-        return await reports.report(
+        return await dashboard.report(
             actor_of(request),
             flt,
             site_limit=site_limit,
@@ -139,7 +142,7 @@ class ReportController(Controller):
     async def export(
         self,
         request: Request,
-        flt: NamedDependency[reports.ReportFilter],
+        flt: NamedDependency[ReportFilter],
         format: FromQuery[Literal["csv", "xlsx"]] = "xlsx",
         table: FromQuery[str] = "territoires",
     ) -> Response[bytes]:
@@ -150,9 +153,9 @@ class ReportController(Controller):
     @get("/public/statistics", guards=[guards.public])
     async def public_statistics(
         self, start: FromQuery[date | None] = None, end: FromQuery[date | None] = None
-    ) -> reports.PublicStatistics:
+    ) -> PublicStatistics:
         """Figures per territory for everyone; counts from 1 to 4 are suppressed (null)."""
-        return await reports.public_statistics(start, end)
+        return await public_statistics(start, end)
 
 
 class StatementController(Controller):

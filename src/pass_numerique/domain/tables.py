@@ -228,10 +228,11 @@ class Redemption(Table):
     undo_reason = Varchar(length=200, default="")
     day = Date(null=True, default=None, help_text="Local day of redeemed_at")
     report_counted = Boolean(
-        default=False, help_text="Counted live in the report rollups (domain/report_rollups.py)"
+        default=False, help_text="Counted live in the report rollups (domain/reports/redemption_rollups.py)"
     )
     report_pending = Boolean(
-        default=True, help_text="Inserted or undone since the last rollup fold (domain/report_rollups.py)"
+        default=True,
+        help_text="Inserted or undone since the last rollup fold (domain/reports/redemption_rollups.py)",
     )
     beneficiary = Integer(
         null=True, default=None, help_text="The booklet's beneficiary, copied: distinct people per site"
@@ -345,7 +346,7 @@ class RedemptionBySite(Table, tablename="redemption_by_site"):
     """Live redemptions per local month, reimbursement period, site, booklet territory,
     programme and theme.
 
-    Kept by ``report_rollups.fold``; rows not yet folded are added at read time.
+    Kept by ``redemption_rollups.fold``; rows not yet folded are added at read time.
     """
 
     month = Varchar(length=7)
@@ -362,7 +363,7 @@ class RedemptionBySiteMonth(Table, tablename="redemption_by_site_month"):
     """Live redemptions per local month and site: the ranking of the per-site table, which
     needs neither theme nor booklet, reads twelve rows per site here.
 
-    Kept by ``report_rollups.fold`` with the other rollups."""
+    Kept by ``redemption_rollups.fold`` with the other rollups."""
 
     month = Varchar(length=7)
     site = Integer()
@@ -374,7 +375,7 @@ class RedemptionByTerritoryPair(Table, tablename="redemption_by_territory_pair")
     """Live redemptions per local month, site and booklet territory: the table of cross-territory
     use, a fifth of the site rollup's rows.
 
-    Kept by ``report_rollups.fold`` with the other rollups."""
+    Kept by ``redemption_rollups.fold`` with the other rollups."""
 
     month = Varchar(length=7)
     site = Integer()
@@ -388,7 +389,7 @@ class RedemptionBySiteProgramme(Table, tablename="redemption_by_site_programme")
     filter, the per-site ranking and the territory pairs read this, not the site rollup (whose
     slice for one programme is two and a half times larger).
 
-    Kept by ``report_rollups.fold`` with the other rollups."""
+    Kept by ``redemption_rollups.fold`` with the other rollups."""
 
     month = Varchar(length=7)
     site = Integer()

@@ -1,4 +1,8 @@
-"""Print-ready booklets: pure PDF rendering with fpdf2, no database access.
+"""Print-ready booklets: pure PDF rendering with fpdf2, from plain input structs.
+
+A leaf like the rest of ``rendering``: it knows nothing of tables, domain or settings.
+``domain/printing`` reads the booklets, maps them to ``BookletPrint`` and passes the
+``Branding`` it builds from the settings.
 
 A booklet is one cover page and ``ceil(N / 5)`` coupon pages (A4 portrait,
 five coupons per page with cut marks). Every QR code is drawn as vector
@@ -21,9 +25,6 @@ import msgspec
 import qrcode
 from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
-
-from pass_numerique.domain.issuance.lifecycle import VoucherCode
-from pass_numerique.settings import get_settings
 
 FONTS_DIR = Path(__file__).resolve().parent.parent / "fonts"
 COUPONS_PER_PAGE = 5
@@ -50,19 +51,22 @@ class Branding(msgspec.Struct, frozen=True, kw_only=True):
     logo_path: str = ""
     """A PNG or JPEG logo; empty for the default neutral logo drawn in vector."""
     public_url: str = "http://127.0.0.1:8000"
-
-    @classmethod
-    def from_settings(cls) -> Branding:
-        settings = get_settings()
-        return cls(
-            scheme_name=settings.print_scheme_name,
-            logo_path=settings.print_logo,
-            public_url=settings.public_url.rstrip("/"),
-        )
+    """Without a trailing slash."""
 
     def sites_url(self, territory_code: str) -> str:
         """The stable public page listing the partner sites of a territory."""
         return f"{self.public_url}/lieux/{quote(territory_code, safe='')}"
+
+
+class VoucherPrint(msgspec.Struct, frozen=True, kw_only=True):
+    """What is printed on one coupon."""
+
+    number: int
+    face_value_cents: int
+    short_code: str
+    """As people type it, with its dashes."""
+    url: str
+    """The QR code's payload."""
 
 
 class BookletPrint(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,9 +76,10 @@ class BookletPrint(msgspec.Struct, frozen=True, kw_only=True):
     programme_name: str
     funders: list[str]
     territory_code: str
+    """Names the public page of the territory's partner sites (``Branding.sites_url``)."""
     valid_from: date
     valid_until: date
-    codes: list[VoucherCode]
+    vouchers: list[VoucherPrint]
 
 
 # ---------------------------------------------------------------------------
@@ -228,9 +233,9 @@ class BookletRenderer:
     def add_booklet(self, booklet: BookletPrint) -> None:
         """Append the cover and coupon pages of ``booklet``."""
         self.cover(booklet)
-        total = len(booklet.codes)
+        total = len(booklet.vouchers)
         for start in range(0, total, COUPONS_PER_PAGE):
-            self.coupon_page(booklet, booklet.codes[start : start + COUPONS_PER_PAGE], total)
+            self.coupon_page(booklet, booklet.vouchers[start : start + COUPONS_PER_PAGE], total)
 
     def cover(self, booklet: BookletPrint) -> None:
         pdf, brand = self.pdf, self.branding
@@ -248,7 +253,8 @@ class BookletRenderer:
             pdf.set_xy(62, 45.5)
             pdf.multi_cell(130, 5, "Financé par : " + ", ".join(booklet.funders), align="L")
 
-        count, value = len(booklet.codes), booklet.codes[0].face_value_cents if booklet.codes else 0
+        count = len(booklet.vouchers)
+        value = booklet.vouchers[0].face_value_cents if booklet.vouchers else 0
         self.font("sans", "", 10, MUTED)
         self.text(20, 82, "Carnet n°")
         self.font("mono", "B", 20, INK)
@@ -311,12 +317,12 @@ class BookletRenderer:
             20, 289, "Ce carnet ne porte pas votre nom. Ne jetez pas les chèques que vous n'utilisez pas."
         )
 
-    def coupon_page(self, booklet: BookletPrint, codes: Sequence[VoucherCode], total: int) -> None:
+    def coupon_page(self, booklet: BookletPrint, vouchers: Sequence[VoucherPrint], total: int) -> None:
         self.pdf.add_page()
         self.pages += 1
-        self.cut_marks(len(codes))
-        for slot, code in enumerate(codes):
-            self.coupon(booklet, code, total, MARGIN + slot * COUPON_H)
+        self.cut_marks(len(vouchers))
+        for slot, voucher in enumerate(vouchers):
+            self.coupon(booklet, voucher, total, MARGIN + slot * COUPON_H)
 
     def cut_marks(self, coupons: int) -> None:
         """Crop marks in the margins and light dashed guides between coupons."""
@@ -342,7 +348,7 @@ class BookletRenderer:
         for index in range(1, coupons):
             self.text(MARGIN, MARGIN + index * COUPON_H + 1.2, "\u2702")
 
-    def coupon(self, booklet: BookletPrint, code: VoucherCode, total: int, y0: float) -> None:
+    def coupon(self, booklet: BookletPrint, code: VoucherPrint, total: int, y0: float) -> None:
         pdf = self.pdf
         x0, right = MARGIN, MARGIN + COUPON_W - 6
         pdf.set_draw_color(*BRAND)
@@ -384,14 +390,14 @@ class BookletRenderer:
         return bytes(self.pdf.output())
 
 
-def render_booklets(booklets: Iterable[BookletPrint], branding: Branding | None = None) -> bytes:
+def render_booklets(booklets: Iterable[BookletPrint], branding: Branding) -> bytes:
     """One PDF holding ``booklets``, in order."""
-    renderer = BookletRenderer(branding or Branding.from_settings())
+    renderer = BookletRenderer(branding)
     for booklet in booklets:
         renderer.add_booklet(booklet)
     return renderer.output()
 
 
-def render_booklet(booklet: BookletPrint, branding: Branding | None = None) -> bytes:
+def render_booklet(booklet: BookletPrint, branding: Branding) -> bytes:
     """The PDF of one booklet (cover and coupons)."""
     return render_booklets([booklet], branding)

@@ -1,6 +1,6 @@
 """Public pages, no login: the partner sites of a territory and the scheme's statistics.
 
-The QR code on every booklet cover opens ``/lieux/{code}`` (``domain/printing.py``), so a
+The QR code on every booklet cover opens ``/lieux/{code}`` (``rendering/booklet_pdf.py``), so a
 beneficiary finds where to use their vouchers. ``/statistiques`` shows everyone the figures
 per territory, with counts from 1 to 4 hidden so no one can be singled out.
 """
@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from pass_numerique.domain.partners import sites
-from pass_numerique.domain.reports import dashboard as reports
+from pass_numerique.domain.reports.public_statistics import public_statistics
 from pass_numerique.http import guards
 from pass_numerique.rendering.charts import french_number
 from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS, page
@@ -34,7 +34,7 @@ class PublicPages(Controller):
     async def statistics(
         self, request: Request, start: FromQuery[date | None] = None, end: FromQuery[date | None] = None
     ) -> Template:
-        figures = await reports.public_statistics(start, end)
+        figures = await public_statistics(start, end)
         return page(request, "public_statistics.html", figures=figures, number=french_number, percent=percent)
 
 

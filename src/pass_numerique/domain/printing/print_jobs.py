@@ -65,12 +65,17 @@ class RenderResult(msgspec.Struct, kw_only=True):
 
 
 # ---------------------------------------------------------------------------
-# one booklet
+# what the renderer is given (rendering/booklet_pdf.py knows nothing of the domain)
 
 
-async def _territory_code(territory_id: int) -> str:
-    row = await Territory.select(Territory.code).where(Territory.id == territory_id).first()
-    return row["code"] if row else ""
+def branding() -> printing.Branding:
+    """What every booklet shares, from the settings: the scheme's name, logo and public address."""
+    settings = get_settings()
+    return printing.Branding(
+        scheme_name=settings.print_scheme_name,
+        logo_path=settings.print_logo,
+        public_url=settings.public_url.rstrip("/"),
+    )
 
 
 def _booklet_print(
@@ -83,8 +88,25 @@ def _booklet_print(
         territory_code=territory_code,
         valid_from=booklet["valid_from"],
         valid_until=booklet["valid_until"],
-        codes=codes,
+        vouchers=[
+            printing.VoucherPrint(
+                number=code.number,
+                face_value_cents=code.face_value_cents,
+                short_code=code.short_code,
+                url=code.url,
+            )
+            for code in codes
+        ],
     )
+
+
+# ---------------------------------------------------------------------------
+# one booklet
+
+
+async def _territory_code(territory_id: int) -> str:
+    row = await Territory.select(Territory.code).where(Territory.id == territory_id).first()
+    return row["code"] if row else ""
 
 
 async def booklet_print(actor: Actor, serial: str) -> printing.BookletPrint:
@@ -99,7 +121,7 @@ async def booklet_print(actor: Actor, serial: str) -> printing.BookletPrint:
 async def booklet_pdf(actor: Actor, serial: str) -> bytes:
     """The PDF of one booklet; the same bytes every time."""
     data = await booklet_print(actor, serial)
-    return await asyncio.to_thread(printing.render_booklet, data, printing.Branding.from_settings())
+    return await asyncio.to_thread(printing.render_booklet, data, branding())
 
 
 # ---------------------------------------------------------------------------
@@ -149,7 +171,7 @@ class _RunWriter:
         self.manifest.writerow(MANIFEST_HEADER)
         self.programme = programme
         self.territory_code = territory_code
-        self.branding = printing.Branding.from_settings()
+        self.branding = branding()
         # spawn, not fork: the caller is a thread of a running event loop.
         self.qr_pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=get_context("spawn"))
         self._pending: tuple[list[printing.BookletPrint], Iterator[printing.QrDrawing]] | None = None
@@ -165,20 +187,20 @@ class _RunWriter:
             )
             for row in rows
         ]
-        payloads = [p for b in booklets for p in (b.serial, *(c.url for c in b.codes))]
+        payloads = [p for b in booklets for p in (b.serial, *(v.url for v in b.vouchers))]
         return booklets, self.qr_pool.map(printing.qr_drawing, payloads, chunksize=64)
 
     def write_chunk(self, rows: list[dict], next_rows: list[dict]) -> None:
         """Lay out ``rows`` while the pool already encodes the QR codes of ``next_rows``."""
         booklets, encoded = self._pending or self._encode(rows)
         self._pending = self._encode(next_rows) if next_rows else None
-        payloads = [p for b in booklets for p in (b.serial, *(c.url for c in b.codes))]
+        payloads = [p for b in booklets for p in (b.serial, *(v.url for v in b.vouchers))]
         renderer = printing.BookletRenderer(self.branding, prepared=dict(zip(payloads, encoded, strict=True)))
         for booklet in booklets:
             first_page = self.concat.page_count + renderer.pages + 1
             renderer.add_booklet(booklet)
             last_page = self.concat.page_count + renderer.pages
-            self.manifest.writerow([booklet.serial, len(booklet.codes), first_page, last_page])
+            self.manifest.writerow([booklet.serial, len(booklet.vouchers), first_page, last_page])
         self.concat.append(renderer.output())
 
     def __enter__(self) -> _RunWriter:

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pass_numerique.db import direct
-from pass_numerique.db.transaction import is_sqlite
+from pass_numerique.db import dialect, direct
 from pass_numerique.domain.vouchers.voucher_tokens import TokenClaims
 
 # The parameters come once each, in this order, in the first CTE; the rest refers to them by name.
@@ -139,7 +138,7 @@ async def redeem_one(
     scanned: str,
 ) -> str | None:
     """Redeem one voucher in one statement; the answer as JSON, or None when nothing was done."""
-    if is_sqlite():
+    if not dialect.writes_in_ctes():
         return None
     values = {
         "site": site_id,

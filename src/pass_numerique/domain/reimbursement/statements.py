@@ -22,7 +22,7 @@ from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.clock import month_of, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.reimbursement import periods
-from pass_numerique.domain.reports import report_rollups
+from pass_numerique.domain.reports import redemption_rollups
 from pass_numerique.domain.tables import PartnerSite, Redemption, ReimbursementPeriod, StatementPayment
 
 STATEMENT_ROLES = (Role.admin, Role.coordinator, Role.site_agent)
@@ -159,10 +159,10 @@ async def list_statements(actor: Actor, month: str) -> list[StatementSummary]:
     """Every site's total for the month, within the actor's scope (one grouped query)."""
     actor.require_role(*STATEMENT_ROLES)
     require_month(month)
-    # From the monthly rollup (domain/report_rollups.py): one row per site and key, not every voucher.
+    # From the monthly site rollup (domain/reports/redemption_rollups.py): a row per site and key.
     agent = actor.role == Role.site_agent
     scope = None if agent else actor.territory_filter()
-    totals = await report_rollups.site_totals_of_period(
+    totals = await redemption_rollups.site_totals_of_period(
         month,
         territories=None if scope is None else sorted(scope),
         site_id=(actor.site_id or 0) if agent else None,

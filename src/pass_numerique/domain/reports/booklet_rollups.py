@@ -26,9 +26,10 @@ from typing import Any
 
 import msgspec
 
-from pass_numerique.db.transaction import is_sqlite, write_transaction
+from pass_numerique.db import dialect
+from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain.clock import local_zone, month_of
-from pass_numerique.domain.reports.rollup_sql import BoundSql, indexed_by, whole_months, with_fresh_snapshots
+from pass_numerique.domain.reports.rollup_sql import BoundSql, whole_months, with_fresh_snapshots
 from pass_numerique.domain.tables import Booklet
 
 FUNNEL_STAGES = ("printed", "allocated", "issued", "started", "fully_used", "sleeping", "vouchers_issued")
@@ -88,21 +89,6 @@ class Facts(msgspec.Struct, frozen=True):
 RollupKey = tuple[str, str, str, int, int, int, int]
 
 
-def _moment(value: Any) -> datetime | None:
-    """A timestamp as read back (SQLite may hand back text), in UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _day(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 def _facts(row: dict, prefix: str = "") -> Facts | None:
     if row.get(prefix + "territory") is None:
         return None
@@ -113,12 +99,12 @@ def _facts(row: dict, prefix: str = "") -> Facts | None:
         status=row[prefix + "status"],
         voucher_count=int(row[prefix + "voucher_count"]),
         used_count=int(row[prefix + "used_count"]),
-        created_at=_moment(row[prefix + "created_at"]),  # type: ignore[arg-type]
-        allocated_at=_moment(row[prefix + "allocated_at"]),
-        issued_at=_moment(row[prefix + "issued_at"]),
-        cancelled_at=_moment(row[prefix + "cancelled_at"]),
-        valid_until=_day(row[prefix + "valid_until"]),
-        first_used_at=_moment(row[prefix + "first_used_at"]),
+        created_at=dialect.timestamp_read(row[prefix + "created_at"]),  # type: ignore[arg-type]
+        allocated_at=dialect.timestamp_read(row[prefix + "allocated_at"]),
+        issued_at=dialect.timestamp_read(row[prefix + "issued_at"]),
+        cancelled_at=dialect.timestamp_read(row[prefix + "cancelled_at"]),
+        valid_until=dialect.date_read(row[prefix + "valid_until"]),
+        first_used_at=dialect.timestamp_read(row[prefix + "first_used_at"]),
         replaced=bool(row[prefix + "replaced"]),
         original=bool(row[prefix + "original"]),
     )
@@ -185,7 +171,7 @@ def _pending_with_shadow() -> str:
     return (
         f"SELECT b.id AS id, {_FACTS_OF_BOOKLET}, "
         + ", ".join(f"s.{c} AS s_{c}" for c in _FACT_COLUMNS)
-        + f" FROM booklet b{indexed_by('booklet_to_fold')} "
+        + f" FROM booklet b{dialect.indexed_by('booklet_to_fold')} "
         "LEFT JOIN booklet_report_fact s ON s.id = b.id WHERE b.report_pending"
     )
 
@@ -210,12 +196,10 @@ async def fold() -> FoldResult:
 
 async def _fold_once() -> int:
     async with write_transaction():
-        if not is_sqlite():
-            # One snapshot: the booklets summed are exactly the ones marked done below. A booklet
-            # changed meanwhile makes the UPDATE fail (and the fold retry) rather than be marked
-            # unseen; booklets changed after the snapshot stay pending.
-            await Booklet.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            await Booklet.raw("LOCK TABLE booklet_by_month IN SHARE ROW EXCLUSIVE MODE")
+        # One snapshot: the booklets summed are exactly the ones marked done below. A booklet
+        # changed meanwhile makes the UPDATE fail (and the fold retry) rather than be marked
+        # unseen; booklets changed after the snapshot stay pending.
+        await dialect.lock_in_one_snapshot(["booklet_by_month"])
         deltas: dict[RollupKey, list[int]] = {}
         folded = 0
         last_id = 0
@@ -284,6 +268,19 @@ class BookletFigures(msgspec.Struct, kw_only=True):
     ``BY_TERRITORY_ONLY`` are in the rows with no structure."""
     first_use: dict[int, int]
     """``{days from issuance to first use: booklets}`` of the booklets issued in the period."""
+
+
+def sum_stages(rows: list[dict], key: str) -> dict[int, dict[str, int]]:
+    """``BookletFigures.stages`` summed per ``territory`` or per ``structure`` (booklets with no
+    structure left out)."""
+    out: dict[int, dict[str, int]] = {}
+    for row in rows:
+        if row[key] is None:
+            continue
+        into = out.setdefault(row[key], dict.fromkeys(STAGES, 0))
+        for name in STAGES:
+            into[name] += row[name]
+    return out
 
 
 def scope_conditions(sql: BoundSql, sel: BookletSelection, prefix: str = "b.") -> list[str]:
@@ -382,17 +379,10 @@ async def _expired_since(sel: BookletSelection, whole: tuple[date, date], since:
     return await Booklet.raw(
         "SELECT b.territory AS territory, b.structure AS structure, "
         "SUM(b.voucher_count - b.used_count) AS vouchers_expired "
-        f"FROM booklet b{indexed_by('booklet_issued_valid_until')} {_REPLACEMENTS} "
+        f"FROM booklet b{dialect.indexed_by('booklet_issued_valid_until')} {_REPLACEMENTS} "
         f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
         *sql.params,
     )
-
-
-def days_between(later: str, earlier: str) -> str:
-    """SQL for the whole days from ``earlier`` to ``later`` (both timestamptz expressions)."""
-    if is_sqlite():
-        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400) AS INTEGER)"
 
 
 async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) -> dict[int, int]:
@@ -405,8 +395,9 @@ async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) 
         "x.id IS NULL",
         *scope_conditions(sql, sel),
     ]
+    days = dialect.whole_days_between("b.first_used_at", "b.issued_at")
     rows = await Booklet.raw(
-        f"SELECT {days_between('b.first_used_at', 'b.issued_at')} AS days, COUNT(*) AS booklets "
+        f"SELECT {days} AS days, COUNT(*) AS booklets "
         f"FROM booklet b {_REPLACEMENTS} WHERE {' AND '.join(conditions)} GROUP BY 1",
         *sql.params,
     )

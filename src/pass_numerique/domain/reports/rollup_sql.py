@@ -1,6 +1,5 @@
 """What the two report rollups (redemptions, booklets) share: statements with bound values,
-partial indexes named for SQLite, the whole months of a period, and a fold that starts again
-from a new snapshot."""
+the whole months of a period, and a fold that starts again from a new snapshot."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
-from pass_numerique.db.transaction import is_sqlite
+from pass_numerique.db.dialect import is_serialization_failure
 from pass_numerique.domain.clock import add_months
 
 T = TypeVar("T")
@@ -28,12 +27,6 @@ class BoundSql:
 
     def bind_all(self, values: list[Any]) -> str:
         return ", ".join(self.bind(v) for v in values or [0])
-
-
-def indexed_by(index: str) -> str:
-    """`` INDEXED BY index`` on SQLite, whose planner, without statistics, would rather scan the
-    table than read the few rows a partial index holds; nothing on PostgreSQL."""
-    return f" INDEXED BY {index}" if is_sqlite() else ""
 
 
 def whole_months(start: date, end: date, today: date) -> tuple[date, date] | None:
@@ -57,6 +50,6 @@ async def with_fresh_snapshots(fold_once: Callable[[], Awaitable[T]]) -> T:
         try:
             return await fold_once()
         except Exception as exc:
-            if getattr(exc, "sqlstate", None) != "40001" or attempt == FOLD_ATTEMPTS - 1:
+            if not is_serialization_failure(exc) or attempt == FOLD_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")

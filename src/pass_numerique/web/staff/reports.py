@@ -19,8 +19,8 @@ from litestar.response import Template
 from pass_numerique.api.reports import report_download, report_filter
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.partners import sites
-from pass_numerique.domain.reports import dashboard as reports
-from pass_numerique.domain.reports.dashboard import Report, ReportFilter
+from pass_numerique.domain.reports import dashboard
+from pass_numerique.domain.reports.figures import Report, ReportFilter
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
@@ -149,7 +149,7 @@ _PAGE_PARAMETERS = ("page_number", "structure_page")
 
 async def _dashboard_report(actor: Actor, flt: ReportFilter, site_page: int, structure_page: int) -> Report:
     """The report with one page of each ranked table (sites, distributing structures)."""
-    return await reports.report(
+    return await dashboard.report(
         actor,
         flt,
         site_limit=PAGE_SIZE,

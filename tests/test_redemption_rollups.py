@@ -18,7 +18,7 @@ from conftest import World, load_migration, run
 from pass_numerique.cli import main
 from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.redemption import redemptions as redemption
-from pass_numerique.domain.reports import report_rollups
+from pass_numerique.domain.reports import redemption_rollups
 from pass_numerique.domain.tables import (
     PartnerSite,
     Redemption,
@@ -40,7 +40,7 @@ WINDOWS = [
     (date(2026, 1, 19), date(2026, 3, 10)),  # an edge, then whole months up to today
     (date(2025, 2, 15), date(2026, 2, 10)),  # edge, whole months, edge
 ]
-GROUPINGS: list[list[report_rollups.Key]] = [
+GROUPINGS: list[list[redemption_rollups.Key]] = [
     [],
     ["booklet_territory", "site_territory"],
     ["site", "theme"],
@@ -52,7 +52,7 @@ GROUPINGS: list[list[report_rollups.Key]] = [
 ]
 
 
-def selections(world: World) -> list[report_rollups.Selection]:
+def selections(world: World) -> list[redemption_rollups.Selection]:
     filters = [
         {},
         {"territories": [world.north.id]},
@@ -64,7 +64,7 @@ def selections(world: World) -> list[report_rollups.Selection]:
         {"site_ids": [world.site_south.id], "territories": [world.south.id], "territory_of": "site"},
     ]
     return [
-        report_rollups.Selection(start=start, end=end, today=TODAY, **extra)
+        redemption_rollups.Selection(start=start, end=end, today=TODAY, **extra)
         for (start, end), extra in itertools.product(WINDOWS, filters)
     ]
 
@@ -78,19 +78,19 @@ def assert_equal_to_recount(world: World) -> int:
     compared = 0
     for sel in selections(world):
         for group_by in GROUPINGS:
-            fast = run(report_rollups.redemption_counts(group_by, sel))
-            slow = run(report_rollups.redemption_counts(group_by, sel, use_rollups=False))
+            fast = run(redemption_rollups.redemption_counts(group_by, sel))
+            slow = run(redemption_rollups.redemption_counts(group_by, sel, use_rollups=False))
             assert sorted(map(key_of, fast)) == sorted(map(key_of, slow)), (group_by, sel)
             compared += len(slow)
     return compared
 
 
-def assert_ranked_sites_equal_recount(sel: report_rollups.Selection, *, pages: bool) -> None:
+def assert_ranked_sites_equal_recount(sel: redemption_rollups.Selection, *, pages: bool) -> None:
     """The per-site ranking, cut in the database, against the recount ranked here (and page by page)."""
     names = {
         s["id"]: s for s in run(PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory))
     }
-    recount = run(report_rollups.redemption_counts(["site"], sel, use_rollups=False))
+    recount = run(redemption_rollups.redemption_counts(["site"], sel, use_rollups=False))
     expected = [
         {
             "site": r["site"],
@@ -101,9 +101,9 @@ def assert_ranked_sites_equal_recount(sel: report_rollups.Selection, *, pages: b
         }
         for r in sorted(recount, key=lambda r: (-r["count"], names[r["site"]]["name"], r["site"]))
     ]
-    assert run(report_rollups.ranked_sites(sel, None, 0)) == (expected, len(expected)), sel
+    assert run(redemption_rollups.ranked_sites(sel, None, 0)) == (expected, len(expected)), sel
     if pages:
-        cut = [run(report_rollups.ranked_sites(sel, 1, offset)) for offset in range(len(expected) + 2)]
+        cut = [run(redemption_rollups.ranked_sites(sel, 1, offset)) for offset in range(len(expected) + 2)]
         assert [row for rows, _ in cut for row in rows] == expected, sel
         assert {total for _, total in cut} == {len(expected)}, sel  # past the end too
 
@@ -115,7 +115,7 @@ def assert_statement_totals_equal_recount(world: World) -> None:
     for period, (territories, site_id) in itertools.product(
         ["2025-03", "2026-01", "2026-02", "2026-03"], scopes
     ):
-        fast = run(report_rollups.site_totals_of_period(period, territories=territories, site_id=site_id))
+        fast = run(redemption_rollups.site_totals_of_period(period, territories=territories, site_id=site_id))
         query = Redemption.select(Redemption.site, Redemption.voucher.face_value_cents).where(
             Redemption.undone_at.is_null() & (Redemption.period == period)
         )
@@ -167,7 +167,7 @@ def assert_beneficiaries_equal_recount(world: World) -> None:
             )
             if kept:
                 expected.setdefault(r["site"], set()).add(r["booklet_beneficiary"])
-        counted = run(report_rollups.beneficiaries_by_site(sel, all_sites))
+        counted = run(redemption_rollups.beneficiaries_by_site(sel, all_sites))
         assert counted == {site: len(people) for site, people in expected.items()}, sel
 
 
@@ -186,11 +186,11 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert run(RedemptionBySite.count()) == 0  # nothing folded yet: everything is read as the tail
     assert assert_equal_to_recount(world) > 0
 
-    folded = run(report_rollups.fold())
+    folded = run(redemption_rollups.fold())
     # Every redemption was pending; the one undone before any fold adds nothing.
     assert folded.redemptions == run(Redemption.count())
     live = run(Redemption.count().where(Redemption.undone_at.is_null()))
-    assert run(report_rollups.fold()).redemptions == 0  # nothing left to fold
+    assert run(redemption_rollups.fold()).redemptions == 0  # nothing left to fold
     assert sum(r["redeemed"] for r in run(RedemptionByTerritory.select())) == live
     assert sum(r["redeemed"] for r in run(RedemptionBySiteMonth.select())) == live
     assert sum(r["redeemed"] for r in run(RedemptionByTerritoryPair.select())) == live
@@ -211,7 +211,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert after_undo.totals.booklets_fully_used == before.totals.booklets_fully_used - 1
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
-    assert run(report_rollups.fold()).redemptions == 1
+    assert run(redemption_rollups.fold()).redemptions == 1
     assert report(world.admin) == after_undo
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
@@ -223,7 +223,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert fresh.totals.vouchers_redeemed == after_undo.totals.vouchers_redeemed + 2
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
-    assert run(report_rollups.fold()).redemptions == 2
+    assert run(redemption_rollups.fold()).redemptions == 2
     assert report(world.admin) == fresh
     assert_equal_to_recount(world)
     assert_beneficiaries_equal_recount(world)
@@ -233,7 +233,7 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
 def test_the_site_ranking_pages_in_the_database(world: World, data: Data) -> None:
     for sel in selections(world):  # nothing folded: every row is read from the redemptions
         assert_ranked_sites_equal_recount(sel, pages=False)
-    run(report_rollups.fold())
+    run(redemption_rollups.fold())
     redeem_at(world, run(lifecycle.booklet_codes(world.issuer, data.serials["X"]))[:1], at(2026, 3, 10))
     for index, sel in enumerate(selections(world)):  # the rollups, and one row not folded
         # Page by page for every filter over whole months up to today.
@@ -241,7 +241,7 @@ def test_the_site_ranking_pages_in_the_database(world: World, data: Data) -> Non
 
 
 def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> None:
-    run(report_rollups.fold())
+    run(redemption_rollups.fold())
     for row in run(redemption.list_redemptions(world.admin, limit=500)):
         if row.undone_at is None and row.redeemed_at >= at(2026, 2, 20):
             run(
@@ -249,7 +249,7 @@ def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> Non
                     world.coordinator, row.id, redemption.UndoRequest(reason="test"), now=at(2026, 3, 10)
                 )
             )
-    run(report_rollups.fold())
+    run(redemption_rollups.fold())
     assert run(RedemptionBySite.count().where(RedemptionBySite.redeemed == 0)) == 0
     assert run(RedemptionByTerritory.count().where(RedemptionByTerritory.redeemed == 0)) == 0
     assert run(RedemptionBySiteMonth.count().where(RedemptionBySiteMonth.redeemed == 0)) == 0
@@ -260,7 +260,7 @@ def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> Non
 
 
 def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, data: Data) -> None:
-    run(report_rollups.fold())
+    run(redemption_rollups.fold())
     codes = run(lifecycle.booklet_codes(world.issuer, data.serials["Y"]))  # ten unused vouchers, valid
 
     async def redeem_then_undo(index: int) -> None:
@@ -281,7 +281,7 @@ def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, dat
 
     async def folds() -> None:
         for _ in range(4):
-            await report_rollups.fold()
+            await redemption_rollups.fold()
 
     async def scenario() -> None:
         await asyncio.gather(*(redeem_then_undo(i) for i in range(10)), folds(), folds())
@@ -289,7 +289,7 @@ def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, dat
     run(scenario())
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
-    run(report_rollups.fold())
+    run(redemption_rollups.fold())
     assert run(Redemption.count().where(Redemption.report_pending == True)) == 0  # noqa: E712
     assert_equal_to_recount(world)
     assert_statement_totals_equal_recount(world)
@@ -310,7 +310,7 @@ def test_a_rollup_backfilled_from_the_site_rollup_equals_the_fold(
     """m0019, m0025 and m0028 fill a new rollup of an existing database from the finer one: the same rows."""
     backfill = next(s for s in load_migration(migration).STATEMENTS if s.startswith("INSERT"))
 
-    run(report_rollups.fold())
+    run(redemption_rollups.fold())
     columns = [c for c in rollup._meta.columns if c._meta.name != "id"]
     folded = sorted(map(key_of, run(rollup.select(*columns))))
     assert folded

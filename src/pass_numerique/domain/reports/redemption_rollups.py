@@ -16,7 +16,7 @@ A read (``redemption_counts``) is exact without waiting for a fold: it sums, in 
 the rollup rows of the whole months of the period, the rows the fold has not reached yet
 (a partial index holds them) and, for a period that starts or ends inside a month, the live
 redemptions of those edge days. ``use_rollups=False`` gives the same figure from the redemptions alone;
-tests/test_report_rollups.py checks both agree, before and after folds, undos and late uploads.
+tests/test_redemption_rollups.py checks both agree, before and after folds, undos and late uploads.
 """
 
 # ruff: noqa: S608 (every statement here is built from constant fragments; values are bound)
@@ -28,8 +28,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from pass_numerique.db.transaction import is_sqlite, write_transaction
-from pass_numerique.domain.reports.rollup_sql import BoundSql, indexed_by, whole_months, with_fresh_snapshots
+from pass_numerique.db import dialect
+from pass_numerique.db.transaction import write_transaction
+from pass_numerique.domain.reports.rollup_sql import BoundSql, whole_months, with_fresh_snapshots
 from pass_numerique.domain.tables import Redemption
 
 Key = Literal[
@@ -56,12 +57,12 @@ _NOT_FOLDED = "r.report_pending"
 def _pending_from() -> str:
     """``_FACT_FROM`` reading the redemptions through redemption_to_fold (SQLite would rather
     skip-scan the (site, day) index than read the few pending rows)."""
-    return _FACT_FROM.replace("redemption r", f"redemption r{indexed_by('redemption_to_fold')}", 1)
+    return _FACT_FROM.replace("redemption r", f"redemption r{dialect.indexed_by('redemption_to_fold')}", 1)
 
 
 def _fact(key: str) -> str:
     return {
-        "month": "substr(r.day, 1, 7)" if is_sqlite() else "to_char(r.day, 'YYYY-MM')",
+        "month": dialect.month_of_day("r.day"),
         "period": "r.period",
         "site": "r.site",
         "booklet_territory": "b.territory",
@@ -96,14 +97,11 @@ async def fold() -> FoldResult:
 
 async def _fold_once() -> int:
     async with write_transaction():
-        if not is_sqlite():
-            # One snapshot for the whole fold: the rows summed are exactly the rows marked done below.
-            # A row changed meanwhile (an undo) makes the UPDATE fail rather than be marked unseen;
-            # rows inserted meanwhile are not in the snapshot and stay pending. Folds queue on the
-            # table lock, taken before the snapshot (readers are not blocked); SQLite's write
-            # transaction is already exclusive.
-            await Redemption.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            await Redemption.raw(f"LOCK TABLE {', '.join(_ROLLUPS)} IN SHARE ROW EXCLUSIVE MODE")
+        # One snapshot for the whole fold: the rows summed are exactly the rows marked done below.
+        # A row changed meanwhile (an undo) makes the UPDATE fail rather than be marked unseen;
+        # rows inserted meanwhile are not in the snapshot and stay pending. Folds queue on the
+        # rollups' lock (readers are not blocked).
+        await dialect.lock_in_one_snapshot(list(_ROLLUPS))
         pending = await Redemption.count().where(Redemption.report_pending == True)  # noqa: E712
         if not pending:
             return 0
@@ -127,19 +125,11 @@ async def _fold_once() -> int:
 
 
 async def vacuum_after_bulk_fold() -> None:
-    """PostgreSQL, after a fold of many rows (the first one): every folded row was rewritten to
-    clear its flag. Reclaim the old versions and refresh the planner's statistics now rather
+    """After a fold of many rows (the first one): every folded row was rewritten to clear its
+    flag. Reclaim the old versions and refresh the planner's statistics now (PostgreSQL) rather
     than when autovacuum comes by. VACUUM cannot run inside a transaction: the CLI calls this,
     never a request."""
-    if is_sqlite():
-        return
-    for table in (
-        "redemption",
-        "booklet",
-        *_ROLLUPS,
-        "booklet_by_month",
-    ):
-        await Redemption._meta.db.run_ddl(f"VACUUM (ANALYZE) {table}")
+    await dialect.reclaim_after_bulk_update(["redemption", "booklet", *_ROLLUPS, "booklet_by_month"])
 
 
 # ---------------------------------------------------------------------------
@@ -265,7 +255,7 @@ async def ranked_sites(sel: Selection, limit: int | None, offset: int) -> tuple[
     """
     sql = BoundSql()
     rows_sql = _live_counts(sql, ["site"], sel, use_rollups=True)
-    page = f" LIMIT {sql.bind(limit)}" if limit is not None else (" LIMIT -1" if is_sqlite() else "")
+    page = f" LIMIT {sql.bind(limit)}" if limit is not None else dialect.no_limit()
     rows = await Redemption.raw(
         "SELECT g.site AS site, ps.name AS name, ps.territory AS territory, g.count AS count, "
         "g.amount AS amount, COUNT(*) OVER () AS total FROM ("
