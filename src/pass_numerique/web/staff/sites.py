@@ -15,12 +15,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from pass_numerique.api.site_directory import sites_download
-from pass_numerique.domain.actors import Role
+from pass_numerique.domain.accounts import users
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners import site_directory, sites
 from pass_numerique.domain.scheme import territories
 from pass_numerique.domain.states import AccreditationStatus
-from pass_numerique.domain.tables import StaffUser
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import (
@@ -148,9 +147,7 @@ class SitePages(StaffController):
         actor = actor_of(request)
         site = await sites.get_site(actor, site_id)
         actor.require_territory(site.territory_id)
-        agents = await StaffUser.select(
-            StaffUser.id, StaffUser.display_name, StaffUser.email, StaffUser.active
-        ).where((StaffUser.site == site_id) & (StaffUser.role == Role.site_agent))
+        agents = await users.site_agents(actor, site_id)
         values = context.pop("values", None) or {
             name: "" if getattr(site, name) is None else str(getattr(site, name)) for name in SITE_FIELDS
         }

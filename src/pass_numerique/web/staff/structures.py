@@ -12,13 +12,12 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.domain.actors import Role
+from pass_numerique.domain.accounts import users
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.partners import structures
 from pass_numerique.domain.scheme import territories
-from pass_numerique.domain.tables import StaffUser
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.web.staff.layout import (
@@ -119,9 +118,7 @@ class StructurePages(StaffController):
         actor = actor_of(request)
         structure = await structures.get_structure(actor, structure_id)
         held = await stock.structure_stock(actor, structure_id)
-        issuers = await StaffUser.select(StaffUser.display_name, StaffUser.email, StaffUser.active).where(
-            (StaffUser.structure == structure_id) & (StaffUser.role == Role.issuer)
-        )
+        issuers = await users.structure_issuers(actor, structure_id)
         options = [(t.id, t.name) for t in await territories.visible_territories(actor)]
         values = context.pop("values", None) or {
             "name": structure.name,
