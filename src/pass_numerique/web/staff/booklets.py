@@ -15,6 +15,7 @@ from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.printing import print_jobs
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     AUDIT_ACTIONS,
     BOOKLET_STATUS,
@@ -52,7 +53,7 @@ class BookletPages(StaffController):
             return page(
                 request,
                 "booklet_search.html",
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 values={"code": text.strip()[:100]},
                 errors={"code": exc.message},
             )
@@ -94,12 +95,13 @@ class BookletPages(StaffController):
         reason = str(values.get("reason", "")).strip()
         replace = values.get("replace") == "oui"
         if not reason:
+            missing = DomainError("invalid_input", "Indiquez le motif de l'annulation.", field="reason")
             return await self._booklet(
                 request,
                 serial,
-                status_code=422,
+                status_code=status_of(missing),
                 values=values,
-                errors={"reason": "Indiquez le motif de l'annulation."},
+                errors=form_errors(missing, {"reason"}),
             )
         if values.get("confirm") != "oui":
             return await self._booklet(request, serial, confirm=True, values=values)
@@ -111,7 +113,7 @@ class BookletPages(StaffController):
             return await self._booklet(
                 request,
                 serial,
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 values=values,
                 errors=form_errors(exc, {"reason"}),
             )

@@ -17,6 +17,7 @@ from pass_numerique.domain.scheme import programmes, territories
 from pass_numerique.domain.states import PrintJobStatus
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     JOB_STATUS,
     PAGE_SIZE,
@@ -90,7 +91,7 @@ class PrintRunPages(StaffController):
             )
         except DomainError as exc:
             errors = form_errors(exc, {"territory_id", "programme_id", "quantity"})
-            return await self._runs(request, status_code=exc.status_code, values=values, errors=errors)
+            return await self._runs(request, status_code=status_of(exc), values=values, errors=errors)
         return see_other(f"/staff/print-runs/{run.id}?fait=print_run")
 
     async def _run(self, request: Request, run_id: int, status_code: int = 200, **context: Any) -> Template:
@@ -151,7 +152,7 @@ class PrintRunPages(StaffController):
             )
         except DomainError as exc:
             errors = form_errors(exc, {"structure_id", "count", "first_serial", "last_serial", "serials"})
-            return await self._run(request, run_id, status_code=exc.status_code, values=values, errors=errors)
+            return await self._run(request, run_id, status_code=status_of(exc), values=values, errors=errors)
         # Redirect: a reload must not allocate twice. The audit log keeps the serials.
         return see_other(f"/staff/print-runs/{run_id}?fait=allocated")
 

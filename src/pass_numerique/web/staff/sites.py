@@ -22,6 +22,7 @@ from pass_numerique.domain.scheme import territories
 from pass_numerique.domain.states import AccreditationStatus
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import STATUS_BY_CODE, status_of
 from pass_numerique.web.staff.layout import (
     StaffController,
     form_errors,
@@ -140,7 +141,7 @@ class SitePages(StaffController):
             created = await sites.create_site(actor_of(request), _site_create(values))
         except DomainError as exc:
             errors = form_errors(exc, set(SITE_FIELDS))
-            return await self._new(request, status_code=exc.status_code, values=values, errors=errors)
+            return await self._new(request, status_code=status_of(exc), values=values, errors=errors)
         return see_other(f"/staff/sites/{created.id}?fait=site_created")
 
     async def _site(self, request: Request, site_id: int, status_code: int = 200, **context: Any) -> Template:
@@ -177,7 +178,7 @@ class SitePages(StaffController):
                 raise
             errors = form_errors(exc, set(SITE_FIELDS))
             return await self._site(
-                request, site_id, status_code=exc.status_code, values=values, errors=errors
+                request, site_id, status_code=status_of(exc), values=values, errors=errors
             )
         return see_other(f"/staff/sites/{site_id}?fait=site_updated")
 
@@ -208,9 +209,7 @@ class SitePages(StaffController):
             if exc.code == "not_found":
                 raise
             errors = form_errors(exc, {"accredited_from", "accredited_until"})
-            return await self._site(
-                request, site_id, status_code=exc.status_code, accreditation_errors=errors
-            )
+            return await self._site(request, site_id, status_code=status_of(exc), accreditation_errors=errors)
         return see_other(
             f"/staff/sites/{site_id}?fait=" + ("site_suspended" if action == "suspend" else "site_accredited")
         )
@@ -250,9 +249,9 @@ class SitePages(StaffController):
                 actor_of(request), await upload.read(), upload.filename, territory_id, dry_run=dry_run
             )
         except DomainError as exc:
-            return again(exc.status_code, report=None, errors=form_errors(exc, {"territory_id", "file"}))
+            return again(status_of(exc), report=None, errors=form_errors(exc, {"territory_id", "file"}))
         if report.errors:
-            return again(422, report=report, filename=upload.filename)
+            return again(STATUS_BY_CODE["invalid_input"], report=report, filename=upload.filename)
         if dry_run:
             return again(200, report=report, filename=upload.filename)
         return see_other(f"/staff/sites?fait=sites_imported&territoire={territory_id}")

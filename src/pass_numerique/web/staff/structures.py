@@ -20,6 +20,7 @@ from pass_numerique.domain.partners import structures
 from pass_numerique.domain.scheme import territories
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     StaffController,
     form_errors,
@@ -108,7 +109,7 @@ class StructurePages(StaffController):
             created = await structures.create_structure(actor_of(request), _structure_create(values))
         except DomainError as exc:
             return await self._list(
-                request, status_code=exc.status_code, values=values, errors=form_errors(exc, FIELDS)
+                request, status_code=status_of(exc), values=values, errors=form_errors(exc, FIELDS)
             )
         return see_other(f"/staff/structures/{created.id}?fait=structure_created")
 
@@ -156,6 +157,6 @@ class StructurePages(StaffController):
                 raise
             errors = form_errors(exc, FIELDS)
             return await self._structure(
-                request, structure_id, status_code=exc.status_code, values=values, errors=errors
+                request, structure_id, status_code=status_of(exc), values=values, errors=errors
             )
         return see_other(f"/staff/structures/{structure_id}?fait=structure_updated")
