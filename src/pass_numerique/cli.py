@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     uvicorn.run(
-        "pass_numerique.api.app:create_app",
+        "pass_numerique.asgi:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,

@@ -14,11 +14,11 @@ from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.downloads import MEDIA_TYPES, download
 from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     BOOKLET_STATUS,
     StaffController,
-    file_response,
     form_errors,
     form_int,
     form_of,
@@ -147,7 +147,7 @@ class DeskPages(StaffController):
         """Everything held on the person, as a JSON file to hand over (RGPD right of access)."""
         data = await data_rights.export_beneficiary(actor_of(request), public_id)
         body = msgspec.json.format(msgspec.json.encode(data), indent=2)
-        return file_response(body, "application/json", f"donnees-{public_id}.json")
+        return download(body, MEDIA_TYPES["json"], f"donnees-{public_id}.json")
 
     @post("/beneficiaries/{public_id:str}/erase", guards=[guards.ISSUERS])
     async def erase_beneficiary(self, request: Request, public_id: FromPath[str]) -> Response:

@@ -177,16 +177,6 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     )
 
 
-def file_response(data: bytes, media_type: str, filename: str, *, inline: bool = False) -> Response[bytes]:
-    """A file to open (``inline``) or save; never cached (it may hold personal or voucher data)."""
-    disposition = "inline" if inline else "attachment"
-    return Response(
-        data,
-        media_type=media_type,
-        headers={"Content-Disposition": f'{disposition}; filename="{filename}"', "Cache-Control": "no-store"},
-    )
-
-
 # ---------------------------------------------------------------------------
 # lists: pages of PAGE_SIZE rows, filters kept in the pagination links (templates/staff/_pagination.html)
 

@@ -14,7 +14,6 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api.site_directory import sites_download
 from pass_numerique.domain.accounts import users
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners import site_directory, sites
@@ -22,6 +21,7 @@ from pass_numerique.domain.scheme import territories
 from pass_numerique.domain.states import AccreditationStatus
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.downloads import sites_download
 from pass_numerique.http.errors import STATUS_BY_CODE, status_of
 from pass_numerique.web.staff.layout import (
     StaffController,
@@ -261,4 +261,4 @@ class SitePages(StaffController):
         self, request: Request, format: FromQuery[Literal["csv", "json"]] = "csv"
     ) -> Response[bytes]:
         """The sites in the national standard, to publish as open data or load elsewhere."""
-        return sites_download(await site_directory.export_sites(actor_of(request), format), format)
+        return await sites_download(actor_of(request), format)

@@ -13,7 +13,6 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api.reports import statement_download
 from pass_numerique.domain.actors import Role
 from pass_numerique.domain.clock import month_of, utcnow
 from pass_numerique.domain.errors import DomainError
@@ -21,6 +20,7 @@ from pass_numerique.domain.reimbursement import statements
 from pass_numerique.domain.scheme import value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.downloads import statement_download
 from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import StaffController, form_errors, form_of, page, see_other
 
