@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from litestar import get
+from litestar.testing import TestClient
+
 from conftest import World, bearer, issue, run
+from pass_numerique.asgi import create_app
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.tables import IdempotencyRecord
+from pass_numerique.http import guards
 from pass_numerique.http.errors import DEFAULT_STATUS, STATUS_BY_CODE, status_of
+from pass_numerique.web.staff.layout import StaffController
 from test_staff_pages import login, post
 
 
@@ -78,3 +85,39 @@ def test_a_refused_redemption_is_stored_and_replayed_with_the_status_the_api_ans
     assert refused.json() == replayed.json() and refused.json()["code"] == "already_redeemed"
     stored = run(IdempotencyRecord.select().where(IdempotencyRecord.key.like("%:refused-00001")).first())
     assert stored["status_code"] == 409  # the same value as when DomainError carried its status
+
+
+class _Broken(StaffController):
+    """A page with a bug, added to the real application for this test only (and ``_broken_api``)."""
+
+    @get("/broken", guards=[guards.public])
+    async def broken(self) -> str:
+        raise RuntimeError("a bug")
+
+
+@get("/api/v1/broken", guards=[guards.public])
+async def _broken_api() -> str:
+    raise RuntimeError("a bug")
+
+
+def test_a_bug_answers_500_as_a_french_page_on_the_pages_and_json_on_the_api(caplog) -> None:
+    app = create_app()
+    app.register(_Broken)
+    app.register(_broken_api)
+    # Litestar's logging set-up replaces the root's handlers, caplog's included: listen on ours.
+    logger = logging.getLogger("pass_numerique")
+    logger.addHandler(caplog.handler)
+    try:
+        with TestClient(app=app) as client:
+            page = client.get("/staff/broken")
+            api = client.get("/api/v1/broken")
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "Erreur interne : réessayez ou contactez le support." in page.text and "a bug" not in page.text
+    assert api.status_code == 500 and api.json()["code"] == "internal_error"
+    logged = [r for r in caplog.records if r.getMessage().startswith("internal error on GET")]
+    assert [r.getMessage() for r in logged] == [
+        "internal error on GET /staff/broken",
+        "internal error on GET /api/v1/broken",
+    ]
