@@ -52,7 +52,7 @@ async def _measure(runs: int) -> tuple[str, int, list[tuple[str, float, float]]]
 
     db = engine()
     if not is_sqlite():
-        # The server's pool (api/app.py): half of it serves a dashboard's reads side by side.
+        # The server's pool (asgi.py): half of it serves a dashboard's reads side by side.
         size = get_settings().db_pool_size
         await db.start_connection_pool(min_size=min(2, size), max_size=size)
     try:

@@ -1,4 +1,4 @@
-"""Staff accounts: sign-in throttling against password guessing."""
+"""Staff accounts: sign-in throttling against password guessing, the accounts of a site or a structure."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from conftest import PASSWORD, World, run
 from pass_numerique.domain.accounts import authentication, users
+from pass_numerique.domain.actors import SYSTEM, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.tables import LoginFailure
@@ -70,3 +71,37 @@ def test_bearer_tokens_resolve_to_the_actor_until_revoked_or_expired(world: Worl
     kept = run(authentication.create_token(world.agent, "kept"))
     run(users.set_active(world.admin, world.agent.user_id, False))
     assert run(authentication.authenticate_token(kept.token)) is None
+
+
+def test_the_accounts_of_a_site_or_a_structure_within_the_actors_scope(world: World) -> None:
+    second = run(
+        users.create_user(
+            SYSTEM,
+            users.UserCreate(
+                email="agent-two@test.fr",
+                display_name="agent-two",  # after "agent": listed by name
+                role=Role.site_agent,
+                password=PASSWORD,
+                site_id=world.site.id,
+            ),
+        )
+    )
+    run(users.set_active(SYSTEM, second.id, False))
+    agents = run(users.site_agents(world.coordinator, world.site.id))
+    assert [(a.email, a.active) for a in agents] == [(world.agent.email, True), ("agent-two@test.fr", False)]
+    issuers = run(users.structure_issuers(world.admin, world.structure_south.id))
+    assert [i.email for i in issuers] == [world.issuer_south.email]
+    # Another territory's site or structure, or an unknown one, does not exist for a coordinator.
+    for refused in (
+        lambda: users.site_agents(world.coordinator, world.site_south.id),
+        lambda: users.site_agents(world.coordinator, 999_999),
+        lambda: users.structure_issuers(world.coordinator, world.structure_south.id),
+    ):
+        with pytest.raises(DomainError) as caught:
+            run(refused())
+        assert caught.value.code == "not_found"
+    # Only the managers read these lists.
+    for actor in (world.issuer, world.agent, world.viewer):
+        with pytest.raises(DomainError) as caught:
+            run(users.structure_issuers(actor, world.structure.id))
+        assert caught.value.code == "forbidden"

@@ -152,8 +152,10 @@ def test_print_run_job_over_http(world: World, client, tmp_path: Path, monkeypat
     assert status["progress"] == 100 and status["booklets_done"] == 12 and status["page_count"] == 36
     pdf = client.get(f"{base}/file", headers=coordinator)
     assert pdf.status_code == 200 and len(pdfium.PdfDocument(pdf.content)) == 36
+    assert pdf.headers["content-disposition"] == f'attachment; filename="tirage-{created.id}.pdf"'
     manifest = client.get(f"{base}/manifest.csv", headers=coordinator)
-    assert manifest.status_code == 200
+    assert manifest.status_code == 200 and manifest.headers["content-type"] == "text/csv; charset=utf-8"
+    assert pdf.headers["cache-control"] == manifest.headers["cache-control"] == "no-store"
     assert manifest.text.splitlines()[1].startswith(f"{created.first_serial},10,1,3")
     assert run(PrintJob.count()) == 1
 

@@ -15,6 +15,7 @@ from conftest import World, run
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners import site_directory, sites
 from pass_numerique.domain.tables import AuditEvent, PartnerSite
+from pass_numerique.http.errors import status_of
 
 # The national standard's own example file, copied with its licence note (tests/data/README.md).
 EXAMPLE = Path(__file__).resolve().parent / "data/lieux-mediation-numerique-exemple.csv"
@@ -95,7 +96,7 @@ def test_whole_file_problems(world: World) -> None:
     for data, name in ((b"", "vide.csv"), (b"\xff\xfe\x00", "latin.csv"), (b"{", "lieux.json")):
         with pytest.raises(DomainError) as refused:
             do_import(world, data, name)
-        assert refused.value.status_code == 422
+        assert status_of(refused.value) == 422
 
 
 def test_dry_run_counts_without_writing(world: World) -> None:
@@ -151,6 +152,6 @@ def test_any_bytes_get_a_report_or_a_clear_refusal(world: World, data: bytes) ->
     try:
         report = do_import(world, data, "x.csv", dry_run=True)
     except DomainError as refused:
-        assert refused.status_code == 422
+        assert status_of(refused) == 422
     else:
         assert report.errors or report.rows >= 1

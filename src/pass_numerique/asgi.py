@@ -29,7 +29,7 @@ from pass_numerique.db.transaction import engine
 from pass_numerique.domain.reports import booklet_rollups, redemption_rollups
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import BearerTokenMiddleware
-from pass_numerique.http.errors import EXCEPTION_HANDLERS
+from pass_numerique.http.errors import API_EXCEPTION_HANDLERS
 from pass_numerique.security import signing_keys, token_cache
 from pass_numerique.settings import get_settings
 from pass_numerique.web import public, scanner, staff
@@ -149,7 +149,7 @@ def create_app() -> Litestar:
         lifespan=[_database_pool, _token_cache, _report_folds, _startup_objects_frozen],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         # Every form POST of the pages carries a token matching this cookie. The API is left out:
-        # it authenticates by bearer token only and ignores the session cookie (api/authentication.py).
+        # it authenticates by bearer token only and ignores the session cookie (http/authentication.py).
         csrf_config=CSRFConfig(
             secret=hashlib.sha256(b"csrf:" + settings.secret_key.encode()).hexdigest(),
             cookie_name="pn_csrf",
@@ -158,7 +158,7 @@ def create_app() -> Litestar:
             cookie_samesite="lax",
             exclude=[r"^/api/"],
         ),
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=API_EXCEPTION_HANDLERS,
         template_config=TemplateConfig(directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         # The scanner runs on phones with one bar of network: gzip what is worth it.
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=6),

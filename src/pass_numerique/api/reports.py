@@ -10,108 +10,22 @@ from datetime import date
 from typing import Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from pass_numerique.domain.actors import Actor
-from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.reimbursement import statement_files, statements
-from pass_numerique.domain.reports import dashboard
-from pass_numerique.domain.reports.export_tables import report_tables
+from pass_numerique.domain.reimbursement import statements
+from pass_numerique.domain.reports import dashboard, public_statistics
 from pass_numerique.domain.reports.figures import Report, ReportFilter
-from pass_numerique.domain.reports.public_statistics import PublicStatistics, public_statistics
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
-from pass_numerique.rendering import spreadsheets
-
-_MEDIA = {
-    "csv": "text/csv",  # Litestar adds "; charset=utf-8" to text types
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pdf": "application/pdf",
-}
-
-
-def _download(data: bytes, fmt: str, stem: str) -> Response[bytes]:
-    return Response(
-        data,
-        media_type=_MEDIA[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"'},
-    )
-
-
-def _day(value: str | None, field: str) -> date | None:
-    if not value or not value.strip():
-        return None  # an empty field of the dashboard's form means "no filter"
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise DomainError("invalid_input", "Date attendue au format AAAA-MM-JJ.", field=field) from None
-
-
-def _number(value: str | None, field: str) -> int | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise DomainError("invalid_input", "Identifiant invalide.", field=field) from None
-
-
-def report_filter(
-    start: FromQuery[str | None] = None,
-    end: FromQuery[str | None] = None,
-    territory_id: FromQuery[str | None] = None,
-    site_id: FromQuery[str | None] = None,
-    programme_id: FromQuery[str | None] = None,
-    theme: FromQuery[str | None] = None,
-) -> ReportFilter:
-    """The report filters, from the query string (shared by the report, its export and the dashboard).
-
-    Empty values count as absent: the dashboard's filter form sends every field.
-    """
-    return ReportFilter(
-        start=_day(start, "start"),
-        end=_day(end, "end"),
-        territory_id=_number(territory_id, "territory_id"),
-        site_id=_number(site_id, "site_id"),
-        programme_id=_number(programme_id, "programme_id"),
-        theme=(theme or "").strip() or None,
-    )
-
-
-async def report_download(
-    actor: Actor, flt: ReportFilter, fmt: Literal["csv", "xlsx"], table: str
-) -> Response[bytes]:
-    """The report as XLSX (every table) or one table as CSV: for the API and the dashboard page."""
-    result = await dashboard.report(actor, flt)
-    tables = report_tables(result)
-    stem = f"pass-numerique-{result.start}-{result.end}"
-    if fmt == "xlsx":
-        return _download(spreadsheets.to_xlsx(tables), "xlsx", stem)
-    chosen = next((t for t in tables if t.name == table), None)
-    if chosen is None:
-        names = [t.name for t in tables]
-        raise DomainError("invalid_input", "Tableau inconnu.", field="table", allowed=names)
-    return _download(spreadsheets.to_csv(chosen), "csv", f"{stem}-{chosen.name}")
-
-
-async def statement_download(
-    actor: Actor, site_id: int, month: str, fmt: Literal["csv", "xlsx", "pdf"]
-) -> Response[bytes]:
-    """A site's statement for a month as PDF, CSV (French Excel) or XLSX: for the API and the pages."""
-    result = await statements.statement(actor, site_id, month)
-    stem = f"releve-{site_id}-{month}"
-    if fmt == "pdf":
-        return _download(statement_files.statement_pdf(result), "pdf", stem)
-    table = statement_files.statement_table(result)
-    data = spreadsheets.to_csv(table) if fmt == "csv" else spreadsheets.to_xlsx([table])
-    return _download(data, fmt, stem)
+from pass_numerique.http.downloads import report_download, statement_download
+from pass_numerique.http.report_filters import REPORT_FILTER
 
 
 class ReportController(Controller):
     path = "/api/v1"
     tags = ["reports"]
-    dependencies = {"flt": Provide(report_filter, sync_to_thread=False)}
+    dependencies = REPORT_FILTER
 
     @get("/reports", guards=[guards.REPORTS])
     async def report(
@@ -153,9 +67,9 @@ class ReportController(Controller):
     @get("/public/statistics", guards=[guards.public])
     async def public_statistics(
         self, start: FromQuery[date | None] = None, end: FromQuery[date | None] = None
-    ) -> PublicStatistics:
+    ) -> public_statistics.PublicStatistics:
         """Figures per territory for everyone; counts from 1 to 4 are suppressed (null)."""
-        return await public_statistics(start, end)
+        return await public_statistics.public_statistics(start, end)
 
 
 class StatementController(Controller):

@@ -10,17 +10,8 @@ from litestar.params import FromQuery
 from pass_numerique.domain.partners import site_directory
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
-
-MEDIA = {"csv": "text/csv", "json": "application/json"}
-
-
-def sites_download(data: bytes, fmt: Literal["csv", "json"]) -> Response[bytes]:
-    """An export of the sites in the national standard, as a file to save."""
-    return Response(
-        data,
-        media_type=MEDIA[fmt],
-        headers={"Content-Disposition": f'attachment; filename="lieux-mediation-numerique.{fmt}"'},
-    )
+from pass_numerique.http.downloads import sites_download
+from pass_numerique.http.errors import STATUS_BY_CODE
 
 
 class SiteDirectoryController(Controller):
@@ -43,11 +34,11 @@ class SiteDirectoryController(Controller):
         report = await site_directory.import_sites(
             actor_of(request), await request.body(), filename, territory_id, dry_run=dry_run
         )
-        return Response(report, status_code=422 if report.errors else 200)
+        return Response(report, status_code=STATUS_BY_CODE["invalid_input"] if report.errors else 200)
 
     @get("/export", guards=[guards.MANAGERS])
     async def export_sites(
         self, request: Request, format: FromQuery[Literal["csv", "json"]] = "csv"
     ) -> Response[bytes]:
         """The sites within the caller's scope, in the national standard (CSV or JSON)."""
-        return sites_download(await site_directory.export_sites(actor_of(request), format), format)
+        return await sites_download(actor_of(request), format)

@@ -1,8 +1,18 @@
-"""The one place that maps errors to HTTP: a stable machine code and a French message."""
+"""The one place that turns errors into HTTP answers: each refusal's status, and its shape.
+
+A ``DomainError`` carries a code; ``STATUS_BY_CODE`` gives its HTTP status, the same wherever it
+is raised. Two renderings share that status: JSON ``{code, message, details}`` for the API under
+``/api/`` (``API_EXCEPTION_HANDLERS``, the application's), and a French HTML page for the pages
+(``page_exception_handlers``, declared by the staff, public and scanner-shell controllers), where
+a sign-in wall redirects to the login page instead. A page that shows a refused form again with
+the message next to its field answers ``status_of(exc)``.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response
@@ -14,10 +24,50 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.response import Redirect
+from litestar.types import ExceptionHandlersMap
 
 from pass_numerique.domain.errors import DomainError
 
 log = logging.getLogger("pass_numerique")
+
+# code -> HTTP status; any other code is a plain refusal (DEFAULT_STATUS).
+STATUS_BY_CODE: dict[str, int] = {
+    "unknown_code": 404,
+    "invalid_checksum": 422,
+    "invalid_code_format": 422,
+    "already_redeemed": 409,
+    "cancelled": 409,
+    "expired": 409,
+    "not_yet_valid": 409,
+    "not_issued": 409,
+    "site_not_accredited": 403,
+    "forbidden": 403,
+    "not_authenticated": 401,
+    "invalid_credentials": 401,
+    "too_many_attempts": 429,
+    "not_found": 404,
+    "invalid_input": 422,
+    "invalid_theme": 422,
+    "duplicate": 409,
+    "duplicate_voucher": 422,
+    "different_booklets": 422,
+    "invalid_state": 409,
+    "undo_window_passed": 409,
+    "period_closed": 409,
+    "request_in_progress": 409,
+    "not_enough_stock": 409,
+}
+DEFAULT_STATUS = 400
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a refusal: the same for the JSON API, the pages and the stored replays."""
+    return STATUS_BY_CODE.get(exc.code, DEFAULT_STATUS)
+
+
+# ---------------------------------------------------------------------------
+# JSON, for the API
 
 
 class ErrorBody(msgspec.Struct):
@@ -32,11 +82,11 @@ def _answer(status: int, code: str, message: str, details: dict | None = None) -
     return Response(ErrorBody(code=code, message=message, details=details or {}), status_code=status)
 
 
-def domain_error(_: Request, exc: DomainError) -> Response:
-    return _answer(exc.status_code, exc.code, exc.message, exc.details)
+def _domain_error(_: Request, exc: DomainError) -> Response:
+    return _answer(status_of(exc), exc.code, exc.message, exc.details)
 
 
-def validation_error(_: Request, exc: ValidationException) -> Response:
+def _validation_error(_: Request, exc: ValidationException) -> Response:
     # Litestar's extra names the field msgspec refused and why; keep it, in a French envelope.
     return _answer(
         400, "invalid_input", "Requête invalide : vérifiez les champs envoyés.", {"errors": exc.extra or []}
@@ -51,20 +101,80 @@ _HTTP_CODES = {
 }
 
 
-def http_error(_: Request, exc: HTTPException) -> Response:
+def _http_error(_: Request, exc: HTTPException) -> Response:
     code, message = _HTTP_CODES.get(type(exc), ("http_error", str(exc.detail)))
     return _answer(exc.status_code, code, message)
 
 
-def internal_error(request: Request, exc: Exception) -> Response:
-    # Logged with the path only: bodies may hold codes or references.
-    log.exception("internal error on %s %s", request.method, request.url.path)
+def _internal_error(request: Request, exc: Exception) -> Response:
+    _log_internal_error(request)
     return _answer(500, "internal_error", "Erreur interne : réessayez ou contactez le support.")
 
 
-EXCEPTION_HANDLERS = {
-    DomainError: domain_error,
-    ValidationException: validation_error,
-    HTTPException: http_error,
-    Exception: internal_error,
+def _log_internal_error(request: Request) -> None:
+    # Logged with the path only: bodies may hold codes or references.
+    log.exception("internal error on %s %s", request.method, request.url.path)
+
+
+API_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: _domain_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _internal_error,
 }
+"""The application's handlers: the JSON API's, and any request no page controller answers."""
+
+
+# ---------------------------------------------------------------------------
+# HTML, for the pages
+
+ErrorPage = Callable[[Request, int, str, str], Response]
+"""Renders the French error page in the pages' layout: (request, status, title, message)."""
+
+PAGE_TITLES = {404: "Introuvable", 403: "Accès refusé", 409: "Action impossible"}
+CSRF_REFUSED = (
+    "Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez : "
+    "rien n'a été enregistré."
+)
+
+
+def page_exception_handlers(error_page: ErrorPage, *, login_url: str, home_url: str) -> ExceptionHandlersMap:
+    """The pages' handlers: every error as an HTML page with the status the API would give,
+    except a sign-in wall, which sends the browser to ``login_url`` and back (``?suite=``)."""
+
+    def wants_login(request: Request, _: NotAuthorizedException) -> Response:
+        # Back to the page after signing in; a refused POST cannot be replayed, so home instead.
+        target = request.url.path if request.method == "GET" else home_url
+        return Redirect(
+            f"{login_url}?suite={quote(target)}", status_code=303, headers={"Cache-Control": "no-store"}
+        )
+
+    def forbidden(request: Request, exc: PermissionDeniedException) -> Response:
+        if "CSRF" in str(exc.detail):
+            return error_page(request, 403, "Formulaire refusé", CSRF_REFUSED)
+        return error_page(request, 403, "Accès refusé", "Vous n'avez pas les droits pour cette page.")
+
+    def http_error(request: Request, exc: HTTPException) -> Response:
+        if isinstance(exc, NotFoundException):
+            return error_page(request, 404, "Page introuvable", "Cette page ou cet élément n'existe pas.")
+        return error_page(request, exc.status_code, "Requête refusée", "La requête n'a pas pu être traitée.")
+
+    def domain_error(request: Request, exc: DomainError) -> Response:
+        status = status_of(exc)
+        return error_page(request, status, PAGE_TITLES.get(status, "Requête refusée"), exc.message)
+
+    def internal_error(request: Request, _: Exception) -> Response:
+        _log_internal_error(request)
+        return error_page(
+            request, 500, "Erreur interne", "Erreur interne : réessayez ou contactez le support."
+        )
+
+    # The same keys as the application's map: a page's error never falls through to the JSON one.
+    return {
+        NotAuthorizedException: wants_login,
+        PermissionDeniedException: forbidden,
+        DomainError: domain_error,
+        ValidationException: http_error,
+        HTTPException: http_error,
+        Exception: internal_error,
+    }

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from pass_numerique.http import guards
+from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS
 
 STATIC_URL = "/static"
 # Bump when a file in static/scan changes: it names the service worker's cache.
@@ -43,6 +44,7 @@ def _shell() -> Template:
 
 class ScannerPages(Controller):
     include_in_schema = False
+    exception_handlers = PAGE_EXCEPTION_HANDLERS
 
     @get("/scan", guards=[guards.public])
     async def scan(self) -> Template:

@@ -8,13 +8,21 @@ from __future__ import annotations
 import secrets
 
 import msgspec
+from piccolo.columns import ForeignKey
 
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
-from pass_numerique.domain.actors import Actor, Role
+from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
-from pass_numerique.domain.tables import ApiToken, CoordinatorTerritory, StaffSession, StaffUser
+from pass_numerique.domain.tables import (
+    ApiToken,
+    CoordinatorTerritory,
+    DistributingStructure,
+    PartnerSite,
+    StaffSession,
+    StaffUser,
+)
 from pass_numerique.security import passwords, token_cache
 
 
@@ -203,6 +211,47 @@ async def get_user(actor: Actor, user_id: int) -> User:
     if not found:
         raise not_found("Compte")
     return found[0]
+
+
+class Member(msgspec.Struct, kw_only=True):
+    """A person attached to a site or a structure, as its page lists them."""
+
+    id: int
+    display_name: str
+    email: str
+    active: bool
+
+
+async def _members(attached_to: ForeignKey, owner_id: int, role: Role) -> list[Member]:
+    rows = (
+        await StaffUser.select(StaffUser.id, StaffUser.display_name, StaffUser.email, StaffUser.active)
+        .where((attached_to == owner_id) & (StaffUser.role == role))
+        .order_by(StaffUser.display_name)
+    )
+    return [msgspec.convert(r, Member) for r in rows]
+
+
+async def site_agents(actor: Actor, site_id: int) -> list[Member]:
+    """The agent accounts of a site, deactivated ones included (admins, the coordinators of its territory)."""
+    actor.require_role(*MANAGERS)
+    site = await PartnerSite.select(PartnerSite.territory).where(PartnerSite.id == site_id).first()
+    if site is None or not actor.sees_territory(site["territory"]):
+        raise not_found("Lieu")
+    return await _members(StaffUser.site, site_id, Role.site_agent)
+
+
+async def structure_issuers(actor: Actor, structure_id: int) -> list[Member]:
+    """The issuer accounts of a distributing structure, deactivated ones included (admins, the
+    coordinators of its territory)."""
+    actor.require_role(*MANAGERS)
+    structure = (
+        await DistributingStructure.select(DistributingStructure.territory)
+        .where(DistributingStructure.id == structure_id)
+        .first()
+    )
+    if structure is None or not actor.sees_territory(structure["territory"]):
+        raise not_found("Structure")
+    return await _members(StaffUser.structure, structure_id, Role.issuer)
 
 
 async def set_active(actor: Actor, user_id: int, active: bool) -> None:

@@ -29,6 +29,7 @@ from pass_numerique.domain.scheme import value_lists
 from pass_numerique.domain.states import BookletStatus, VoucherStatus
 from pass_numerique.domain.tables import IdempotencyRecord, Redemption, ScanAttempt, Voucher
 from pass_numerique.domain.vouchers import codes, short_codes
+from pass_numerique.http.errors import status_of
 from pass_numerique.settings import get_settings
 
 MAX_VOUCHERS_PER_REQUEST = 10
@@ -499,7 +500,8 @@ async def _record_refusal(
             IdempotencyRecord(
                 key=key,
                 staff_user=actor.user_id,
-                status_code=refusal.status_code,
+                # The status the API answered (the one map's); a replay only tells 200 from the rest.
+                status_code=status_of(refusal),
                 response=msgspec.json.encode(stored).decode(),
                 created_at=now,
             )

@@ -11,6 +11,7 @@ from pass_numerique.domain.accounts import authentication, sessions
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import (
     HOME_URL,
@@ -61,7 +62,7 @@ class AccountPages(StaffController):
             return page(
                 request,
                 "login.html",
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 suite=target,
                 values={"email": values.get("email", "")},
                 errors={"_form": exc.message},
@@ -103,7 +104,7 @@ class AccountPages(StaffController):
             )
         except DomainError as exc:
             errors = form_errors(exc, {"old_password", "new_password", "confirm_password"})
-            return page(request, "password.html", status_code=exc.status_code, errors=errors)
+            return page(request, "password.html", status_code=status_of(exc), errors=errors)
         await sessions.close_other_sessions(actor.user_id, request.cookies.get(sessions.COOKIE_NAME))
         return see_other("/staff/?fait=password")
 

@@ -12,15 +12,15 @@ from litestar.response import Template
 from pass_numerique.domain import audit
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import lifecycle
-from pass_numerique.domain.printing import print_jobs
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.downloads import booklet_download
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     AUDIT_ACTIONS,
     BOOKLET_STATUS,
     VOUCHER_STATUS,
     StaffController,
-    file_response,
     form_errors,
     form_of,
     page,
@@ -52,7 +52,7 @@ class BookletPages(StaffController):
             return page(
                 request,
                 "booklet_search.html",
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 values={"code": text.strip()[:100]},
                 errors={"code": exc.message},
             )
@@ -84,8 +84,7 @@ class BookletPages(StaffController):
 
     @get("/booklets/{serial:str}/pdf", guards=[guards.ISSUERS], media_type="application/pdf")
     async def booklet_pdf(self, request: Request, serial: FromPath[str]) -> Response[bytes]:
-        data = await print_jobs.booklet_pdf(actor_of(request), serial)
-        return file_response(data, "application/pdf", f"carnet-{serial.strip()}.pdf", inline=True)
+        return await booklet_download(actor_of(request), serial)
 
     @post("/booklets/{serial:str}/cancel", guards=[guards.ISSUERS])
     async def cancel(self, request: Request, serial: FromPath[str]) -> Response:
@@ -94,12 +93,13 @@ class BookletPages(StaffController):
         reason = str(values.get("reason", "")).strip()
         replace = values.get("replace") == "oui"
         if not reason:
+            missing = DomainError("invalid_input", "Indiquez le motif de l'annulation.", field="reason")
             return await self._booklet(
                 request,
                 serial,
-                status_code=422,
+                status_code=status_of(missing),
                 values=values,
-                errors={"reason": "Indiquez le motif de l'annulation."},
+                errors=form_errors(missing, {"reason"}),
             )
         if values.get("confirm") != "oui":
             return await self._booklet(request, serial, confirm=True, values=values)
@@ -111,7 +111,7 @@ class BookletPages(StaffController):
             return await self._booklet(
                 request,
                 serial,
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 values=values,
                 errors=form_errors(exc, {"reason"}),
             )

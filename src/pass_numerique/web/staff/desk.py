@@ -14,10 +14,11 @@ from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.downloads import MEDIA_TYPES, download
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     BOOKLET_STATUS,
     StaffController,
-    file_response,
     form_errors,
     form_int,
     form_of,
@@ -75,7 +76,7 @@ class DeskPages(StaffController):
                 message = "Aucun bénéficiaire avec cette référence : enregistrez-le ci-dessous."
             return await self._desk(
                 request,
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 values={"find_ref": reference, "external_ref": reference},
                 find_errors={"find_ref": message},
             )
@@ -115,7 +116,7 @@ class DeskPages(StaffController):
             created = await beneficiaries.create_beneficiary(actor, data)
         except DomainError as exc:
             return await self._desk(
-                request, status_code=exc.status_code, values=values, errors=form_errors(exc, fields)
+                request, status_code=status_of(exc), values=values, errors=form_errors(exc, fields)
             )
         return see_other(f"/staff/beneficiaries/{created.id}?fait=created")
 
@@ -146,7 +147,7 @@ class DeskPages(StaffController):
         """Everything held on the person, as a JSON file to hand over (RGPD right of access)."""
         data = await data_rights.export_beneficiary(actor_of(request), public_id)
         body = msgspec.json.format(msgspec.json.encode(data), indent=2)
-        return file_response(body, "application/json", f"donnees-{public_id}.json")
+        return download(body, MEDIA_TYPES["json"], f"donnees-{public_id}.json")
 
     @post("/beneficiaries/{public_id:str}/erase", guards=[guards.ISSUERS])
     async def erase_beneficiary(self, request: Request, public_id: FromPath[str]) -> Response:
@@ -177,7 +178,7 @@ class DeskPages(StaffController):
             return await self._beneficiary(
                 request,
                 public_id,
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 values=values,
                 errors=form_errors(exc, {"programme_id"}),
             )
@@ -204,7 +205,7 @@ class DeskPages(StaffController):
             return await self._beneficiary(
                 request,
                 public_id,
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 values={"serial": serial},
                 errors={"serial": message},
             )

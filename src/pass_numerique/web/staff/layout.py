@@ -1,10 +1,10 @@
-"""The staff pages' shared layout: the page template, navigation, labels, form helpers and errors.
+"""The staff pages' shared layout: the page template, navigation, labels, form helpers, error pages.
 
 Every staff page reads the signed-in staff member from the session cookie (``domain/sessions``),
-declares a guard from ``api/guards`` and calls the same domain functions as the JSON API.
+declares a guard from ``http/guards`` and calls the same domain functions as the JSON API.
 Forms are plain POSTs protected by the CSRF middleware; after a change the page redirects
 (303) so a reload never posts twice. A refused form is shown again with the French message
-next to the field and what was typed.
+next to the field and what was typed, with the status ``http/errors`` gives its code.
 """
 
 from __future__ import annotations
@@ -12,21 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response
-from litestar.exceptions import (
-    HTTPException,
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-)
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import local_zone
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.states import BookletStatus, PrintJobStatus, VoucherStatus
+from pass_numerique.http.errors import page_exception_handlers
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"
@@ -182,16 +177,6 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     )
 
 
-def file_response(data: bytes, media_type: str, filename: str, *, inline: bool = False) -> Response[bytes]:
-    """A file to open (``inline``) or save; never cached (it may hold personal or voucher data)."""
-    disposition = "inline" if inline else "attachment"
-    return Response(
-        data,
-        media_type=media_type,
-        headers={"Content-Disposition": f'{disposition}; filename="{filename}"', "Cache-Control": "no-store"},
-    )
-
-
 # ---------------------------------------------------------------------------
 # lists: pages of PAGE_SIZE rows, filters kept in the pagination links (templates/staff/_pagination.html)
 
@@ -250,45 +235,15 @@ def form_int(values: Mapping[str, Any], key: str, label: str) -> int:
 
 
 # ---------------------------------------------------------------------------
-# errors of the pages: HTML, never JSON
-
-
-def _wants_login(request: Request, _: NotAuthorizedException) -> Response:
-    target = request.url.path if request.method == "GET" else HOME_URL
-    return see_other(f"{LOGIN_URL}?suite={quote(target)}")
+# errors of the pages: HTML, never JSON; their status and wording are decided in http/errors.py
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     return page(request, "error.html", status_code=status, title=title, message=message)
 
 
-def _forbidden(request: Request, exc: PermissionDeniedException) -> Response:
-    if "CSRF" in str(exc.detail):
-        message = (
-            "Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez : "
-            "rien n'a été enregistré."
-        )
-        return _error_page(request, 403, "Formulaire refusé", message)
-    return _error_page(request, 403, "Accès refusé", "Vous n'avez pas les droits pour cette page.")
-
-
-def _http_error(request: Request, exc: HTTPException) -> Response:
-    if isinstance(exc, NotFoundException):
-        return _error_page(request, 404, "Page introuvable", "Cette page ou cet élément n'existe pas.")
-    return _error_page(request, exc.status_code, "Requête refusée", "La requête n'a pas pu être traitée.")
-
-
-def _domain_error(request: Request, exc: DomainError) -> Response:
-    titles = {404: "Introuvable", 403: "Accès refusé", 409: "Action impossible"}
-    return _error_page(request, exc.status_code, titles.get(exc.status_code, "Requête refusée"), exc.message)
-
-
-PAGE_EXCEPTION_HANDLERS = {
-    NotAuthorizedException: _wants_login,
-    PermissionDeniedException: _forbidden,
-    HTTPException: _http_error,
-    DomainError: _domain_error,
-}
+PAGE_EXCEPTION_HANDLERS = page_exception_handlers(_error_page, login_url=LOGIN_URL, home_url=HOME_URL)
+"""The exception handlers of every page controller: staff pages, public pages, the scanner's shell."""
 
 
 class StaffController(Controller):

@@ -8,7 +8,6 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Template
 
-from pass_numerique.api.printing import job_download, start_in_background
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.partners import structures
@@ -17,6 +16,9 @@ from pass_numerique.domain.scheme import programmes, territories
 from pass_numerique.domain.states import PrintJobStatus
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.background_jobs import start_in_background
+from pass_numerique.http.downloads import print_job_download
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     JOB_STATUS,
     PAGE_SIZE,
@@ -90,7 +92,7 @@ class PrintRunPages(StaffController):
             )
         except DomainError as exc:
             errors = form_errors(exc, {"territory_id", "programme_id", "quantity"})
-            return await self._runs(request, status_code=exc.status_code, values=values, errors=errors)
+            return await self._runs(request, status_code=status_of(exc), values=values, errors=errors)
         return see_other(f"/staff/print-runs/{run.id}?fait=print_run")
 
     async def _run(self, request: Request, run_id: int, status_code: int = 200, **context: Any) -> Template:
@@ -151,7 +153,7 @@ class PrintRunPages(StaffController):
             )
         except DomainError as exc:
             errors = form_errors(exc, {"structure_id", "count", "first_serial", "last_serial", "serials"})
-            return await self._run(request, run_id, status_code=exc.status_code, values=values, errors=errors)
+            return await self._run(request, run_id, status_code=status_of(exc), values=values, errors=errors)
         # Redirect: a reload must not allocate twice. The audit log keeps the serials.
         return see_other(f"/staff/print-runs/{run_id}?fait=allocated")
 
@@ -164,8 +166,8 @@ class PrintRunPages(StaffController):
 
     @get("/print-runs/{run_id:int}/pdf/file", guards=[guards.MANAGERS], media_type="application/pdf")
     async def print_job_file(self, request: Request, run_id: FromPath[int]) -> File:
-        return await job_download(actor_of(request), run_id, "pdf")
+        return await print_job_download(actor_of(request), run_id, "pdf")
 
     @get("/print-runs/{run_id:int}/pdf/manifest.csv", guards=[guards.MANAGERS], media_type="text/csv")
     async def print_job_manifest(self, request: Request, run_id: FromPath[int]) -> File:
-        return await job_download(actor_of(request), run_id, "manifest")
+        return await print_job_download(actor_of(request), run_id, "manifest")

@@ -20,6 +20,7 @@ from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import StaffController, form_errors, form_int, form_of, page, see_other
 
 PROGRAMME_FIELDS = {
@@ -94,7 +95,7 @@ class ReferenceDataPages(StaffController):
             created = await programmes.create_programme(actor_of(request), _programme(values))
         except DomainError as exc:
             return await self._programmes(
-                request, status_code=exc.status_code, values=values, errors=form_errors(exc, PROGRAMME_FIELDS)
+                request, status_code=status_of(exc), values=values, errors=form_errors(exc, PROGRAMME_FIELDS)
             )
         return see_other(f"/staff/programmes/{created.id}?fait=programme_saved")
 
@@ -129,7 +130,7 @@ class ReferenceDataPages(StaffController):
             return await self._programme_page(
                 request,
                 programme_id,
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 values=values,
                 errors=form_errors(exc, PROGRAMME_FIELDS),
             )
@@ -144,8 +145,12 @@ class ReferenceDataPages(StaffController):
         try:
             valid_until = date.fromisoformat(text)
         except ValueError:
+            missing = DomainError("invalid_input", "Indiquez une date.", field="valid_until")
             return await self._programme_page(
-                request, programme_id, status_code=422, extend_errors={"valid_until": "Indiquez une date."}
+                request,
+                programme_id,
+                status_code=status_of(missing),
+                extend_errors=form_errors(missing, {"valid_until"}),
             )
         if values.get("confirm") != "oui":
             return await self._programme_page(request, programme_id, confirm_extend=valid_until)
@@ -156,7 +161,7 @@ class ReferenceDataPages(StaffController):
         except DomainError as exc:
             errors = form_errors(exc, {"valid_until"})
             return await self._programme_page(
-                request, programme_id, status_code=exc.status_code, extend_errors=errors
+                request, programme_id, status_code=status_of(exc), extend_errors=errors
             )
         return await self._programme_page(request, programme_id, extended=result)
 
@@ -187,7 +192,7 @@ class ReferenceDataPages(StaffController):
             )
         except DomainError as exc:
             errors = form_errors(exc, {"code", "name"})
-            return await self._territories(request, status_code=exc.status_code, values=values, errors=errors)
+            return await self._territories(request, status_code=status_of(exc), values=values, errors=errors)
         return see_other("/staff/territories?fait=territory_saved")
 
     @post("/territories/{territory_id:int}", guards=[guards.ADMIN])
@@ -198,7 +203,5 @@ class ReferenceDataPages(StaffController):
         except DomainError as exc:
             if exc.code == "not_found":
                 raise
-            return await self._territories(
-                request, status_code=exc.status_code, errors={"_form": exc.message}
-            )
+            return await self._territories(request, status_code=status_of(exc), errors={"_form": exc.message})
         return see_other("/staff/territories?fait=territory_saved")

@@ -12,11 +12,10 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from pass_numerique.api.reports import report_download, report_filter
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.partners import sites
 from pass_numerique.domain.reports import dashboard
@@ -24,6 +23,8 @@ from pass_numerique.domain.reports.figures import Report, ReportFilter
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.downloads import report_download
+from pass_numerique.http.report_filters import REPORT_FILTER
 from pass_numerique.rendering.charts import bar_chart, french_number
 from pass_numerique.web.staff.layout import PAGE_SIZE, StaffController, page, page_count
 
@@ -80,7 +81,7 @@ def _charts(result: Report) -> dict[str, object]:
 
 
 class ReportPages(StaffController):
-    dependencies = {"flt": Provide(report_filter, sync_to_thread=False)}
+    dependencies = REPORT_FILTER
 
     @get("/reports", guards=[guards.REPORTS])
     async def dashboard(

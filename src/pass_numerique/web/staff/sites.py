@@ -14,15 +14,15 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api.site_directory import sites_download
-from pass_numerique.domain.actors import Role
+from pass_numerique.domain.accounts import users
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners import site_directory, sites
 from pass_numerique.domain.scheme import territories
 from pass_numerique.domain.states import AccreditationStatus
-from pass_numerique.domain.tables import StaffUser
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.downloads import sites_download
+from pass_numerique.http.errors import STATUS_BY_CODE, status_of
 from pass_numerique.web.staff.layout import (
     StaffController,
     form_errors,
@@ -141,16 +141,14 @@ class SitePages(StaffController):
             created = await sites.create_site(actor_of(request), _site_create(values))
         except DomainError as exc:
             errors = form_errors(exc, set(SITE_FIELDS))
-            return await self._new(request, status_code=exc.status_code, values=values, errors=errors)
+            return await self._new(request, status_code=status_of(exc), values=values, errors=errors)
         return see_other(f"/staff/sites/{created.id}?fait=site_created")
 
     async def _site(self, request: Request, site_id: int, status_code: int = 200, **context: Any) -> Template:
         actor = actor_of(request)
         site = await sites.get_site(actor, site_id)
         actor.require_territory(site.territory_id)
-        agents = await StaffUser.select(
-            StaffUser.id, StaffUser.display_name, StaffUser.email, StaffUser.active
-        ).where((StaffUser.site == site_id) & (StaffUser.role == Role.site_agent))
+        agents = await users.site_agents(actor, site_id)
         values = context.pop("values", None) or {
             name: "" if getattr(site, name) is None else str(getattr(site, name)) for name in SITE_FIELDS
         }
@@ -180,7 +178,7 @@ class SitePages(StaffController):
                 raise
             errors = form_errors(exc, set(SITE_FIELDS))
             return await self._site(
-                request, site_id, status_code=exc.status_code, values=values, errors=errors
+                request, site_id, status_code=status_of(exc), values=values, errors=errors
             )
         return see_other(f"/staff/sites/{site_id}?fait=site_updated")
 
@@ -211,9 +209,7 @@ class SitePages(StaffController):
             if exc.code == "not_found":
                 raise
             errors = form_errors(exc, {"accredited_from", "accredited_until"})
-            return await self._site(
-                request, site_id, status_code=exc.status_code, accreditation_errors=errors
-            )
+            return await self._site(request, site_id, status_code=status_of(exc), accreditation_errors=errors)
         return see_other(
             f"/staff/sites/{site_id}?fait=" + ("site_suspended" if action == "suspend" else "site_accredited")
         )
@@ -253,9 +249,9 @@ class SitePages(StaffController):
                 actor_of(request), await upload.read(), upload.filename, territory_id, dry_run=dry_run
             )
         except DomainError as exc:
-            return again(exc.status_code, report=None, errors=form_errors(exc, {"territory_id", "file"}))
+            return again(status_of(exc), report=None, errors=form_errors(exc, {"territory_id", "file"}))
         if report.errors:
-            return again(422, report=report, filename=upload.filename)
+            return again(STATUS_BY_CODE["invalid_input"], report=report, filename=upload.filename)
         if dry_run:
             return again(200, report=report, filename=upload.filename)
         return see_other(f"/staff/sites?fait=sites_imported&territoire={territory_id}")
@@ -265,4 +261,4 @@ class SitePages(StaffController):
         self, request: Request, format: FromQuery[Literal["csv", "json"]] = "csv"
     ) -> Response[bytes]:
         """The sites in the national standard, to publish as open data or load elsewhere."""
-        return sites_download(await site_directory.export_sites(actor_of(request), format), format)
+        return await sites_download(actor_of(request), format)

@@ -13,7 +13,6 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.api.reports import statement_download
 from pass_numerique.domain.actors import Role
 from pass_numerique.domain.clock import month_of, utcnow
 from pass_numerique.domain.errors import DomainError
@@ -21,6 +20,8 @@ from pass_numerique.domain.reimbursement import statements
 from pass_numerique.domain.scheme import value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.downloads import statement_download
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import StaffController, form_errors, form_of, page, see_other
 
 
@@ -59,7 +60,7 @@ class StatementPages(StaffController):
             await statements.close_period(actor_of(request), month)
         except DomainError as exc:
             return await self._month(
-                request, month, status_code=exc.status_code, errors={"_form": exc.message}
+                request, month, status_code=status_of(exc), errors={"_form": exc.message}
             )
         return see_other(f"/staff/statements?mois={month}&fait=closed")
 
@@ -97,9 +98,14 @@ class StatementPages(StaffController):
         values = await form_of(request)
         reference = str(values.get("payment_reference", "")).strip()
         if not reference:
-            errors = {"payment_reference": "Indiquez la référence du paiement (numéro de mandat…)."}
+            missing = DomainError(
+                "invalid_input",
+                "Indiquez la référence du paiement (numéro de mandat…).",
+                field="payment_reference",
+            )
+            errors = form_errors(missing, {"payment_reference"})
             return await self._statement(
-                request, site_id, month, status_code=422, values=values, errors=errors
+                request, site_id, month, status_code=status_of(missing), values=values, errors=errors
             )
         if values.get("confirm") != "oui":
             return await self._statement(request, site_id, month, confirm_paid=True, values=values)
@@ -110,6 +116,6 @@ class StatementPages(StaffController):
         except DomainError as exc:
             errors = form_errors(exc, {"payment_reference"})
             return await self._statement(
-                request, site_id, month, status_code=exc.status_code, values=values, errors=errors
+                request, site_id, month, status_code=status_of(exc), values=values, errors=errors
             )
         return see_other(f"/staff/statements/{site_id}/{month}?fait=paid")

@@ -12,15 +12,15 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.domain.actors import Role
+from pass_numerique.domain.accounts import users
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.partners import structures
 from pass_numerique.domain.scheme import territories
-from pass_numerique.domain.tables import StaffUser
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     StaffController,
     form_errors,
@@ -109,7 +109,7 @@ class StructurePages(StaffController):
             created = await structures.create_structure(actor_of(request), _structure_create(values))
         except DomainError as exc:
             return await self._list(
-                request, status_code=exc.status_code, values=values, errors=form_errors(exc, FIELDS)
+                request, status_code=status_of(exc), values=values, errors=form_errors(exc, FIELDS)
             )
         return see_other(f"/staff/structures/{created.id}?fait=structure_created")
 
@@ -119,9 +119,7 @@ class StructurePages(StaffController):
         actor = actor_of(request)
         structure = await structures.get_structure(actor, structure_id)
         held = await stock.structure_stock(actor, structure_id)
-        issuers = await StaffUser.select(StaffUser.display_name, StaffUser.email, StaffUser.active).where(
-            (StaffUser.structure == structure_id) & (StaffUser.role == Role.issuer)
-        )
+        issuers = await users.structure_issuers(actor, structure_id)
         options = [(t.id, t.name) for t in await territories.visible_territories(actor)]
         values = context.pop("values", None) or {
             "name": structure.name,
@@ -159,6 +157,6 @@ class StructurePages(StaffController):
                 raise
             errors = form_errors(exc, FIELDS)
             return await self._structure(
-                request, structure_id, status_code=exc.status_code, values=values, errors=errors
+                request, structure_id, status_code=status_of(exc), values=values, errors=errors
             )
         return see_other(f"/staff/structures/{structure_id}?fait=structure_updated")

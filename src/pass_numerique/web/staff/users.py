@@ -20,6 +20,7 @@ from pass_numerique.domain.partners import sites, structures
 from pass_numerique.domain.scheme import territories
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import (
     ROLE_LABELS,
     StaffController,
@@ -125,7 +126,7 @@ class UserPages(StaffController):
             )
         except DomainError as exc:
             return await self._new(
-                request, status_code=exc.status_code, values=values, errors=form_errors(exc, USER_FIELDS)
+                request, status_code=status_of(exc), values=values, errors=form_errors(exc, USER_FIELDS)
             )
         return await self._user(request, user.id, status_code=201, new_password=password, created=True)
 
@@ -146,7 +147,7 @@ class UserPages(StaffController):
             return await self._user(
                 request,
                 user_id,
-                status_code=exc.status_code,
+                status_code=status_of(exc),
                 edit_values=values,
                 edit_errors=form_errors(exc, USER_FIELDS),
             )
@@ -191,7 +192,7 @@ class UserPages(StaffController):
             if exc.code == "not_found":
                 raise
             return await self._user(
-                request, user_id, status_code=exc.status_code, errors={"_form": exc.message}
+                request, user_id, status_code=status_of(exc), errors={"_form": exc.message}
             )
         return see_other(
             f"/staff/users/{user_id}?fait=" + ("user_activated" if active else "user_deactivated")
@@ -226,11 +227,9 @@ class UserPages(StaffController):
         values = await form_of(request)
         label = str(values.get("label", "")).strip()
         if not label:
+            missing = DomainError("invalid_input", "Donnez un nom au jeton (ex. : téléphone).", field="label")
             return await self._tokens(
-                request,
-                status_code=422,
-                values=values,
-                errors={"label": "Donnez un nom au jeton (ex. : téléphone)."},
+                request, status_code=status_of(missing), values=values, errors=form_errors(missing, {"label"})
             )
         issued = await authentication.create_token(actor_of(request), label[:100])
         return await self._tokens(request, status_code=201, issued=issued)

@@ -1,0 +1,123 @@
+"""The one error map (http/errors.py): a refusal gets the same status from the JSON API and the pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import get
+from litestar.testing import TestClient
+
+from conftest import World, bearer, issue, run
+from pass_numerique.asgi import create_app
+from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.tables import IdempotencyRecord
+from pass_numerique.http import guards
+from pass_numerique.http.errors import DEFAULT_STATUS, STATUS_BY_CODE, status_of
+from pass_numerique.web.staff.layout import StaffController
+from test_staff_pages import login, post
+
+
+def _same_refusal(api: Any, page: Any, code: str, message: str) -> None:
+    """The API's JSON and the page's HTML carry one refusal, with the status the map gives its code."""
+    assert api.json()["code"] == code, api.text
+    assert api.status_code == page.status_code == STATUS_BY_CODE[code], (api.status_code, page.status_code)
+    assert api.json()["message"] == message
+    assert page.headers["content-type"].startswith("text/html") and message in page.text
+
+
+def test_a_domain_error_gets_the_same_status_from_an_api_route_and_a_page(client, world: World) -> None:
+    headers = bearer(client, world.admin)
+    login(client, world.admin)
+
+    # Raised by the domain: an unknown booklet (404), shown by the pages' error handler.
+    api = client.get("/api/v1/booklets/NOPE-0000-0000", headers=headers)
+    page = client.get("/staff/booklets/NOPE-0000-0000")
+    _same_refusal(api, page, "not_found", "Carnet introuvable.")
+
+    # Raised by the shared report filters (422), before any domain function runs.
+    api = client.get("/api/v1/reports?start=hier", headers=headers)
+    page = client.get("/staff/reports?start=hier")
+    _same_refusal(api, page, "invalid_input", "Date attendue au format AAAA-MM-JJ.")
+
+    # A form shown again with the refusal on it (409): the status comes from the same map.
+    mine = f"/staff/users/{world.admin.user_id}"
+    api = client.post(f"/api/v1/users/{world.admin.user_id}/active", json={"active": False}, headers=headers)
+    page = post(client, f"{mine}/active", {"active": "non", "confirm": "oui"}, form_page=mine)
+    _same_refusal(api, page, "invalid_state", "Vous ne pouvez pas désactiver votre propre compte.")
+
+
+def test_every_code_has_a_status_and_unknown_codes_are_plain_refusals() -> None:
+    assert status_of(DomainError("already_redeemed")) == 409
+    assert status_of(DomainError("too_many_attempts")) == 429
+    assert status_of(DomainError("forbidden")) == 403
+    assert status_of(DomainError("a_code_nobody_mapped")) == DEFAULT_STATUS == 400
+    assert not hasattr(DomainError("not_found"), "status_code")  # the domain knows no HTTP
+
+
+def test_the_pages_answer_every_error_in_html_and_the_api_in_json(client, world: World) -> None:
+    login(client, world.coordinator)
+    # A query parameter of the wrong type: the framework's 400, as a French page on the pages.
+    page = client.get("/staff/structures?page_number=abc")
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    assert "La requête n&#39;a pas pu être traitée." in page.text
+    api = client.get("/api/v1/audit/?limit=abc", headers=bearer(client, world.coordinator))
+    assert api.status_code == 400 and api.json()["code"] == "invalid_input"
+    # A signed-out page redirects to the login and back; the API answers 401 in JSON.
+    client.cookies.clear()
+    wall = client.get("/staff/structures", follow_redirects=False)
+    assert wall.status_code == 303 and wall.headers["location"] == "/staff/login?suite=/staff/structures"
+    assert client.get("/api/v1/structures").json()["code"] == "not_authenticated"
+
+
+def test_a_refused_redemption_is_stored_and_replayed_with_the_status_the_api_answered(
+    client, world: World
+) -> None:
+    _, codes = issue(world)
+    agent = bearer(client, world.agent)
+    body = {"codes": [codes[0].url], "theme": "email", "request_id": "refused-00001"}
+    assert client.post(
+        "/api/v1/redemptions", headers=agent, json={**body, "request_id": "first-00001"}
+    ).is_success
+    refused = client.post("/api/v1/redemptions", headers=agent, json=body)
+    replayed = client.post("/api/v1/redemptions", headers=agent, json=body)
+    assert refused.status_code == replayed.status_code == 409
+    assert refused.json() == replayed.json() and refused.json()["code"] == "already_redeemed"
+    stored = run(IdempotencyRecord.select().where(IdempotencyRecord.key.like("%:refused-00001")).first())
+    assert stored["status_code"] == 409  # the same value as when DomainError carried its status
+
+
+class _Broken(StaffController):
+    """A page with a bug, added to the real application for this test only (and ``_broken_api``)."""
+
+    @get("/broken", guards=[guards.public])
+    async def broken(self) -> str:
+        raise RuntimeError("a bug")
+
+
+@get("/api/v1/broken", guards=[guards.public])
+async def _broken_api() -> str:
+    raise RuntimeError("a bug")
+
+
+def test_a_bug_answers_500_as_a_french_page_on_the_pages_and_json_on_the_api(caplog) -> None:
+    app = create_app()
+    app.register(_Broken)
+    app.register(_broken_api)
+    # Litestar's logging set-up replaces the root's handlers, caplog's included: listen on ours.
+    logger = logging.getLogger("pass_numerique")
+    logger.addHandler(caplog.handler)
+    try:
+        with TestClient(app=app) as client:
+            page = client.get("/staff/broken")
+            api = client.get("/api/v1/broken")
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "Erreur interne : réessayez ou contactez le support." in page.text and "a bug" not in page.text
+    assert api.status_code == 500 and api.json()["code"] == "internal_error"
+    logged = [r for r in caplog.records if r.getMessage().startswith("internal error on GET")]
+    assert [r.getMessage() for r in logged] == [
+        "internal error on GET /staff/broken",
+        "internal error on GET /api/v1/broken",
+    ]
