@@ -2,7 +2,9 @@
 redeemed on a given day.
 
 Both the look-up (``lookup``) and the redemption (``redeem``) read a voucher through here, so
-the confirmation screen and the redemption refuse for the same reasons in the same order.
+the confirmation screen and the redemption refuse for the same reasons in the same order. The
+phone scanner mirrors the offline part of ``refusal`` (cancelled, not yet valid, expired) in
+static/scan/offline-rules.js; tests/test_offline_rules.py holds both to the same answers.
 """
 
 from __future__ import annotations
