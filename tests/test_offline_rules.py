@@ -1,7 +1,7 @@
 """The phone's offline rules (static/scan/offline-rules.js) give the server's answers.
 
-The same cases go through the server's Python rules and through the JavaScript module in Debian's
-Chromium, as the scanner page loads it: reading a code (``codes.parse_scanned`` against
+The same cases go through the server's Python rules and through the JavaScript module, the file the
+package ships, in Debian's Chromium: reading a code (``codes.parse_scanned`` against
 ``PNOfflineRules.read``: short codes with typos, tokens signed by the real key, tampered or signed
 by another key) and a voucher on a given day (``lookup.lookup`` against ``PNOfflineRules.check``
 with the offline bundle: before, within and after validity, an extension, cancelled booklets).
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from importlib import resources
 from typing import Any
 
 import msgspec
@@ -27,7 +28,6 @@ from browser_support import (  # noqa: F401 - the fixtures are used by name
     HAS_CHROMIUM,
     domain,
     empty_database_fixture,
-    server_fixture,
     world_fixture,
 )
 from conftest import World
@@ -45,7 +45,11 @@ pytestmark = pytest.mark.browser
 if not HAS_CHROMIUM:
     pytest.skip("Debian's chromium is not installed (make browser)", allow_module_level=True)
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, Route, sync_playwright  # noqa: E402
+
+# A secure origin (WebCrypto needs one) that Playwright answers itself: no application server,
+# whose background report folds would run into other test modules' database.
+ORIGIN = "https://scanner.test"
 
 # The module's answers in the shape of python_read's below.
 _JS_READ = """async ([texts, keys]) => Promise.all(texts.map(async (text) => {
@@ -62,13 +66,23 @@ _JS_CHECK = """async ([cases, bundle]) => Promise.all(cases.map(async ([text, to
 
 
 @pytest.fixture(scope="module")
-def rules(server: str) -> Iterator[Page]:
-    """The scanner page in Chromium, with its offline rules loaded (service worker blocked)."""
+def rules() -> Iterator[Page]:
+    """A page in Chromium that loads static/scan/offline-rules.js as the package ships it."""
+    script = resources.files("pass_numerique.static").joinpath("scan/offline-rules.js").read_text("utf-8")
+
+    def answer(route: Route) -> None:
+        if route.request.url.endswith("/offline-rules.js"):
+            route.fulfill(body=script, content_type="text/javascript")
+        else:
+            route.fulfill(
+                body='<!doctype html><script src="/offline-rules.js"></script>', content_type="text/html"
+            )
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(service_workers="block")
-        page = context.new_page()
-        page.goto(server + "/scan")
+        page = browser.new_page()
+        page.route(f"{ORIGIN}/**", answer)
+        page.goto(ORIGIN + "/")
         page.wait_for_function("() => !!window.PNOfflineRules")
         yield page
         browser.close()
