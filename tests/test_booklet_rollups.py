@@ -18,7 +18,7 @@ import pytest
 
 from conftest import World, load_migration, run
 from pass_numerique.domain.issuance import lifecycle, stock
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem, undo
 from pass_numerique.domain.reports import booklet_rollups
 from pass_numerique.domain.tables import Booklet, BookletByMonth, BookletReportFact
 from test_reports import NOW, RANGE, Data, at, build, issue_at, redeem_at, report
@@ -90,10 +90,10 @@ def test_funnel_rollup_equals_a_recount_through_folds_and_changes(world: World, 
     used = redeem_at(world, x_codes[:2], at(2026, 3, 10))
     assert pending() == 1
     run(
-        redemption.undo_redemption(
+        undo.undo_redemption(
             world.coordinator,
             used.redeemed[0].redemption_id,
-            redemption.UndoRequest(reason="erreur"),
+            undo.UndoRequest(reason="erreur"),
             now=at(2026, 3, 10),
         )
     )
@@ -165,9 +165,9 @@ def test_folds_running_beside_redemptions_stay_exact(world: World, data: Data) -
     codes = run(lifecycle.booklet_codes(world.issuer, data.serials["Y"]))
 
     async def use(index: int) -> None:
-        await redemption.redeem(
+        await redeem.redeem(
             world.agent,
-            redemption.RedeemRequest(
+            redeem.RedeemRequest(
                 codes=[codes[index].short_code], theme="email", request_id=f"booklet-{index:04d}"
             ),
             now=at(2026, 3, 10),

@@ -7,7 +7,7 @@ a late upload dated before the booklet's first use so far, an undo, a replacemen
 from __future__ import annotations
 
 from conftest import World, run
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import undo
 from pass_numerique.domain.reports import booklet_usage
 from pass_numerique.domain.tables import Booklet
 from test_reports import Data, at, build
@@ -31,12 +31,12 @@ def test_usage_columns_equal_the_recount(world: World) -> None:
     # Undoing B1's first use moves its first use to the next live one.
     first = next(
         r
-        for r in run(redemption.list_redemptions(world.admin, limit=500))
+        for r in run(undo.list_redemptions(world.admin, limit=500))
         if r.booklet_serial == data.serials["B2"] and r.number == 1
     )
     run(
-        redemption.undo_redemption(
-            world.coordinator, first.id, redemption.UndoRequest(reason="erreur"), now=at(2026, 2, 20)
+        undo.undo_redemption(
+            world.coordinator, first.id, undo.UndoRequest(reason="erreur"), now=at(2026, 2, 20)
         )
     )
     b2 = run(Booklet.select(Booklet.id).where(Booklet.serial == data.serials["B2"]).first())["id"]

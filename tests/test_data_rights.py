@@ -10,7 +10,7 @@ import pytest
 from conftest import World, run
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem
 from pass_numerique.domain.reports import dashboard
 from pass_numerique.domain.reports.figures import ReportFilter
 from pass_numerique.domain.tables import AuditEvent, Beneficiary
@@ -40,9 +40,9 @@ def person_with_a_used_booklet(world: World) -> tuple[str, str]:
     )
     codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
     run(
-        redemption.redeem(
+        redeem.redeem(
             world.agent,
-            redemption.RedeemRequest(codes=[codes[0].url], theme="email", request_id="rgpd-000001"),
+            redeem.RedeemRequest(codes=[codes[0].url], theme="email", request_id="rgpd-000001"),
         )
     )
     return person.id, booklet.serial

@@ -11,7 +11,7 @@ from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem
 from pass_numerique.domain.tables import AuditEvent, Beneficiary, Booklet, Voucher
 
 
@@ -144,11 +144,9 @@ def test_cancel_lost_booklet_and_replace_with_remaining_vouchers(world: World) -
     )
     codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
     run(
-        redemption.redeem(
+        redeem.redeem(
             world.agent,
-            redemption.RedeemRequest(
-                codes=[codes[0].url, codes[1].url], theme="email", request_id="r-000001"
-            ),
+            redeem.RedeemRequest(codes=[codes[0].url, codes[1].url], theme="email", request_id="r-000001"),
         )
     )
     result = run(
@@ -194,9 +192,9 @@ def test_extend_validity_of_unused_vouchers(world: World) -> None:
     codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
     late = utcnow() + timedelta(days=370)
     done = run(
-        redemption.redeem(
+        redeem.redeem(
             world.agent,
-            redemption.RedeemRequest(codes=[codes[0].url], theme="email", request_id="r-late-01"),
+            redeem.RedeemRequest(codes=[codes[0].url], theme="email", request_id="r-late-01"),
             now=late,
         )
     )
@@ -249,9 +247,9 @@ def test_structure_stock_counts_used_booklets(world: World) -> None:
     _booklet, codes = issue(world)
     issue(world)  # issued, never used
     run(
-        redemption.redeem(
+        redeem.redeem(
             world.agent,
-            redemption.RedeemRequest(codes=[codes[0].url], theme="email", request_id="stock-0001"),
+            redeem.RedeemRequest(codes=[codes[0].url], theme="email", request_id="stock-0001"),
         )
     )
     held = run(stock.structure_stock(world.coordinator, world.structure.id))

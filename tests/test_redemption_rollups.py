@@ -17,7 +17,7 @@ import pytest
 from conftest import World, load_migration, run
 from pass_numerique.cli import main
 from pass_numerique.domain.issuance import lifecycle
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem, undo
 from pass_numerique.domain.reports import redemption_rollups
 from pass_numerique.domain.tables import (
     PartnerSite,
@@ -200,11 +200,9 @@ def test_rollups_equal_a_recount_through_folds_and_undos(world: World, data: Dat
     assert_statement_totals_equal_recount(world)
 
     # An undo after the fold: the row is counted but no longer live, so the tail takes it back.
-    b2 = next(r for r in run(redemption.list_redemptions(world.admin, limit=500)) if r.number == 10)
+    b2 = next(r for r in run(undo.list_redemptions(world.admin, limit=500)) if r.number == 10)
     run(
-        redemption.undo_redemption(
-            world.coordinator, b2.id, redemption.UndoRequest(reason="erreur"), now=at(2026, 3, 10)
-        )
+        undo.undo_redemption(world.coordinator, b2.id, undo.UndoRequest(reason="erreur"), now=at(2026, 3, 10))
     )
     after_undo = report(world.admin)
     assert after_undo.totals.vouchers_redeemed == before.totals.vouchers_redeemed - 1
@@ -242,11 +240,11 @@ def test_the_site_ranking_pages_in_the_database(world: World, data: Data) -> Non
 
 def test_undone_rows_leave_no_empty_rollup_rows(world: World, data: Data) -> None:
     run(redemption_rollups.fold())
-    for row in run(redemption.list_redemptions(world.admin, limit=500)):
+    for row in run(undo.list_redemptions(world.admin, limit=500)):
         if row.undone_at is None and row.redeemed_at >= at(2026, 2, 20):
             run(
-                redemption.undo_redemption(
-                    world.coordinator, row.id, redemption.UndoRequest(reason="test"), now=at(2026, 3, 10)
+                undo.undo_redemption(
+                    world.coordinator, row.id, undo.UndoRequest(reason="test"), now=at(2026, 3, 10)
                 )
             )
     run(redemption_rollups.fold())
@@ -264,18 +262,18 @@ def test_folds_running_beside_redemptions_and_undos_stay_exact(world: World, dat
     codes = run(lifecycle.booklet_codes(world.issuer, data.serials["Y"]))  # ten unused vouchers, valid
 
     async def redeem_then_undo(index: int) -> None:
-        result = await redemption.redeem(
+        result = await redeem.redeem(
             world.agent,
-            redemption.RedeemRequest(
+            redeem.RedeemRequest(
                 codes=[codes[index].short_code], theme="email", request_id=f"beside-{index:04d}"
             ),
             now=at(2026, 3, 10),
         )
         if index % 2 == 0:
-            await redemption.undo_redemption(
+            await undo.undo_redemption(
                 world.coordinator,
                 result.redeemed[0].redemption_id,
-                redemption.UndoRequest(reason="erreur"),
+                undo.UndoRequest(reason="erreur"),
                 now=at(2026, 3, 10),
             )
 

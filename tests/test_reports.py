@@ -28,7 +28,7 @@ import pytest
 from conftest import World, run
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem, undo
 from pass_numerique.domain.reimbursement import statements
 from pass_numerique.domain.reports import dashboard, public_statistics
 from pass_numerique.domain.reports.figures import Report, ReportFilter, median
@@ -69,9 +69,9 @@ def issue_at(world: World, moment: datetime, *, issuer=None, age_band: str = "no
 
 def redeem_at(world: World, codes, moment: datetime, *, agent=None, theme="email", occurred_at=None):
     return run(
-        redemption.redeem(
+        redeem.redeem(
             agent or world.agent,
-            redemption.RedeemRequest(
+            redeem.RedeemRequest(
                 codes=[c.short_code for c in codes],
                 theme=theme,
                 request_id=f"request-{next(_counter):06d}",
@@ -124,10 +124,10 @@ def build(world: World) -> Data:
     a1_codes = run(lifecycle.booklet_codes(world.issuer, printed.first_serial))
     a1 = redeem_at(world, a1_codes[:1], at(2026, 2, 3))
     run(
-        redemption.undo_redemption(
+        undo.undo_redemption(
             world.coordinator,
             a1.redeemed[0].redemption_id,
-            redemption.UndoRequest(reason="erreur"),
+            undo.UndoRequest(reason="erreur"),
             now=at(2026, 2, 3),
         )
     )
@@ -136,10 +136,10 @@ def build(world: World) -> Data:
     assert late.period == "2026-02" and late.late
     with pytest.raises(DomainError) as closed:
         run(
-            redemption.undo_redemption(
+            undo.undo_redemption(
                 world.coordinator,
                 first_two.redeemed[0].redemption_id,
-                redemption.UndoRequest(reason="trop tard"),
+                undo.UndoRequest(reason="trop tard"),
                 now=at(2026, 2, 4),
             )
         )

@@ -13,7 +13,7 @@ from pass_numerique.domain.accounts import authentication
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem
 from pass_numerique.domain.tables import AuditEvent, IdempotencyRecord, LoginFailure, Redemption, ScanAttempt
 
 
@@ -31,12 +31,12 @@ def test_prune_keeps_recent_answers_and_every_redemption(world: World) -> None:
     )
     codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
 
-    def redeem(code: str, request_id: str, **kw) -> None:
-        request = redemption.RedeemRequest(codes=[code], theme="email", request_id=request_id)
-        run(redemption.redeem(world.agent, request, **kw))
+    def redeem_one(code: str, request_id: str, **kw) -> None:
+        request = redeem.RedeemRequest(codes=[code], theme="email", request_id=request_id)
+        run(redeem.redeem(world.agent, request, **kw))
 
-    redeem(codes[0].url, "old-request", now=old)
-    redeem(codes[1].url, "new-request")
+    redeem_one(codes[0].url, "old-request", now=old)
+    redeem_one(codes[1].url, "new-request")
     with pytest.raises(DomainError):
         run(authentication.verify_credentials(world.agent.email, "wrong-password", now=old))
     result = run(retention.prune(keep_days=90))

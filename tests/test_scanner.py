@@ -26,7 +26,7 @@ from browser_support import (  # noqa: F401 - the fixtures are used by name
 )
 from conftest import PASSWORD, World
 from pass_numerique.domain.issuance import beneficiaries, lifecycle
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem
 from pass_numerique.domain.tables import Redemption, RedemptionConflict
 
 pytestmark = pytest.mark.browser
@@ -252,9 +252,9 @@ def test_offline_queue_counts_each_redemption_once_and_flags_conflicts(
     choose_theme_and_redeem(page)
     # Meanwhile another site redeems the third voucher ... which this phone then accepts offline.
     domain(
-        redemption.redeem(
+        redeem.redeem(
             world.agent_south,
-            redemption.RedeemRequest(codes=[codes[2].url], theme="email", request_id="elsewhere-0001"),
+            redeem.RedeemRequest(codes=[codes[2].url], theme="email", request_id="elsewhere-0001"),
         )
     )
     page.get_by_role("button", name="Scanner un autre chèque").click()
@@ -285,9 +285,9 @@ def test_accessibility_and_screenshots_of_scan_confirmation_and_refusal(
 ) -> None:
     _, codes = issue(world)
     domain(
-        redemption.redeem(
+        redeem.redeem(
             world.agent,
-            redemption.RedeemRequest(codes=[codes[1].url], theme="email", request_id="earlier-00001"),
+            redeem.RedeemRequest(codes=[codes[1].url], theme="email", request_id="earlier-00001"),
         )
     )
     page.goto(server + "/scan")

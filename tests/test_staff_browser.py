@@ -131,7 +131,7 @@ def _sign_in(page: Page, server: str, email: str, target: str) -> None:
 
 def _some_activity(world: World) -> None:
     from pass_numerique.domain.issuance import beneficiaries, lifecycle
-    from pass_numerique.domain.redemption import redemptions as redemption
+    from pass_numerique.domain.redemption import redeem
 
     for n, age_band in enumerate(
         ["vingt_cinq_trente_neuf", "soixante_soixante_neuf", "vingt_cinq_trente_neuf"]
@@ -149,9 +149,9 @@ def _some_activity(world: World) -> None:
         )
         codes = domain(lifecycle.booklet_codes(world.issuer, booklet.serial))
         domain(
-            redemption.redeem(
+            redeem.redeem(
                 world.agent,
-                redemption.RedeemRequest(
+                redeem.RedeemRequest(
                     codes=[c.url for c in codes[: n + 2]], theme="email", request_id=f"browser-{n:06d}"
                 ),
             )
@@ -253,7 +253,7 @@ def test_desk_flow_with_the_keyboard_only(page: Page, server: str, world: World)
 
 def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: World) -> None:
     from pass_numerique.domain.issuance import beneficiaries, lifecycle
-    from pass_numerique.domain.redemption import redemptions as redemption
+    from pass_numerique.domain.redemption import redeem
 
     booklet = domain(
         lifecycle.issue_booklet(
@@ -266,11 +266,9 @@ def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: 
     )
     codes = domain(lifecycle.booklet_codes(world.issuer, booklet.serial))
     domain(
-        redemption.redeem(
+        redeem.redeem(
             world.agent,
-            redemption.RedeemRequest(
-                codes=[c.url for c in codes[:3]], theme="email", request_id="lost-000001"
-            ),
+            redeem.RedeemRequest(codes=[c.url for c in codes[:3]], theme="email", request_id="lost-000001"),
         )
     )
     _sign_in(page, server, world.issuer.email, f"/staff/booklets/{booklet.serial}")

@@ -12,24 +12,24 @@ from conftest import World, bearer, issue, run
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.partners import structures
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem
 from test_staff_pages import login
 
 
-def redeem(world: World, codes, agent=None, request_id: str = "page-000001") -> None:
+def redeem_codes(world: World, codes, agent=None, request_id: str = "page-000001") -> None:
     run(
-        redemption.redeem(
+        redeem.redeem(
             agent or world.agent,
-            redemption.RedeemRequest(codes=[c.url for c in codes], theme="email", request_id=request_id),
+            redeem.RedeemRequest(codes=[c.url for c in codes], theme="email", request_id=request_id),
         )
     )
 
 
 def test_coordinator_sees_the_funnel_and_site_table_and_exports_them(client, world: World) -> None:
     _, north = issue(world)
-    redeem(world, north[:3])
+    redeem_codes(world, north[:3])
     _, south = issue(world, world.issuer_south)
-    redeem(world, south[:1], agent=world.agent_south, request_id="page-000002")
+    redeem_codes(world, south[:1], agent=world.agent_south, request_id="page-000002")
     login(client, world.coordinator)
     page = client.get("/staff/reports")
     assert page.status_code == 200
@@ -106,9 +106,9 @@ def test_the_structure_table_pages_apart_from_the_site_table(client, world: Worl
 
 def test_a_site_agent_sees_only_its_own_site(client, world: World) -> None:
     _, north = issue(world)
-    redeem(world, north[:2])
+    redeem_codes(world, north[:2])
     _, south = issue(world, world.issuer_south)
-    redeem(world, south[:1], agent=world.agent_south, request_id="page-000002")
+    redeem_codes(world, south[:1], agent=world.agent_south, request_id="page-000002")
     login(client, world.agent)
     page = client.get("/staff/reports")
     assert page.status_code == 200
@@ -133,7 +133,7 @@ def test_public_statistics_hide_small_counts(client, world: World) -> None:
     for _ in range(6):
         issue(world)
     _, south = issue(world, world.issuer_south)
-    redeem(world, south[:2], agent=world.agent_south)
+    redeem_codes(world, south[:2], agent=world.agent_south)
     page = client.get("/statistiques")
     assert page.status_code == 200
     text = page.text

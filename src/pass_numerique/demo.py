@@ -17,7 +17,7 @@ from pass_numerique.domain.actors import SYSTEM, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
 from pass_numerique.domain.partners import sites, structures
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.domain.states import AccreditationStatus
 from pass_numerique.domain.tables import Territory
@@ -229,9 +229,9 @@ async def _history(
     while position < used and when < now - timedelta(hours=1):
         session = min(rng.choice([1, 1, 2, 3]), used - position)
         agent = rng.choice(agents)
-        await redemption.redeem(
+        await redeem.redeem(
             agent,
-            redemption.RedeemRequest(
+            redeem.RedeemRequest(
                 codes=[c.url for c in codes[position : position + session]],
                 theme=rng.choice(programme.themes),
                 request_id=f"demo-{serial}-{position}",

@@ -1,6 +1,8 @@
 /* Pass numérique – phone scanner.
- * The server decides everything; the only rules here are the short code's check character
- * (a port of domain/short_codes.py) and the offline queue (IndexedDB, synced when online).
+ * The server decides everything. The rules the phone applies without the network (reading a code,
+ * the short code's check character, the QR token's signature, dates, cancelled booklets) are in
+ * offline-rules.js, loaded before this file; here are the screens and the offline queue
+ * (IndexedDB, synced when online).
  */
 "use strict";
 (function () {
@@ -12,28 +14,19 @@
   const BUNDLE_KEY = "pn-scan-bundle";
   const TIMEOUT_MS = 8000;
 
-  // ---------------------------------------------------------------- short codes (check only)
-  const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  const TOKEN_RE = /^[A-Za-z0-9_-]{99}$/;
-  function normalise(text) {
-    return text.replace(/[\s\-_.\u00a0]/g, "").toUpperCase().replace(/O/g, "0").replace(/[IL]/g, "1");
-  }
-  function timesTwo(v) { v <<= 1; return v & 32 ? v ^ 0b100101 : v; }
-  function shortCodeProblem(code) {
-    // null when fine, else the French reason (same order as the server: format, then check).
-    if (code.length !== 12 || [...code].some((c) => ALPHABET.indexOf(c) < 0)) {
-      return "Le code doit contenir 12 caractères (chiffres et lettres, sans I, L, O ni U).";
-    }
-    let interim = 0;
-    for (const c of code) interim = timesTwo(interim) ^ ALPHABET.indexOf(c);
-    return interim === 0 ? null : "Erreur de frappe : ce code n'existe pas (caractère de contrôle faux). Vérifiez chaque caractère.";
-  }
+  // ---------------------------------------------------------------- codes (rules: offline-rules.js)
+  const RULES = window.PNOfflineRules;
+  // The scanner's wording of the refusals the phone finds itself (the server words its own).
+  const REFUSALS = {
+    invalid_code_format: "Le code doit contenir 12 caractères (chiffres et lettres, sans I, L, O ni U).",
+    invalid_checksum: "Erreur de frappe : ce code n'existe pas (caractère de contrôle faux). Vérifiez chaque caractère.",
+    unknown_code: "Code inconnu : ce QR code n'est pas un chèque Pass numérique authentique.",
+    cancelled: "Ce chèque a été annulé (carnet perdu, volé ou remplacé).",
+    not_yet_valid: "Ce chèque n'est valable qu'à partir du {date}.",
+    expired: "Ce chèque a expiré le {date}.",
+  };
+  function refusalText(code, date) { return (REFUSALS[code] || "Code refusé.").replace("{date}", frDate(date)); }
   function group(code) { return (code.match(/.{1,4}/g) || []).join("-"); }
-  function tokenOf(text) {
-    const t = text.trim();
-    const part = t.includes("/v/") ? t.split("/v/").pop().split(/[?#]/)[0].replace(/\/+$/, "") : t;
-    return TOKEN_RE.test(part) ? part : null;
-  }
 
   // ---------------------------------------------------------------- state
   const state = {
@@ -138,7 +131,7 @@
       const ctx = await api("GET", "/api/v1/scanner/context");
       if (ctx.ok) { state.context = ctx.data; localStorage.setItem(CONTEXT_KEY, JSON.stringify(ctx.data)); }
       const bundle = await api("GET", "/api/v1/scanner/offline-bundle");
-      if (bundle.ok) { state.bundle = bundle.data; localStorage.setItem(BUNDLE_KEY, JSON.stringify(bundle.data)); keyCache.clear(); }
+      if (bundle.ok) { state.bundle = bundle.data; localStorage.setItem(BUNDLE_KEY, JSON.stringify(bundle.data)); }
     } catch (e) { /* offline: keep what was synced */ }
     if (state.bundle) document.body.dataset.bundle = "ready";
   }
@@ -156,7 +149,7 @@
     show("view-scan");
     renderToday();
     syncQueue();
-    if (pendingCode) handleCode(pendingCode, "link");
+    if (pendingCode) handleCode(pendingCode);
   }
 
   // ---------------------------------------------------------------- camera
@@ -206,7 +199,7 @@
       if (text && scanning) {
         scanning = false;
         if (navigator.vibrate) navigator.vibrate(80);
-        handleCode(text, "camera");
+        handleCode(text);
         return;
       }
     }
@@ -230,14 +223,15 @@
   // ---------------------------------------------------------------- manual entry
   function onCodeInput() {
     const input = $("code");
-    if (tokenOf(input.value) || input.value.includes("/")) return; // a pasted QR URL: leave as is
-    const raw = normalise(input.value).slice(0, 12);
+    if (RULES.parse(input.value).token || input.value.includes("/")) return; // a pasted QR URL: leave as is
+    const raw = RULES.normalise(input.value).slice(0, 12);
     const grouped = group(raw);
     if (grouped !== input.value) {
       input.value = grouped;
       input.setSelectionRange(grouped.length, grouped.length);
     }
-    const problem = raw.length === 12 ? shortCodeProblem(raw) : null;
+    const refused = raw.length === 12 ? RULES.parse(raw).refusal : null;
+    const problem = refused ? refusalText(refused) : null;
     $("code-error").textContent = problem || "";
     input.setAttribute("aria-invalid", problem ? "true" : "false");
   }
@@ -245,25 +239,25 @@
     event.preventDefault();
     const value = $("code").value.trim();
     if (!value) { $("code-error").textContent = "Saisissez le code imprimé sous le QR code."; $("code").focus(); return; }
-    if (!tokenOf(value)) {
-      const problem = shortCodeProblem(normalise(value));
-      if (problem) {
-        $("code-error").textContent = problem;
-        $("code").setAttribute("aria-invalid", "true");
-        $("code").focus();
-        say(problem);
-        return;
-      }
+    const refused = RULES.parse(value).refusal;
+    if (refused) {
+      const problem = refusalText(refused);
+      $("code-error").textContent = problem;
+      $("code").setAttribute("aria-invalid", "true");
+      $("code").focus();
+      say(problem);
+      return;
     }
     $("code-error").textContent = "";
-    handleCode(value, "manual");
+    handleCode(value);
   }
 
   // ---------------------------------------------------------------- look-up and confirmation
-  async function handleCode(text, source) {
+  async function handleCode(text) {
     stopCamera();
-    const token = tokenOf(text);
-    const code = token || normalise(text);
+    const read = RULES.parse(text);
+    const token = read.token || null;
+    const code = token || read.shortCode || RULES.normalise(text);
     if (state.basket.some((v) => v.code === code)) {
       say("Ce chèque est déjà dans la séance.");
       showConfirm();
@@ -283,7 +277,7 @@
         setNet();
       }
     }
-    await offlineCheck(code, token, source);
+    await offlineCheck(text);
   }
 
   function addToBasket(voucher, offline = false, unverified = false) {
@@ -379,49 +373,23 @@
   }
 
   // ---------------------------------------------------------------- offline checks
-  const keyCache = new Map();
-  function b64urlBytes(text) {
-    const b = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
-    return Uint8Array.from(b, (c) => c.charCodeAt(0));
-  }
-  function dayISO(days) { return new Date(Date.UTC(2000, 0, 1) + days * 86400000).toISOString().slice(0, 10); }
-  async function verifyToken(token) {
-    // Layout of domain/voucher_tokens.py: kid(1) booklet(4) number(1) valid_from(2) valid_until(2) + Ed25519(64).
-    const raw = b64urlBytes(token);
-    if (raw.length !== 74 || !state.bundle) return null;
-    const view = new DataView(raw.buffer);
-    const claims = { kid: raw[0], booklet_id: view.getUint32(1), number: raw[5], valid_from: dayISO(view.getUint16(6)), valid_until: dayISO(view.getUint16(8)) };
-    const published = state.bundle.keys.find((k) => k.kid === claims.kid);
-    if (!published) return null;
-    let key = keyCache.get(claims.kid);
-    if (!key) {
-      key = await crypto.subtle.importKey("raw", b64urlBytes(published.public_key), { name: "Ed25519" }, false, ["verify"]);
-      keyCache.set(claims.kid, key);
-    }
-    const ok = await crypto.subtle.verify({ name: "Ed25519" }, key, raw.slice(10), raw.slice(0, 10));
-    return ok ? claims : null;
-  }
-  async function offlineCheck(code, token, source) {
+  async function offlineCheck(text) {
     const queued = await queueAll();
     const inQueue = (c) => queued.some((i) => i.status !== "conflict" && i.codes.includes(c));
-    if (!token) {
-      if (shortCodeProblem(code)) return showRefusal(shortCodeProblem(code), "invalid_checksum");
-      if (inQueue(code)) return showRefusal("Ce chèque est déjà dans les encaissements en attente d'envoi.", "already_queued");
-      return addToBasket({ code, serial: "", number: 0, remaining: null, valid_until: null, themes: null }, true, true);
+    const queuedAlready = () => showRefusal("Ce chèque est déjà dans les encaissements en attente d'envoi.", "already_queued");
+    if (RULES.parse(text).token && !state.bundle) {
+      return showRefusal("Hors connexion et aucune clé de vérification n'a encore été chargée : réessayez avec le réseau.", "offline_no_keys");
     }
-    if (!state.bundle) return showRefusal("Hors connexion et aucune clé de vérification n'a encore été chargée : réessayez avec le réseau.", "offline_no_keys");
-    let claims = null;
-    try { claims = await verifyToken(token); } catch (e) { claims = null; }
-    if (!claims) return showRefusal("Code inconnu : ce QR code n'est pas un chèque Pass numérique authentique.", "unknown_code");
-    const id = String(claims.booklet_id);
-    const validUntil = state.bundle.valid_until[id] || claims.valid_until;
-    const today = todayISO();
-    if (state.bundle.cancelled_booklets.includes(claims.booklet_id)) return showRefusal("Ce chèque a été annulé (carnet perdu, volé ou remplacé).", "cancelled");
-    if (today < claims.valid_from) return showRefusal(`Ce chèque n'est valable qu'à partir du ${frDate(claims.valid_from)}.`, "not_yet_valid");
-    if (today > validUntil) return showRefusal(`Ce chèque a expiré le ${frDate(validUntil)}.`, "expired");
+    const checked = await RULES.check(text, state.bundle, todayISO());
+    if (checked.code !== "ok") return showRefusal(refusalText(checked.code, checked.date), checked.code);
+    if (checked.shortCode) {
+      if (inQueue(checked.shortCode)) return queuedAlready();
+      return addToBasket({ code: checked.shortCode, serial: "", number: 0, remaining: null, valid_until: null, themes: null }, true, true);
+    }
+    const { claims } = checked;
     const sameBooklet = queued.some((i) => i.status !== "conflict" && i.vouchers && i.vouchers.some((v) => v.booklet_id === claims.booklet_id && v.number === claims.number));
-    if (inQueue(token) || sameBooklet) return showRefusal("Ce chèque est déjà dans les encaissements en attente d'envoi.", "already_queued");
-    addToBasket({ code: token, booklet_id: claims.booklet_id, serial: `carnet n° ${claims.booklet_id}`, number: claims.number, remaining: null, valid_until: validUntil, themes: null }, true, false);
+    if (inQueue(checked.token) || sameBooklet) return queuedAlready();
+    addToBasket({ code: checked.token, booklet_id: claims.booklet_id, serial: `carnet n° ${claims.booklet_id}`, number: claims.number, remaining: null, valid_until: checked.validUntil, themes: null }, true, false);
   }
 
   // ---------------------------------------------------------------- offline queue (IndexedDB)
@@ -539,8 +507,8 @@
     if (r.undone_at) tags.push(["undone", "Annulé"]);
     if (r.late) tags.push(["late", "Envoyé en différé"]);
     const item = li(`${frTime(r.redeemed_at)} · ${r.booklet_serial} n° ${r.number}`, tags, `${themeLabel(r.theme)} · ${euros(r.face_value_cents)}`);
-    const minutes = (state.context && state.context.undo_minutes) || 10;
-    if (!r.undone_at && Date.now() - new Date(r.redeemed_at).getTime() < minutes * 60000) {
+    // The server says until when this agent may undo it (agent_undo_until): no window computed here.
+    if (!r.undone_at && Date.now() < Date.parse(r.agent_undo_until)) {
       const button = document.createElement("button");
       button.type = "button"; button.className = "link-button"; button.textContent = "Annuler cet encaissement";
       button.setAttribute("aria-label", `Annuler l'encaissement du chèque ${r.booklet_serial} numéro ${r.number}`);

@@ -5,6 +5,7 @@ const CACHE = `pn-scan-${VERSION}`;
 const SHELL = "/scan";
 const ASSETS = [
   SHELL,
+  `/static/scan/offline-rules.js?v=${VERSION}`,
   `/static/scan/app.js?v=${VERSION}`,
   `/static/scan/scan.css?v=${VERSION}`,
   `/static/vendor/jsqr/jsQR.js?v=${VERSION}`,

@@ -18,7 +18,7 @@ from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle, stock
 from pass_numerique.domain.partners import sites, structures
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import lookup, redeem, undo
 from pass_numerique.domain.scheme import programmes, territories
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
@@ -252,16 +252,14 @@ class RedemptionController(Controller):
     tags = ["redemption"]
 
     @post("/vouchers/lookup", guards=[guards.LOOKUP], status_code=200)
-    async def lookup(self, request: Request, data: JSONBody[LookupRequest]) -> redemption.LookupResult:
+    async def lookup(self, request: Request, data: JSONBody[LookupRequest]) -> lookup.LookupResult:
         """A voucher's state and its booklet's remaining vouchers; changes nothing."""
-        return await redemption.lookup(actor_of(request), data.code)
+        return await lookup.lookup(actor_of(request), data.code)
 
     @post("/redemptions", guards=[guards.SITE_AGENT], status_code=200)
-    async def redeem(
-        self, request: Request, data: JSONBody[redemption.RedeemRequest]
-    ) -> redemption.RedeemResult:
+    async def redeem(self, request: Request, data: JSONBody[redeem.RedeemRequest]) -> redeem.RedeemResult:
         """Redeem one or several vouchers of one booklet atomically; idempotent on ``request_id``."""
-        return await redemption.redeem(actor_of(request), data)
+        return await redeem.redeem(actor_of(request), data)
 
     @get("/redemptions", guards=[guards.UNDO])
     async def list_redemptions(
@@ -271,16 +269,16 @@ class RedemptionController(Controller):
         site_id: FromQuery[int | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
-    ) -> list[redemption.RedemptionOut]:
-        return await redemption.list_redemptions(
+    ) -> list[undo.RedemptionOut]:
+        return await undo.list_redemptions(
             actor_of(request), day=day, site_id=site_id, limit=limit, offset=offset
         )
 
     @post("/redemptions/{redemption_id:int}/undo", guards=[guards.UNDO], status_code=200)
     async def undo(
-        self, request: Request, redemption_id: FromPath[int], data: JSONBody[redemption.UndoRequest]
-    ) -> redemption.RedemptionOut:
-        return await redemption.undo_redemption(actor_of(request), redemption_id, data)
+        self, request: Request, redemption_id: FromPath[int], data: JSONBody[undo.UndoRequest]
+    ) -> undo.RedemptionOut:
+        return await undo.undo_redemption(actor_of(request), redemption_id, data)
 
 
 class AuditController(Controller):

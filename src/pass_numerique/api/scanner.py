@@ -7,8 +7,7 @@ from typing import Annotated
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from pass_numerique.domain.redemption import offline_sync
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import offline_sync, redeem
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 
@@ -28,9 +27,7 @@ class ScannerController(Controller):
         return await offline_sync.offline_bundle(actor_of(request))
 
     @post("/sync", guards=[guards.SITE_AGENT], status_code=200)
-    async def sync(
-        self, request: Request, data: JSONBody[redemption.RedeemRequest]
-    ) -> offline_sync.SyncResult:
+    async def sync(self, request: Request, data: JSONBody[redeem.RedeemRequest]) -> offline_sync.SyncResult:
         """Upload one queued offline redemption (``occurred_at`` required); idempotent on
         ``request_id``. A refusal is answered 200 with ``status: conflict`` and recorded."""
         return await offline_sync.upload(actor_of(request), data)

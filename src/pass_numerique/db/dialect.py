@@ -111,9 +111,3 @@ async def reclaim_after_bulk_update(tables: Sequence[str]) -> None:
         return
     for table in tables:
         await engine().run_ddl(f"VACUUM (ANALYZE) {table}")
-
-
-def writes_in_ctes() -> bool:
-    """Whether one statement may change several tables through data-modifying CTEs
-    (``WITH x AS (UPDATE … RETURNING …) INSERT …``): PostgreSQL only."""
-    return not is_sqlite()

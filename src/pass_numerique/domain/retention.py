@@ -1,7 +1,7 @@
 """Retention of technical records that only matter for a while.
 
 Idempotency records answer repeated requests: a phone's offline queue may replay a
-request up to ``redemption.OLDEST_OFFLINE_UPLOAD`` later, so they are kept longer
+request up to ``redeem.OLDEST_OFFLINE_UPLOAD`` later, so they are kept longer
 than that. Failed sign-ins matter for the throttling window only. Redemptions,
 scan attempts and audit events are never pruned here.
 """
@@ -17,7 +17,7 @@ from pass_numerique.domain import audit
 from pass_numerique.domain.accounts.authentication import LOGIN_FAILURE_WINDOW
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.redemption.redemptions import OLDEST_OFFLINE_UPLOAD
+from pass_numerique.domain.redemption.redeem import OLDEST_OFFLINE_UPLOAD
 from pass_numerique.domain.tables import IdempotencyRecord, LoginFailure
 
 MIN_IDEMPOTENCY_DAYS = OLDEST_OFFLINE_UPLOAD.days + 15

@@ -1,7 +1,7 @@
 """What the phone scanner needs beyond redemption itself: its context, the offline bundle,
 and the upload of redemptions queued while offline.
 
-An offline upload goes through ``redemption.redeem`` unchanged (same rules, same
+An offline upload goes through ``redeem.redeem`` unchanged (same rules, same
 idempotency on the request id, ``late`` flag when it arrives after the fact). When
 the server refuses it — typically a voucher redeemed elsewhere while this phone was
 offline — the atelier did take place but nothing is paid: the refusal is recorded as
@@ -23,7 +23,7 @@ from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners.sites import agent_site, is_accredited_on
-from pass_numerique.domain.redemption import redemptions as redemption
+from pass_numerique.domain.redemption import redeem
 from pass_numerique.domain.scheme import value_lists
 from pass_numerique.domain.states import BookletStatus
 from pass_numerique.domain.tables import Booklet, Programme, RedemptionConflict
@@ -76,7 +76,7 @@ class SyncResult(msgspec.Struct, kw_only=True):
 
     request_id: str
     status: str
-    result: redemption.RedeemResult | None = None
+    result: redeem.RedeemResult | None = None
     conflict_id: int | None = None
     code: str = ""
     message: str = ""
@@ -141,9 +141,7 @@ async def offline_bundle(actor: Actor) -> OfflineBundle:
     )
 
 
-async def upload(
-    actor: Actor, request: redemption.RedeemRequest, *, now: datetime | None = None
-) -> SyncResult:
+async def upload(actor: Actor, request: redeem.RedeemRequest, *, now: datetime | None = None) -> SyncResult:
     """Redeem a queued offline redemption; a refusal becomes a recorded conflict."""
     actor.require_role(Role.site_agent)
     if request.occurred_at is None:
@@ -152,7 +150,7 @@ async def upload(
         )
     now = now or utcnow()
     try:
-        result = await redemption.redeem(actor, request, now=now)
+        result = await redeem.redeem(actor, request, now=now)
     except DomainError as refusal:
         if refusal.code in _NOT_A_CONFLICT:
             raise
@@ -168,7 +166,7 @@ async def upload(
 
 
 async def _record_conflict(
-    actor: Actor, request: redemption.RedeemRequest, refusal: DomainError, now: datetime
+    actor: Actor, request: redeem.RedeemRequest, refusal: DomainError, now: datetime
 ) -> int:
     key = f"{actor.user_id}:{request.request_id}"
     existing = await RedemptionConflict.select(RedemptionConflict.id).where(
