@@ -127,7 +127,7 @@ async def insert_beneficiary(actor: Actor, data: BeneficiaryCreate) -> dict:
         "beneficiary.create",
         "beneficiary",
         row["public_id"],
-        # Only what stays after an erasure (domain/data_rights.py): the log is append-only, so
+        # Only what stays after an erasure (domain/issuance/data_rights.py): the log is append-only, so
         # the person's details (commune, gender, status, needs) are never copied into it.
         after={"territory": row["territory"], "age_band": row["age_band"]},
     )

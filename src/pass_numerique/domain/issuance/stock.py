@@ -223,7 +223,7 @@ async def stock_counts(where: Any) -> StockCounts:
         r["status"]: r["count"]
         for r in await Booklet.select(Booklet.status, Count()).where(where).group_by(Booklet.status)
     }
-    used = await Booklet.count().where(where & (Booklet.used_count > 0))  # domain/booklet_usage.py
+    used = await Booklet.count().where(where & (Booklet.used_count > 0))  # domain/reports/booklet_usage.py
     return StockCounts(
         in_stock=by_status.get(BookletStatus.printed, 0),
         allocated=by_status.get(BookletStatus.allocated, 0),
