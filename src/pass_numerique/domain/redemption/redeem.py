@@ -183,7 +183,7 @@ async def _perform(actor: Actor, request: RedeemRequest, key: str, now: datetime
         ]
     ).returning(Redemption.id, Redemption.voucher)
     booklet_id = vouchers[0]["booklet_id"]
-    await booklet_usage.count_redeemed(booklet_id, len(vouchers), moment)
+    remaining = await booklet_usage.count_redeemed(booklet_id, len(vouchers), moment)
     redemption_of = {r["voucher"]: r["id"] for r in inserted}
     redeemed = [
         RedeemedVoucher(
@@ -215,7 +215,7 @@ async def _perform(actor: Actor, request: RedeemRequest, key: str, now: datetime
         theme=request.theme,
         redeemed=redeemed,
         total_cents=sum(v.face_value_cents for v in redeemed),
-        remaining=await voucher_state.remaining(booklet_id),
+        remaining=remaining,
         valid_until=vouchers[0]["valid_until"],
         redeemed_at=moment,
         period=period,

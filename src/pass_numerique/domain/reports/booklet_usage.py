@@ -21,19 +21,23 @@ _FIRST_LIVE_USE = (
 )
 
 
-async def count_redeemed(booklet_id: int, vouchers: int, moment: datetime) -> None:
-    """``vouchers`` of the booklet were just redeemed at ``moment`` (inside the redemption's transaction)."""
+async def count_redeemed(booklet_id: int, vouchers: int, moment: datetime) -> int:
+    """``vouchers`` of the booklet were just redeemed at ``moment`` (inside the redemption's
+    transaction); returns how many of its vouchers are still available."""
     # The count first: its UPDATE locks the row, so the first use read back cannot be overtaken
     # by a concurrent redemption of another voucher of the booklet before it is compared.
     counted = (
         await Booklet.update({Booklet.used_count: Booklet.used_count + vouchers})
         .where(Booklet.id == booklet_id)
-        .returning(Booklet.first_used_at)
-    )
-    first = counted[0]["first_used_at"] if counted else None
+        .returning(Booklet.first_used_at, Booklet.used_count, Booklet.voucher_count)
+    )[0]
+    first = counted["first_used_at"]
     # An offline redemption uploaded late may predate the first use recorded so far.
-    if counted and (first is None or moment < first):
+    if first is None or moment < first:
         await Booklet.update({Booklet.first_used_at: moment}).where(Booklet.id == booklet_id)
+    # A booklet being redeemed is issued, so none of its vouchers is cancelled (only cancelling the
+    # whole booklet cancels vouchers): the others are all available. Spares counting them.
+    return counted["voucher_count"] - counted["used_count"]
 
 
 async def count_undone(booklet_id: int) -> None:
