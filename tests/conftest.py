@@ -37,6 +37,8 @@ if ENGINE == "postgres":
 else:
     os.environ["PN_DATABASE_URL"] = f"sqlite:///{_TMP / 'test.sqlite3'}"
 os.environ["PN_KEYS_DIR"] = str(_TMP / "keys")
+# Print jobs write their files here, never into the checkout's var/.
+os.environ["PN_PRINT_DIR"] = str(_TMP / "prints")
 os.environ["PN_SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 os.environ["PN_PUBLIC_URL"] = "http://testserver"
 # argon2-cffi's test profile: the recommended one costs 0.15 s per hash, and every test makes nine.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import World, bearer, issue
+from conftest import World, bearer, issue, run
+from pass_numerique.domain.issuance import stock
+from pass_numerique.domain.printing import print_jobs
 from pass_numerique.domain.reimbursement import statements
 from test_staff_pages import login
 
@@ -52,3 +54,23 @@ def test_the_api_and_the_pages_serve_the_same_files_never_cached(client, world: 
             assert answer.headers["cache-control"] == "no-store", answer.url
         if media_type != "application/pdf":  # a PDF embeds its creation time
             assert api.content == page.content, api_path
+
+
+def test_a_print_run_manifest_names_its_charset_once(client, world: World) -> None:
+    created = run(
+        stock.create_print_run(
+            world.coordinator,
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=1),
+        )
+    )
+    job, _ = run(print_jobs.start_job(world.coordinator, created.id))
+    run(print_jobs.run_job(job.id))
+    headers = bearer(client, world.admin)
+    login(client, world.admin)
+    for answer in (
+        client.get(f"/api/v1/print-runs/{created.id}/pdf/manifest.csv", headers=headers),
+        client.get(f"/staff/print-runs/{created.id}/pdf/manifest.csv"),
+    ):
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "text/csv; charset=utf-8", answer.url
+        assert answer.text.startswith("serial,")

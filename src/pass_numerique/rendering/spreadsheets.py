@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from decimal import Decimal
 import msgspec
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SIGNED_NUMBER = re.compile(r"[+-]\d+(?:[.,]\d+)?")
 
 
 class Euros(Decimal):
@@ -56,9 +58,20 @@ def french_text(value: Cell) -> str:
         return value.strftime("%d/%m/%Y")
     if isinstance(value, bool):
         return "oui" if value else "non"
-    text = str(value)
-    # A site or structure name starting like a formula must stay text in Excel (CSV injection).
-    return "'" + text if text[:1] in _FORMULA_START else text
+    return neutralise_formula(str(value))
+
+
+def neutralise_formula(text: str) -> str:
+    """A text cell that a spreadsheet will not run as a formula (CSV injection): every CSV we write.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with
+    ``'``, as OWASP advises, except a plain signed number (``+33180059880``, ``-1.5``): a
+    spreadsheet reads it as a number, and the national sites standard requires phone numbers
+    written ``+33…``.
+    """
+    if text[:1] in _FORMULA_START and not _SIGNED_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def to_csv(table: Table) -> bytes:

@@ -31,6 +31,7 @@ from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.partners import sites
 from pass_numerique.domain.tables import PartnerSite, Territory
+from pass_numerique.rendering.spreadsheets import neutralise_formula
 
 MAX_BYTES = 5_000_000
 MAX_ROWS = 5_000
@@ -391,5 +392,6 @@ async def export_sites(actor: Actor, fmt: str) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=_field_names(), quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    # JSON is data; a CSV file is opened in a spreadsheet, where a name like =HYPERLINK(…) would run.
+    writer.writerows({k: neutralise_formula(v) for k, v in record.items()} for record in records)
     return out.getvalue().encode()
