@@ -7,6 +7,8 @@ import pytest
 from pass_numerique.security.passwords import PROFILES
 from pass_numerique.settings import DEFAULT_SECRET, SettingsError, _from_environment
 
+HTTPS = {"PN_PUBLIC_URL": "https://pass.example.fr"}
+
 
 def test_environment_values_are_typed() -> None:
     settings = _from_environment({"PN_PORT": "9000", "PN_PRODUCTION": "false", "PN_DEPARTEMENT_CODE": "79"})
@@ -19,7 +21,7 @@ def test_production_refuses_the_default_or_a_short_secret() -> None:
         _from_environment({"PN_PRODUCTION": "true"}).check()
     with pytest.raises(SettingsError):
         _from_environment({"PN_PRODUCTION": "true", "PN_SECRET_KEY": "short"}).check()
-    _from_environment({"PN_PRODUCTION": "true", "PN_SECRET_KEY": "x" * 40}).check()
+    _from_environment({"PN_PRODUCTION": "true", "PN_SECRET_KEY": "x" * 40, **HTTPS}).check()
     assert DEFAULT_SECRET not in "x" * 40
 
 
@@ -35,5 +37,14 @@ def test_passwords_default_to_rfc_9106_and_the_test_profile_is_refused_in_produc
     assert PROFILES[settings.argon2_profile].time_cost == 3
     with pytest.raises(SettingsError):
         _from_environment(
-            {"PN_PRODUCTION": "true", "PN_SECRET_KEY": "x" * 40, "PN_ARGON2_PROFILE": "cheapest"}
+            {"PN_PRODUCTION": "true", "PN_SECRET_KEY": "x" * 40, "PN_ARGON2_PROFILE": "cheapest", **HTTPS}
         ).check()
+
+
+def test_production_refuses_a_public_url_without_https() -> None:
+    production = {"PN_PRODUCTION": "true", "PN_SECRET_KEY": "x" * 40}
+    for url in ("http://pass.example.fr", "pass.example.fr", ""):
+        with pytest.raises(SettingsError, match="PN_PUBLIC_URL must start with https://"):
+            _from_environment({**production, "PN_PUBLIC_URL": url}).check()
+    _from_environment({**production, **HTTPS}).check()
+    _from_environment({"PN_PUBLIC_URL": "http://127.0.0.1:8000"}).check()  # embedded mode: fine

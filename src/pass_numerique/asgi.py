@@ -30,6 +30,7 @@ from pass_numerique.domain.reports import booklet_rollups, redemption_rollups
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import BearerTokenMiddleware
 from pass_numerique.http.errors import API_EXCEPTION_HANDLERS
+from pass_numerique.http.security_headers import security_headers_hook
 from pass_numerique.security import signing_keys, token_cache
 from pass_numerique.settings import get_settings
 from pass_numerique.web import public, scanner, staff
@@ -148,6 +149,7 @@ def create_app() -> Litestar:
         ],
         lifespan=[_database_pool, _token_cache, _report_folds, _startup_objects_frozen],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
+        before_send=[security_headers_hook(production=settings.production)],
         # Every form POST of the pages carries a token matching this cookie. The API is left out:
         # it authenticates by bearer token only and ignores the session cookie (http/authentication.py).
         csrf_config=CSRFConfig(

@@ -43,7 +43,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Local time zone: days, months and reimbursement periods are counted in it."""
 
     production: bool = False
-    """Production mode: refuses the default secret, marks cookies Secure."""
+    """Production mode: refuses the default secret and an ``http://`` public URL, marks cookies
+    Secure, sends ``Strict-Transport-Security``."""
 
     agent_undo_minutes: int = 10
     """How long a site agent may undo their own redemption."""
@@ -92,6 +93,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("PN_SECRET_KEY must be set to a long random value in production.")
         if self.production and len(self.secret_key) < 32:
             raise SettingsError("PN_SECRET_KEY must be at least 32 characters long in production.")
+        if self.production and not self.public_url.startswith("https://"):
+            raise SettingsError(
+                f"PN_PUBLIC_URL must start with https:// in production (it is {self.public_url!r}): "
+                "it is printed in every voucher's QR code, and the staff sign in there."
+            )
         if self.production and self.argon2_profile == "cheapest":
             raise SettingsError("PN_ARGON2_PROFILE=cheapest is for test suites, never for production.")
         if not (self.is_sqlite or self.database_url.startswith(("postgresql://", "postgres://"))):

@@ -14,30 +14,19 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from pass_numerique.http import guards
+from pass_numerique.http.security_headers import SCANNER_SHELL_HEADERS
 from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS
 
 STATIC_URL = "/static"
 # Bump when a file in static/scan changes: it names the service worker's cache.
 ASSET_VERSION = "2"
 
-_SECURITY_HEADERS = {
-    "Cache-Control": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # the voucher token is in /v/ URLs: never leak it
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-        "style-src 'self'; script-src 'self'; connect-src 'self'; worker-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "Permissions-Policy": "camera=(self)",
-}
-
 
 def _shell() -> Template:
     return Template(
         template_name="scan/index.html",
         context={"static": STATIC_URL, "version": ASSET_VERSION},
-        headers=_SECURITY_HEADERS,
+        headers=SCANNER_SHELL_HEADERS,
         media_type="text/html",
     )
 

@@ -22,19 +22,10 @@ from pass_numerique.domain.clock import local_zone
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.states import BookletStatus, PrintJobStatus, VoucherStatus
 from pass_numerique.http.errors import page_exception_handlers
+from pass_numerique.http.security_headers import STAFF_PAGE_HEADERS
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"
-
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-}
 
 BOOKLET_STATUS = {
     BookletStatus.printed: ("En stock", "info"),
@@ -172,7 +163,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         template_name=f"staff/{template}",
         context={**base, **context},
         status_code=status_code,
-        headers=SECURITY_HEADERS,
+        headers=STAFF_PAGE_HEADERS,
         media_type="text/html",
     )
 
