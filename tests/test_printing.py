@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -13,10 +14,11 @@ import zxingcpp
 
 from conftest import World, bearer, issue, run
 from pass_numerique.domain.actors import SYSTEM
+from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import lifecycle, stock
 from pass_numerique.domain.printing import print_jobs
-from pass_numerique.domain.tables import Booklet, PrintJob
+from pass_numerique.domain.tables import AuditEvent, Booklet, PrintJob
 from pass_numerique.rendering import booklet_pdf as printing
 
 RENDER_DPI = 200
@@ -175,3 +177,83 @@ def test_print_job_is_scoped_to_the_runs_territory(world: World) -> None:
     with pytest.raises(DomainError) as caught:
         run(print_jobs.start_job(world.coordinator, south.id))
     assert caught.value.code == "not_found"
+
+
+def _crashed_job(world: World, run_id: int, *, beat: datetime) -> int:
+    """A job as a server killed mid-run leaves it: running at 10 %, partial files on disk,
+    its last heartbeat at ``beat``."""
+    job, start = run(print_jobs.start_job(world.coordinator, run_id, now=beat))
+    assert start
+    assert run(print_jobs.claim_job(job.id, now=beat)) == run_id
+    assert run(print_jobs.record_progress(job.id, 1, 10, now=beat))
+    for path in print_jobs.job_paths(run_id, job.id):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_name(path.name + ".part").write_bytes(b"%PDF-1.3 half")
+    return job.id
+
+
+def _files_of(run_id: int, job_id: int) -> list[Path]:
+    return [
+        p
+        for path in print_jobs.job_paths(run_id, job_id)
+        for p in (path, path.with_name(path.name + ".part"))
+        if p.exists()
+    ]
+
+
+def test_a_job_whose_server_died_fails_at_start_up_and_the_run_prints_again(world: World) -> None:
+    from litestar.testing import TestClient
+
+    from pass_numerique.asgi import create_app
+    from test_staff_pages import login, post
+
+    crashed = print_run(world, 2)
+    beating = print_run(world, 1)  # a job another live worker is rendering: left alone
+    long_ago = utcnow() - print_jobs.STALE_AFTER - timedelta(seconds=1)
+    dead = _crashed_job(world, crashed.id, beat=long_ago)
+    alive = _crashed_job(world, beating.id, beat=utcnow())
+    assert len(_files_of(crashed.id, dead)) == 2
+    with TestClient(app=create_app()) as client:  # start-up (lifespan)
+        coordinator = bearer(client, world.coordinator)
+        base = f"/api/v1/print-runs/{crashed.id}/pdf"
+        job = client.get(base, headers=coordinator).json()
+        assert (job["id"], job["status"], job["error"]) == (dead, "failed", print_jobs.DEAD_JOB_MESSAGE)
+        assert _files_of(crashed.id, dead) == []
+        assert (
+            client.get(f"/api/v1/print-runs/{beating.id}/pdf", headers=coordinator).json()["status"]
+            == "running"
+        )
+        assert _files_of(beating.id, alive) != []
+        # The page stops reloading, says what happened and offers to print again.
+        login(client, world.coordinator)
+        url = f"/staff/print-runs/{crashed.id}"
+        page = client.get(url).text
+        assert (
+            'http-equiv="refresh"' not in page and print_jobs.DEAD_JOB_MESSAGE.replace("'", "&#39;") in page
+        )
+        assert "Relancer l'impression" in page
+        assert post(client, url + "/pdf", {}, url).status_code == 303
+        deadline = time.monotonic() + 60
+        while (job := client.get(base, headers=coordinator).json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert job["id"] != dead and job["status"] == "done" and job["booklets_done"] == 2
+    events = run(AuditEvent.select().where(AuditEvent.action == "print_job.fail"))
+    assert [(e["actor"], e["object_id"]) for e in events] == [(None, str(crashed.id))]
+
+
+def test_a_job_whose_heartbeat_stops_fails_when_read_and_a_new_post_starts_at_once(
+    world: World, client
+) -> None:
+    created = print_run(world, 1)
+    dead = _crashed_job(world, created.id, beat=utcnow())
+    base = f"/api/v1/print-runs/{created.id}/pdf"
+    coordinator = bearer(client, world.coordinator)
+    assert client.get(base, headers=coordinator).json()["status"] == "running"  # still beating
+    run(PrintJob.update({PrintJob.updated_at: utcnow() - timedelta(minutes=1)}).where(PrintJob.id == dead))
+    again = client.post(base, headers=coordinator)  # no waiting for the old job
+    assert again.status_code == 202 and again.json()["id"] != dead
+    assert run(PrintJob.select(PrintJob.status).where(PrintJob.id == dead).first())["status"] == "failed"
+    assert _files_of(created.id, dead) == []
+    # The dead job's process, had it only been slow, notices and stops writing.
+    assert not run(print_jobs.record_progress(dead, 1, 1))

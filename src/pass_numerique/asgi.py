@@ -29,6 +29,7 @@ from pass_numerique.db.transaction import engine
 from pass_numerique.domain.reports import booklet_rollups, redemption_rollups
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import BearerTokenMiddleware
+from pass_numerique.http.background_jobs import recover_print_jobs
 from pass_numerique.http.errors import API_EXCEPTION_HANDLERS
 from pass_numerique.http.security_headers import security_headers_hook
 from pass_numerique.security import signing_keys, token_cache
@@ -147,7 +148,7 @@ def create_app() -> Litestar:
                 cache_control=CacheControlHeader(max_age=3600),
             ),
         ],
-        lifespan=[_database_pool, _token_cache, _report_folds, _startup_objects_frozen],
+        lifespan=[_database_pool, recover_print_jobs, _token_cache, _report_folds, _startup_objects_frozen],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         before_send=[security_headers_hook(production=settings.production)],
         # Every form POST of the pages carries a token matching this cookie. The API is left out:

@@ -2,15 +2,21 @@
 
 Embedded mode needs no queue server: ``POST …/print-runs/{id}/pdf`` queues a job in the
 ``print_job`` table and starts it here as an asyncio task; the rendering itself runs in a
-thread, so the event loop keeps serving. Progress lives in the database, so any worker answers
-``GET …/pdf``. A job whose worker died (restart, crash) stops beating; after
-``print_jobs.STALE_AFTER`` a new ``POST`` starts it again.
+thread, so the event loop keeps serving. Progress and a heartbeat live in the database, so any
+worker answers ``GET …/pdf``. A job whose worker died (restart, crash) stops beating: it is
+marked failed and its partial files removed at start-up (``recover_print_jobs``) and whenever
+its run's job is read or started after ``print_jobs.STALE_AFTER``; the run can be printed again.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from litestar import Litestar
+
+from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.printing import print_jobs
 
 _RUNNING: set[asyncio.Task] = set()
@@ -22,3 +28,10 @@ def start_in_background(job_id: int) -> None:
     task = asyncio.get_running_loop().create_task(print_jobs.run_job(job_id))
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
+
+
+@asynccontextmanager
+async def recover_print_jobs(_: Litestar) -> AsyncIterator[None]:
+    """At start-up, fail the print jobs of dead workers and remove their partial files (a lifespan)."""
+    await print_jobs.fail_dead_jobs(SYSTEM)
+    yield

@@ -11,6 +11,7 @@ table, so any process can report it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import logging
 import os
@@ -25,7 +26,7 @@ import msgspec
 
 from pass_numerique.db.transaction import write_transaction
 from pass_numerique.domain import audit
-from pass_numerique.domain.actors import MANAGERS, Actor
+from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.issuance import lifecycle, stock
@@ -37,8 +38,12 @@ from pass_numerique.rendering.pdf_concat import PdfConcatenator
 from pass_numerique.settings import get_settings
 
 CHUNK_BOOKLETS = 100
-STALE_AFTER = timedelta(minutes=5)
-"""A running job whose heartbeat is older than this died with its process: it may be restarted."""
+HEARTBEAT_SECONDS = 5
+"""How often a running job writes its heartbeat (``print_job.updated_at``), whatever its progress."""
+STALE_AFTER = timedelta(seconds=30)
+"""A queued or running job whose heartbeat is older than this died with its process (six beats
+missed): it is marked failed, its partial files removed, and the run may be printed again."""
+DEAD_JOB_MESSAGE = "Le serveur s'est arrêté pendant l'impression ; relancez-la."
 MANIFEST_HEADER = ["serial", "vouchers", "first_page", "last_page"]
 _log = logging.getLogger("pass_numerique.printing")
 
@@ -237,21 +242,27 @@ async def render_print_run(
     )
     done, after = 0, ""
     title = f"Tirage {run_id} : {run['first_serial']} à {run['last_serial']}"
-    with (
-        pdf_part.open("wb") as pdf_file,
-        csv_part.open("w", encoding="utf-8", newline="") as csv_file,
-        _RunWriter(pdf_file, csv_file, programme, territory_code, title) as writer,
-    ):
-        rows = await _chunk_rows(run_id, after, chunk_size)
-        while rows:
-            after = rows[-1]["serial"]
-            next_rows = await _chunk_rows(run_id, after, chunk_size)
-            await asyncio.to_thread(writer.write_chunk, rows, next_rows)
-            done += len(rows)
-            if progress is not None:
-                await progress(done, total)
-            rows = next_rows
-        await asyncio.to_thread(writer.concat.close)
+    try:
+        with (
+            pdf_part.open("wb") as pdf_file,
+            csv_part.open("w", encoding="utf-8", newline="") as csv_file,
+            _RunWriter(pdf_file, csv_file, programme, territory_code, title) as writer,
+        ):
+            rows = await _chunk_rows(run_id, after, chunk_size)
+            while rows:
+                after = rows[-1]["serial"]
+                next_rows = await _chunk_rows(run_id, after, chunk_size)
+                await asyncio.to_thread(writer.write_chunk, rows, next_rows)
+                done += len(rows)
+                if progress is not None:
+                    await progress(done, total)
+                rows = next_rows
+            await asyncio.to_thread(writer.concat.close)
+    except BaseException:
+        # A failed or abandoned rendering leaves no half-written file behind (a killed process
+        # does: fail_dead_jobs removes them).
+        _remove(pdf_part, csv_part)
+        raise
     pdf_part.replace(pdf_path)
     csv_part.replace(manifest_path)
     return RenderResult(booklets=done, pages=writer.concat.page_count)
@@ -287,6 +298,11 @@ async def _latest_job(run_id: int) -> dict | None:
     )
 
 
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def _is_live(job: dict, now: datetime) -> bool:
     """Queued or running, with a recent heartbeat."""
     if job["status"] not in (PrintJobStatus.queued, PrintJobStatus.running):
@@ -295,13 +311,78 @@ def _is_live(job: dict, now: datetime) -> bool:
     return now - beat < STALE_AFTER
 
 
+def job_paths(run_id: int, job_id: int) -> tuple[Path, Path]:
+    """Where a job writes its PDF and manifest, under the configured print folder."""
+    folder = Path(get_settings().print_dir)
+    stem = f"tirage-{run_id}-impression-{job_id}"
+    return folder / f"{stem}.pdf", folder / f"{stem}.csv"
+
+
+def _remove_job_files(run_id: int, job_id: int) -> None:
+    """A job's files, finished or partial (``.part``)."""
+    for path in job_paths(run_id, job_id):
+        _remove(path, path.with_name(path.name + ".part"))
+
+
+async def _fail_dead(now: datetime, run_id: int | None = None) -> list[int]:
+    """Mark failed the queued or running jobs (of one run, or all) whose heartbeat stopped,
+    and remove their files; returns their ids."""
+    stale = (PrintJob.updated_at < now - STALE_AFTER) | PrintJob.updated_at.is_null()
+    dead_jobs = PrintJob.status.is_in([PrintJobStatus.queued, PrintJobStatus.running]) & stale
+    if run_id is not None:
+        dead_jobs &= PrintJob.print_run == run_id
+    if not await PrintJob.exists().where(dead_jobs):  # the page polls: read before locking
+        return []
+    async with write_transaction():
+        dead = await (
+            PrintJob.update(
+                {
+                    PrintJob.status: PrintJobStatus.failed,
+                    PrintJob.error: DEAD_JOB_MESSAGE,
+                    PrintJob.finished_at: now,
+                }
+            )
+            .where(dead_jobs)
+            .returning(PrintJob.id, PrintJob.print_run, PrintJob.progress)
+        )
+        for job in dead:
+            # The installation noticed, not the staff member whose page asked: no account named.
+            await audit.record(
+                None,
+                "print_job.fail",
+                "print_run",
+                job["print_run"],
+                at=now,
+                after={"job": job["id"], "progress": job["progress"], "error": DEAD_JOB_MESSAGE},
+            )
+    for job in dead:
+        await asyncio.to_thread(_remove_job_files, job["print_run"], job["id"])
+        _log.warning(
+            "print job %s of run %s died with its process: marked failed", job["id"], job["print_run"]
+        )
+    return [job["id"] for job in dead]
+
+
+async def fail_dead_jobs(actor: Actor, *, now: datetime | None = None) -> list[int]:
+    """Mark failed every print job whose process died (its heartbeat is older than
+    ``STALE_AFTER``) and remove its partial files, so its run can be printed again at once.
+
+    Run at server start-up (``SYSTEM``); reading or starting a run's job does the same for
+    that run. A job beating in another live worker is left alone.
+    """
+    actor.require_role(Role.admin)
+    return await _fail_dead(now or utcnow())
+
+
 async def start_job(actor: Actor, run_id: int, *, now: datetime | None = None) -> tuple[PrintJobOut, bool]:
     """Queue the printing of a print run; returns the job and whether the caller must run it.
 
-    While a job of the run is queued or running, that job is returned instead of a new one.
+    While a job of the run is queued or running, that job is returned instead of a new one;
+    a job whose process died is marked failed first, and a new one starts.
     """
     await stock.get_print_run(actor, run_id)  # managers of the run's territory; not_found otherwise
     now = now or utcnow()
+    await _fail_dead(now, run_id)
     async with write_transaction():
         current = await _latest_job(run_id)
         if current is not None and _is_live(current, now):
@@ -328,51 +409,85 @@ async def start_job(actor: Actor, run_id: int, *, now: datetime | None = None) -
     return await _job_out(row), True
 
 
-async def _update_job(job_id: int, **values: object) -> None:
-    values["updated_at"] = utcnow()
-    await PrintJob.update({getattr(PrintJob, k): v for k, v in values.items()}).where(PrintJob.id == job_id)
-
-
-def job_paths(run_id: int, job_id: int) -> tuple[Path, Path]:
-    """Where a job writes its PDF and manifest, under the configured print folder."""
-    folder = Path(get_settings().print_dir)
-    stem = f"tirage-{run_id}-impression-{job_id}"
-    return folder / f"{stem}.pdf", folder / f"{stem}.csv"
-
-
-async def run_job(job_id: int) -> None:
-    """Render a queued job to files, recording progress; a failure is recorded, never raised."""
+async def claim_job(job_id: int, *, now: datetime | None = None) -> int | None:
+    """Mark a queued job running in this process; returns its print run, None if it was not queued."""
+    now = now or utcnow()
     claimed = (
         await PrintJob.update(
-            {
-                PrintJob.status: PrintJobStatus.running,
-                PrintJob.started_at: utcnow(),
-                PrintJob.updated_at: utcnow(),
-            }
+            {PrintJob.status: PrintJobStatus.running, PrintJob.started_at: now, PrintJob.updated_at: now}
         )
         .where((PrintJob.id == job_id) & (PrintJob.status == PrintJobStatus.queued))
         .returning(PrintJob.print_run)
     )
-    if not claimed:
+    return claimed[0]["print_run"] if claimed else None
+
+
+async def _update_running(job_id: int, now: datetime | None = None, **values: object) -> bool:
+    """Write a running job's heartbeat (and ``values``); False if it is no longer running here
+    (declared dead meanwhile: the caller must stop)."""
+    values["updated_at"] = now or utcnow()
+    return bool(
+        await PrintJob.update({getattr(PrintJob, k): v for k, v in values.items()})
+        .where((PrintJob.id == job_id) & (PrintJob.status == PrintJobStatus.running))
+        .returning(PrintJob.id)
+    )
+
+
+async def record_progress(job_id: int, done: int, total: int, *, now: datetime | None = None) -> bool:
+    """A running job's progress (at most 99 % until its files are complete), also a heartbeat."""
+    return await _update_running(
+        job_id, now, progress=min(99, done * 100 // max(total, 1)), booklets_done=done
+    )
+
+
+class JobAbandoned(Exception):
+    """The job was marked failed while this process rendered it (its heartbeat was late)."""
+
+
+async def run_job(job_id: int) -> None:
+    """Render a queued job to files, recording progress and a heartbeat every
+    ``HEARTBEAT_SECONDS``; a failure is recorded, never raised."""
+    run_id = await claim_job(job_id)
+    if run_id is None:
         return
-    run_id = claimed[0]["print_run"]
     pdf_path, manifest_path = job_paths(run_id, job_id)
+    abandoned = asyncio.Event()
+
+    async def heartbeat() -> None:
+        # Between progress reports too: a chunk can take longer than STALE_AFTER on a busy machine.
+        while True:
+            try:
+                if not await _update_running(job_id):
+                    abandoned.set()
+                    return
+            except Exception:  # a missed beat is tried again; only six in a row declare the job dead
+                _log.warning("print job %s: heartbeat not written", job_id, exc_info=True)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def report(done: int, total: int) -> None:
-        await _update_job(job_id, progress=min(99, done * 100 // max(total, 1)), booklets_done=done)
+        if abandoned.is_set() or not await record_progress(job_id, done, total):
+            raise JobAbandoned
 
+    beating = asyncio.create_task(heartbeat())
     try:
         result = await render_print_run(run_id, pdf_path, manifest_path, progress=report)
+    except JobAbandoned:
+        _log.warning("print job %s was marked failed while rendering: abandoned", job_id)
+        return
     except Exception as exc:
         _log.exception("print job %s failed", job_id)
-        await _update_job(
+        await _update_running(
             job_id,
             status=PrintJobStatus.failed,
             error=str(exc)[:500] or type(exc).__name__,
             finished_at=utcnow(),
         )
         return
-    await _update_job(
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+    finished = await _update_running(
         job_id,
         status=PrintJobStatus.done,
         progress=100,
@@ -382,12 +497,15 @@ async def run_job(job_id: int) -> None:
         manifest_path=str(manifest_path),
         finished_at=utcnow(),
     )
+    if not finished:  # marked failed meanwhile: its files belong to no job
+        await asyncio.to_thread(_remove_job_files, run_id, job_id)
 
 
 async def _scoped_latest_job(actor: Actor, run_id: int) -> dict:
     """The latest job of a run within the actor's scope (managers of the run's territory)."""
     actor.require_role(*MANAGERS)
     await stock.get_print_run(actor, run_id)
+    await _fail_dead(utcnow(), run_id)  # a job whose process died shows as failed, not running forever
     job = await _latest_job(run_id)
     if job is None:
         raise not_found("Impression")
