@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import re
 import time
 from datetime import datetime, timedelta
@@ -257,3 +258,14 @@ def test_a_job_whose_heartbeat_stops_fails_when_read_and_a_new_post_starts_at_on
     assert _files_of(created.id, dead) == []
     # The dead job's process, had it only been slow, notices and stops writing.
     assert not run(print_jobs.record_progress(dead, 1, 1))
+
+
+def test_rendering_a_booklet_logs_nothing_from_fonttools(world: World, client, caplog) -> None:
+    booklet, _ = issue(world)
+    caplog.clear()
+    answer = client.get(f"/api/v1/booklets/{booklet.serial}/pdf", headers=bearer(client, world.issuer))
+    assert answer.status_code == 200 and answer.content.startswith(b"%PDF")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("fontTools")] == []
+    # Our own lines still get through at INFO.
+    logging.getLogger("pass_numerique.printing").info("visible")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pass_numerique")] == ["visible"]

@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
+from litestar.logging.config import LoggingConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -133,7 +134,6 @@ def create_app() -> Litestar:
     if not settings.production:
         signing_keys.ensure_key()  # embedded mode: a key on first start
     _ = signing_keys.keyring().current_kid  # fail at start-up, not at the first voucher, if keys are missing
-    logging.getLogger("pass_numerique").setLevel(logging.INFO)
     return Litestar(
         route_handlers=[
             *CONTROLLERS,
@@ -162,6 +162,13 @@ def create_app() -> Litestar:
             exclude=[r"^/api/"],
         ),
         exception_handlers=API_EXCEPTION_HANDLERS,
+        # The one logging configuration: our own INFO lines (printing, folds, errors) and only the
+        # warnings of libraries, whose INFO lines say nothing to an operator (fontTools wrote 13 kB
+        # of them for every PDF).
+        logging_config=LoggingConfig(
+            root={"handlers": ["queue_listener"], "level": "WARNING"},
+            loggers={"pass_numerique": {"level": "INFO"}},
+        ),
         template_config=TemplateConfig(directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         # The scanner runs on phones with one bar of network: gzip what is worth it.
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=6),
