@@ -35,7 +35,7 @@ from pass_numerique.http.errors import API_EXCEPTION_HANDLERS
 from pass_numerique.http.security_headers import security_headers_hook
 from pass_numerique.security import signing_keys, token_cache
 from pass_numerique.settings import get_settings
-from pass_numerique.web import public, scanner, staff
+from pass_numerique.web import api_docs, public, scanner, staff
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # static/ at the top of the repository, shipped as this package (pyproject's package-dir mapping).
@@ -147,6 +147,7 @@ def create_app() -> Litestar:
                 include_in_schema=False,
                 cache_control=CacheControlHeader(max_age=3600),
             ),
+            api_docs.ASSETS,
         ],
         lifespan=[_database_pool, recover_print_jobs, _token_cache, _report_folds, _startup_objects_frozen],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
@@ -177,6 +178,7 @@ def create_app() -> Litestar:
             version="1",
             description="Booklets, vouchers, redemption and reimbursement of the Pass numérique scheme.",
             path="/schema",
+            render_plugins=api_docs.RENDER_PLUGINS,
         ),
         debug=False,
     )

@@ -11,6 +11,7 @@ its run's job is read or started after ``print_jobs.STALE_AFTER``; the run can b
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,5 +34,8 @@ def start_in_background(job_id: int) -> None:
 @asynccontextmanager
 async def recover_print_jobs(_: Litestar) -> AsyncIterator[None]:
     """At start-up, fail the print jobs of dead workers and remove their partial files (a lifespan)."""
-    await print_jobs.fail_dead_jobs(SYSTEM)
+    try:
+        await print_jobs.fail_dead_jobs(SYSTEM)
+    except Exception:  # never keeps the server from starting: reading a run's job does it again
+        logging.getLogger("pass_numerique.printing").exception("print jobs of dead workers not recovered")
     yield
