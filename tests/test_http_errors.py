@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from litestar import get
+from litestar.params import FromPath
 from litestar.testing import TestClient
 
 from conftest import World, bearer, issue, run
@@ -100,6 +101,11 @@ async def _broken_api() -> str:
     raise RuntimeError("a bug")
 
 
+@get("/api/v1/broken/{secret:str}", guards=[guards.public])
+async def _broken_with_a_code_in_its_path(secret: FromPath[str]) -> str:
+    raise RuntimeError("a bug")
+
+
 def test_a_bug_answers_500_as_a_french_page_on_the_pages_and_json_on_the_api(caplog) -> None:
     app = create_app()
     app.register(_Broken)
@@ -121,3 +127,18 @@ def test_a_bug_answers_500_as_a_french_page_on_the_pages_and_json_on_the_api(cap
         "internal error on GET /staff/broken",
         "internal error on GET /api/v1/broken",
     ]
+
+
+def test_an_internal_error_logs_the_route_never_the_values_in_its_path(caplog) -> None:
+    app = create_app()
+    app.register(_broken_with_a_code_in_its_path)
+    logger = logging.getLogger("pass_numerique")
+    logger.addHandler(caplog.handler)
+    try:
+        with TestClient(app=app) as client:
+            assert client.get("/api/v1/broken/K3Y-T0K3N").status_code == 500
+    finally:
+        logger.removeHandler(caplog.handler)
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("internal error")]
+    assert logged == ["internal error on GET /api/v1/broken/{secret}"]
+    assert not any("K3Y-T0K3N" in r.getMessage() for r in caplog.records)

@@ -112,8 +112,9 @@ def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 def _log_internal_error(request: Request) -> None:
-    # Logged with the path only: bodies may hold codes or references.
-    log.exception("internal error on %s %s", request.method, request.url.path)
+    # Logged with the route's template only: bodies may hold codes or references, and a path
+    # its values (the voucher token of /v/{token}).
+    log.exception("internal error on %s %s", request.method, request.scope.get("path_template", "?"))
 
 
 API_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
