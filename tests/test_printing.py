@@ -269,3 +269,23 @@ def test_rendering_a_booklet_logs_nothing_from_fonttools(world: World, client, c
     # Our own lines still get through at INFO.
     logging.getLogger("pass_numerique.printing").info("visible")
     assert [r.getMessage() for r in caplog.records if r.name.startswith("pass_numerique")] == ["visible"]
+
+
+def test_a_server_stopping_mid_job_fails_the_job_and_removes_its_files(world: World) -> None:
+    from litestar.testing import TestClient
+
+    from pass_numerique.asgi import create_app
+
+    created = print_run(world, 300)
+    base = f"/api/v1/print-runs/{created.id}/pdf"
+    with TestClient(app=create_app()) as client:
+        coordinator = bearer(client, world.coordinator)
+        job = client.post(base, headers=coordinator).json()
+        deadline = time.monotonic() + 60
+        while not _files_of(created.id, job["id"]):  # rendering under way
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    # The server stopped (lifespan shutdown) before the run was done.
+    stopped = run(PrintJob.select().where(PrintJob.id == job["id"]).first())
+    assert (stopped["status"], stopped["error"]) == ("failed", print_jobs.DEAD_JOB_MESSAGE)
+    assert _files_of(created.id, job["id"]) == []

@@ -33,9 +33,17 @@ def start_in_background(job_id: int) -> None:
 
 @asynccontextmanager
 async def recover_print_jobs(_: Litestar) -> AsyncIterator[None]:
-    """At start-up, fail the print jobs of dead workers and remove their partial files (a lifespan)."""
+    """At start-up, fail the print jobs of dead workers and remove their partial files; at shutdown,
+    stop this worker's jobs the same way (a lifespan)."""
     try:
         await print_jobs.fail_dead_jobs(SYSTEM)
     except Exception:  # never keeps the server from starting: reading a run's job does it again
         logging.getLogger("pass_numerique.printing").exception("print jobs of dead workers not recovered")
-    yield
+    try:
+        yield
+    finally:
+        # Stopping: the jobs under way end as failed, their partial files removed, at once.
+        for task in _RUNNING:
+            task.cancel()
+        if _RUNNING:
+            await asyncio.wait(list(_RUNNING), timeout=30)

@@ -16,6 +16,9 @@ The same inputs give the same bytes: reprints carry identical codes.
 from __future__ import annotations
 
 import math
+import os
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -118,6 +121,19 @@ def qr_drawing(payload: str) -> QrDrawing:
     """Encode ``payload`` and turn it into drawing operators (picklable: runs in worker processes)."""
     matrix = qr_matrix(payload)
     return len(matrix), qr_runs(matrix)
+
+
+def exit_with_parent() -> None:
+    """Initializer of the QR worker processes: a worker ends when the process that started it
+    dies (``kill -9`` included), instead of waiting for work forever as an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def display_url(url: str) -> str:

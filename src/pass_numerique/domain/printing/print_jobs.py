@@ -178,7 +178,11 @@ class _RunWriter:
         self.territory_code = territory_code
         self.branding = branding()
         # spawn, not fork: the caller is a thread of a running event loop.
-        self.qr_pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=get_context("spawn"))
+        self.qr_pool = ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 1,
+            mp_context=get_context("spawn"),
+            initializer=printing.exit_with_parent,
+        )
         self._pending: tuple[list[printing.BookletPrint], Iterator[printing.QrDrawing]] | None = None
 
     def _encode(self, rows: list[dict]) -> tuple[list[printing.BookletPrint], Iterator[printing.QrDrawing]]:
@@ -474,6 +478,11 @@ async def run_job(job_id: int) -> None:
     except JobAbandoned:
         _log.warning("print job %s was marked failed while rendering: abandoned", job_id)
         return
+    except asyncio.CancelledError:  # the server is stopping: failed now, not when the heartbeat goes stale
+        await _update_running(
+            job_id, status=PrintJobStatus.failed, error=DEAD_JOB_MESSAGE, finished_at=utcnow()
+        )
+        raise
     except Exception as exc:
         _log.exception("print job %s failed", job_id)
         await _update_running(
