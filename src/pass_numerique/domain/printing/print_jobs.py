@@ -35,6 +35,7 @@ from pass_numerique.domain.states import BookletStatus, PrintJobStatus
 from pass_numerique.domain.tables import Booklet, PrintJob, PrintRun, Territory, Voucher
 from pass_numerique.rendering import booklet_pdf as printing
 from pass_numerique.rendering.pdf_concat import PdfConcatenator
+from pass_numerique.rendering.spreadsheets import neutralise_formula
 from pass_numerique.settings import get_settings
 
 CHUNK_BOOKLETS = 100
@@ -209,7 +210,8 @@ class _RunWriter:
             first_page = self.concat.page_count + renderer.pages + 1
             renderer.add_booklet(booklet)
             last_page = self.concat.page_count + renderer.pages
-            self.manifest.writerow([booklet.serial, len(booklet.vouchers), first_page, last_page])
+            serial = neutralise_formula(booklet.serial)  # every CSV cell goes through it (docs/security.md)
+            self.manifest.writerow([serial, len(booklet.vouchers), first_page, last_page])
         self.concat.append(renderer.output())
 
     def __enter__(self) -> _RunWriter:
