@@ -43,7 +43,9 @@ async def recover_print_jobs(_: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         # Stopping: the jobs under way end as failed, their partial files removed, at once.
-        for task in _RUNNING:
+        loop = asyncio.get_running_loop()
+        mine = [task for task in _RUNNING if task.get_loop() is loop]
+        for task in mine:
             task.cancel()
-        if _RUNNING:
-            await asyncio.wait(list(_RUNNING), timeout=30)
+        if mine:
+            await asyncio.wait(mine, timeout=30)
