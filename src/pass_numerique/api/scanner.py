@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 
 from pass_numerique.domain.redemption import offline_sync, redeem
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.parameters import Limit
 
 
 class ScannerController(Controller):
@@ -37,7 +36,7 @@ class ScannerController(Controller):
         self,
         request: Request,
         unresolved: FromQuery[bool] = False,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        limit: Limit = 100,
     ) -> list[offline_sync.ConflictOut]:
         """Offline redemptions refused on upload (site agents: their site; managers: their territories)."""
         return await offline_sync.list_conflicts(actor_of(request), unresolved_only=unresolved, limit=limit)

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from pass_numerique.db.json_columns import json_value
+from pass_numerique.domain import bounds
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import local_zone, utcnow
 from pass_numerique.domain.tables import (
@@ -83,10 +84,10 @@ async def history(
 class AuditFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Which events: by who did it, on what, which action, between which days (local, included)."""
 
-    actor_id: int | None = None
-    object_type: str | None = None
-    object_id: str | None = None
-    action: str | None = None
+    actor_id: bounds.Id | None = None
+    object_type: bounds.ShortField | None = None
+    object_id: bounds.ShortField | None = None
+    action: bounds.Value | None = None
     start: date | None = None
     end: date | None = None
 
