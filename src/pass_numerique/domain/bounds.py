@@ -41,6 +41,8 @@ VALUE_LENGTH = 60  # a value of a national list (theme, age band, need…) or a 
 SHORT_FIELD_LENGTH = 40  # a phone number, an audit object type or id
 LONG_TEXT_LENGTH = 2000  # free text in a text column (opening hours)
 FILENAME_LENGTH = 255
+COMMUNE_LENGTH = 120
+EXTERNAL_ID_LENGTH = 120  # a site's id in the national standard
 MAX_LIST = 100  # values of a list field (themes, needs, funders, territories)
 MAX_SERIALS = 10_000  # booklets allocated by serial in one request: a whole print run
 
@@ -68,6 +70,7 @@ Month = text(MONTH_LENGTH)
 Value = text(VALUE_LENGTH)
 ShortField = text(SHORT_FIELD_LENGTH)
 LongText = text(LONG_TEXT_LENGTH)
+Commune = text(COMMUNE_LENGTH)
 Insee = text(5)  # a commune's INSEE code, a postal code
 Siret = text(14)
 Values = Annotated[list[Value], msgspec.Meta(max_length=MAX_LIST)]

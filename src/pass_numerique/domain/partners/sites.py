@@ -22,8 +22,8 @@ class SiteCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     address: bounds.Address = ""
     postal_code: bounds.Insee = ""
     commune_insee: bounds.Insee = ""
-    commune_name: bounds.Name = ""
-    contact_email: bounds.Email = ""
+    commune_name: bounds.Commune = ""
+    contact_email: bounds.Name = ""  # a 200-character column, shorter than an account's e-mail
     contact_phone: bounds.ShortField = ""
     opening_hours: bounds.LongText = ""
     siret: bounds.Siret | None = None

@@ -23,7 +23,7 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import statement_download
 from pass_numerique.http.errors import status_of
-from pass_numerique.http.parameters import IdParameter, MonthParameter, OptionalMonth
+from pass_numerique.http.parameters import IdParameter, MonthParameter, OptionalShortField
 from pass_numerique.web.staff.layout import StaffController, form_errors, form_of, page, see_other
 
 
@@ -49,7 +49,7 @@ class StatementPages(StaffController):
         )
 
     @get("/statements", guards=[guards.STATEMENTS])
-    async def month(self, request: Request, mois: OptionalMonth = None) -> Template:
+    async def month(self, request: Request, mois: OptionalShortField = None) -> Template:
         return await self._month(request, (mois or "").strip() or statements.last_month())
 
     @post("/statements/{month:str}/close", guards=[guards.MANAGERS])
