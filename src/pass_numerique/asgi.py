@@ -30,6 +30,7 @@ from pass_numerique.domain.reports import booklet_rollups, redemption_rollups
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import BearerTokenMiddleware
 from pass_numerique.http.errors import API_EXCEPTION_HANDLERS
+from pass_numerique.http.openapi import document_errors
 from pass_numerique.security import signing_keys, token_cache
 from pass_numerique.settings import get_settings
 from pass_numerique.web import public, scanner, staff
@@ -132,6 +133,7 @@ def create_app() -> Litestar:
         signing_keys.ensure_key()  # embedded mode: a key on first start
     _ = signing_keys.keyring().current_kid  # fail at start-up, not at the first voucher, if keys are missing
     logging.getLogger("pass_numerique").setLevel(logging.INFO)
+    document_errors(CONTROLLERS)  # every refusal in the OpenAPI schema, with the one error body
     return Litestar(
         route_handlers=[
             *CONTROLLERS,

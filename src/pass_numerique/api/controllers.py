@@ -22,6 +22,7 @@ from pass_numerique.domain.redemption import lookup, redeem, undo
 from pass_numerique.domain.scheme import programmes, territories
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.openapi import error_responses
 from pass_numerique.http.parameters import (
     IdParameter,
     Limit,
@@ -69,7 +70,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", guards=[guards.public], status_code=200)
+    @post("/login", guards=[guards.public], status_code=200, responses=error_responses(401, 429))
     async def login(self, data: JSONBody[LoginRequest]) -> LoginResponse:
         """Exchange an e-mail and password for a bearer token (valid 30 days, shown once)."""
         actor, token = await authentication.login(data.email, data.password)

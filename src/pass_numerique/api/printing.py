@@ -11,6 +11,7 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.background_jobs import start_in_background
 from pass_numerique.http.downloads import booklet_download, print_job_download
+from pass_numerique.http.openapi import BINARY, TEXT, download_operation
 from pass_numerique.http.parameters import IdParameter, SerialParameter
 
 
@@ -18,7 +19,12 @@ class PrintingController(Controller):
     path = "/api/v1"
     tags = ["printing"]
 
-    @get("/booklets/{serial:str}/pdf", guards=[guards.ISSUERS], media_type="application/pdf")
+    @get(
+        "/booklets/{serial:str}/pdf",
+        guards=[guards.ISSUERS],
+        media_type="application/pdf",
+        operation_class=download_operation(pdf=BINARY),
+    )
     async def booklet_pdf(self, request: Request, serial: SerialParameter) -> Response[bytes]:
         """The print-ready PDF of one booklet (cover and coupons); printing changes nothing."""
         return await booklet_download(actor_of(request), serial)
@@ -36,10 +42,20 @@ class PrintingController(Controller):
         """The latest print job of the run, with its progress in percent."""
         return await print_jobs.get_job(actor_of(request), run_id)
 
-    @get("/print-runs/{run_id:int}/pdf/file", guards=[guards.MANAGERS], media_type="application/pdf")
+    @get(
+        "/print-runs/{run_id:int}/pdf/file",
+        guards=[guards.MANAGERS],
+        media_type="application/pdf",
+        operation_class=download_operation(pdf=BINARY),
+    )
     async def print_job_file(self, request: Request, run_id: IdParameter) -> File:
         return await print_job_download(actor_of(request), run_id, "pdf")
 
-    @get("/print-runs/{run_id:int}/pdf/manifest.csv", guards=[guards.MANAGERS], media_type="text/csv")
+    @get(
+        "/print-runs/{run_id:int}/pdf/manifest.csv",
+        guards=[guards.MANAGERS],
+        media_type="text/csv",
+        operation_class=download_operation(csv=TEXT),
+    )
     async def print_job_manifest(self, request: Request, run_id: IdParameter) -> File:
         return await print_job_download(actor_of(request), run_id, "manifest")

@@ -19,6 +19,7 @@ from pass_numerique.domain.reports.figures import Report, ReportFilter
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import report_download, statement_download
+from pass_numerique.http.openapi import BINARY, TEXT, download_operation
 from pass_numerique.http.parameters import (
     IdParameter,
     MonthParameter,
@@ -60,7 +61,9 @@ class ReportController(Controller):
             structure_offset=structure_offset,
         )
 
-    @get("/reports/export", guards=[guards.REPORTS])
+    @get(
+        "/reports/export", guards=[guards.REPORTS], operation_class=download_operation(csv=TEXT, xlsx=BINARY)
+    )
     async def export(
         self,
         request: Request,
@@ -97,7 +100,11 @@ class StatementController(Controller):
     ) -> statements.Statement:
         return await statements.statement(actor_of(request), site_id, month)
 
-    @get("/statements/{site_id:int}/{month:str}/export", guards=[guards.STATEMENTS])
+    @get(
+        "/statements/{site_id:int}/{month:str}/export",
+        guards=[guards.STATEMENTS],
+        operation_class=download_operation(pdf=BINARY, csv=TEXT, xlsx=BINARY),
+    )
     async def export(
         self,
         request: Request,

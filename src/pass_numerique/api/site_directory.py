@@ -12,6 +12,7 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import sites_download
 from pass_numerique.http.errors import STATUS_BY_CODE
+from pass_numerique.http.openapi import RECORDS, TEXT, download_operation
 from pass_numerique.http.parameters import Filename, IdParameter
 
 
@@ -37,7 +38,7 @@ class SiteDirectoryController(Controller):
         )
         return Response(report, status_code=STATUS_BY_CODE["invalid_input"] if report.errors else 200)
 
-    @get("/export", guards=[guards.MANAGERS])
+    @get("/export", guards=[guards.MANAGERS], operation_class=download_operation(csv=TEXT, json=RECORDS))
     async def export_sites(
         self, request: Request, format: FromQuery[Literal["csv", "json"]] = "csv"
     ) -> Response[bytes]:
