@@ -199,3 +199,25 @@ def test_checked_accepts_exactly_what_decoding_accepts(name: str) -> None:
         assert exc.code == "invalid_input" and exc.details["field"] == "name"
         checks = False
     assert decodes == checks == (len(name) <= bounds.NAME_LENGTH and "\x00" not in name)
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_days_out_of_bounds_are_refused_where_a_month_or_a_validity_is_added_to_them(
+    client, world: World, day: str
+) -> None:
+    """A date at the ends of the calendar made an overflow in date arithmetic: 500 before."""
+    admin = bearer(client, world.admin)
+    refused(client.get(f"/api/v1/reports?end={day}", headers=admin), "end")
+    refused(client.get(f"/api/v1/reports/export?format=csv&start={day}", headers=admin), "start")
+    refused(client.get(f"/api/v1/public/statistics?end={day}"), "end")
+    refused(client.get(f"/api/v1/audit/?start={day}", headers=admin), "start")
+    refused(client.get(f"/api/v1/redemptions?day={day}", headers=bearer(client, world.agent)), "day")
+    body = {
+        "territory_id": world.north.id,
+        "programme_id": world.programme.id,
+        "quantity": 1,
+        "valid_from": day,
+    }
+    refused(client.post("/api/v1/print-runs", headers=admin, json=body), "valid_from")
+    extend = f"/api/v1/programmes/{world.programme.id}/extend-validity"
+    refused(client.post(extend, headers=admin, json={"valid_until": day}), "valid_until")

@@ -117,6 +117,8 @@ async def search(actor: Actor, flt: AuditFilter, *, limit: int = 50, offset: int
     """Events, newest first. Admins see every event; a coordinator, what the people working in its
     territories did (issuers of its structures, agents of its sites, fellow coordinators, itself)."""
     actor.require_role(Role.admin, Role.coordinator)
+    bounds.check_day(flt.start, "start")
+    bounds.check_day(flt.end, "end")
     where = AuditEvent.id.is_not_null()
     if actor.role == Role.coordinator:
         where &= AuditEvent.actor.is_in(await _people_of(actor))

@@ -13,6 +13,7 @@ PostgreSQL text cannot hold the NUL character, so no string may carry one.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -45,6 +46,9 @@ COMMUNE_LENGTH = 120
 EXTERNAL_ID_LENGTH = 120  # a site's id in the national standard
 MAX_LIST = 100  # values of a list field (themes, needs, funders, territories)
 MAX_SERIALS = 10_000  # booklets allocated by serial in one request: a whole print run
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+"""The days a filter or a validity may name: a month or a validity added to one stays a date."""
 
 
 def text(max_length: int, *, min_length: int = 0) -> Any:
@@ -100,3 +104,13 @@ def field_of(exc: msgspec.ValidationError) -> str | None:
     if " - at `$." not in message:
         return None
     return message.rsplit(" - at `$.", 1)[1].rstrip("`")
+
+
+def check_day(value: date | None, field: str) -> None:
+    """Refuse a day outside ``FIRST_DAY``..``LAST_DAY`` (msgspec cannot bound a date in a type)."""
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise DomainError(
+            "invalid_input",
+            f"Date hors limites : entre le {FIRST_DAY:%d/%m/%Y} et le {LAST_DAY:%d/%m/%Y}.",
+            field=field,
+        )

@@ -286,6 +286,7 @@ async def extend_validity(
 ) -> ExtendResult:
     """Push back the end of validity of a programme's booklets that still hold usable vouchers."""
     actor.require_role(Role.admin)
+    bounds.check_day(request.valid_until, "valid_until")
     now = now or utcnow()
     await get_programme(programme_id)
     if request.valid_until <= local_date(now):

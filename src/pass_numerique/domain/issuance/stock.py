@@ -78,6 +78,7 @@ async def create_print_run(
         raise DomainError(
             "invalid_input", f"Un tirage compte de 1 à {MAX_PRINT_RUN} carnets.", field="quantity"
         )
+    bounds.check_day(request.valid_from, "valid_from")
     now = now or utcnow()
     programme = await get_programme(request.programme_id)
     valid_from = request.valid_from or local_date(now)

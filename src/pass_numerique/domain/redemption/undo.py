@@ -133,6 +133,7 @@ async def list_redemptions(
 ) -> list[RedemptionOut]:
     """Redemptions in scope, newest first: a site agent sees only their site."""
     actor.require_role(Role.site_agent, *MANAGERS)
+    bounds.check_day(day, "day")
     query = (
         Redemption.select(
             Redemption.id,
