@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from conftest import World, run
 from pass_numerique.asgi import create_app
 from pass_numerique.domain.accounts import authentication
+from pass_numerique.http.errors import ErrorBody
 
 EXAMPLES_PER_OPERATION = 5
 ROLES = ("admin", "site_agent")
@@ -53,3 +54,26 @@ def test_the_api_answers_as_its_openapi_document_says(
     # One database per operation for both accounts: the world costs more to build than the calls.
     for headers in signed_in:
         case.call_and_validate(headers=headers, checks=CHECKS)
+
+
+def test_every_refusal_is_documented_with_the_one_error_body(client) -> None:
+    document = client.get("/schema/openapi.json").json()
+    assert set(document["components"]["schemas"]["ErrorBody"]["properties"]) == set(
+        ErrorBody.__struct_fields__
+    )
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, status)
+            if operation.get("parameters") or operation.get("requestBody"):
+                assert {"404", "422"} <= set(responses), (method, path)
+            if path != "/api/v1/auth/login" and path not in ("/api/v1/keys", "/api/v1/public/statistics"):
+                assert {"401", "403"} <= set(responses), (method, path)
+    assert {"401", "429"} <= set(document["paths"]["/api/v1/auth/login"]["post"]["responses"])
+    # A download documents each of its formats, not one JSON string.
+    export = document["paths"]["/api/v1/sites/export"]["get"]["responses"]["200"]["content"]
+    assert set(export) == {"text/csv", "application/json"}
+    assert export["application/json"]["schema"]["type"] == "array"

@@ -263,12 +263,12 @@ class RedemptionController(Controller):
     path = "/api/v1"
     tags = ["redemption"]
 
-    @post("/vouchers/lookup", guards=[guards.LOOKUP], status_code=200)
+    @post("/vouchers/lookup", guards=[guards.LOOKUP], status_code=200, responses=error_responses(429))
     async def lookup(self, request: Request, data: JSONBody[LookupRequest]) -> lookup.LookupResult:
         """A voucher's state and its booklet's remaining vouchers; changes nothing."""
         return await lookup.lookup(actor_of(request), data.code)
 
-    @post("/redemptions", guards=[guards.SITE_AGENT], status_code=200)
+    @post("/redemptions", guards=[guards.SITE_AGENT], status_code=200, responses=error_responses(429))
     async def redeem(self, request: Request, data: JSONBody[redeem.RedeemRequest]) -> redeem.RedeemResult:
         """Redeem one or several vouchers of one booklet atomically; idempotent on ``request_id``."""
         return await redeem.redeem(actor_of(request), data)

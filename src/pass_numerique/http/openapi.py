@@ -9,7 +9,8 @@ statuses it can answer, from what it declares:
 - 400, 404 and 422 when it takes input (path, query or body): a refused value (``invalid_input``),
   an id that designates nothing, a code the error map does not list (400);
 - 409 when it changes something (not GET): the state forbids it, a duplicate, a closed period;
-- anything else the handler declares itself, e.g. ``responses=error_responses(429)`` on sign-in.
+- anything else the handler declares itself, e.g. ``responses=error_responses(429)`` on sign-in and
+  on the routes that count a scanner's attempts (look-up, redemption, offline upload).
 
 A download in several formats declares them with ``operation_class=download_operation(...)``: Litestar
 would document its bytes as one JSON string.
