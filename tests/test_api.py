@@ -76,13 +76,13 @@ def test_deactivated_account_loses_access(client, world: World) -> None:
     "body",
     ["not json", {"codes": 5}, {"codes": ["x"], "theme": "email", "request_id": "abc", "extra": 1}, []],
 )
-def test_malformed_bodies_get_a_400_with_a_stable_code(client, world: World, body) -> None:
+def test_malformed_bodies_get_a_422_with_a_stable_code(client, world: World, body) -> None:
     headers = bearer(client, world.agent)
     kwargs = {"content": body} if isinstance(body, str) else {"json": body}
     response = client.post(
         "/api/v1/redemptions", headers={**headers, "content-type": "application/json"}, **kwargs
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # the status of invalid_input, however the value was refused
     assert response.json()["code"] == "invalid_input"
 
 

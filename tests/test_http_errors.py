@@ -58,12 +58,13 @@ def test_every_code_has_a_status_and_unknown_codes_are_plain_refusals() -> None:
 
 def test_the_pages_answer_every_error_in_html_and_the_api_in_json(client, world: World) -> None:
     login(client, world.coordinator)
-    # A query parameter of the wrong type: the framework's 400, as a French page on the pages.
+    # A query parameter of the wrong type: invalid_input's 422, as a French page on the pages.
     page = client.get("/staff/structures?page_number=abc")
-    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
-    assert "La requête n&#39;a pas pu être traitée." in page.text
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "Une valeur de l&#39;adresse ou du formulaire est invalide" in page.text
     api = client.get("/api/v1/audit/?limit=abc", headers=bearer(client, world.coordinator))
-    assert api.status_code == 400 and api.json()["code"] == "invalid_input"
+    assert api.status_code == 422 and api.json()["code"] == "invalid_input"
+    assert api.json()["details"]["field"] == "limit"
     # A signed-out page redirects to the login and back; the API answers 401 in JSON.
     client.cookies.clear()
     wall = client.get("/staff/structures", follow_redirects=False)

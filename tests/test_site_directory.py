@@ -188,3 +188,25 @@ def test_the_csv_export_never_turns_a_cell_into_a_formula(world: World, client) 
     # JSON is data, not a spreadsheet: kept as entered.
     as_json = json.loads(run(site_directory.export_sites(world.coordinator, "json")))
     assert any(r["nom"].startswith("=HYPERLINK") for r in as_json)
+
+
+def test_each_line_is_held_to_the_bounds_of_a_site_and_nothing_is_written(world: World) -> None:
+    """A value PostgreSQL could not store (too long for its column, a NUL) is a line's error on both
+    engines, with the bounds a form or the API applies (domain/bounds.py), never a 500."""
+    rows = three_sites()
+    header = rows[0]
+    rows[1][header.index("nom")] = "N" * 201
+    rows[2][header.index("commune")] = "Reims\x00"
+    rows[3][header.index("id")] = "i" * 121
+    before = run(PartnerSite.count())
+    report = do_import(world, as_csv(rows))
+    found = {(issue.line, issue.column) for issue in report.errors}
+    assert found == {(2, "nom"), (3, "commune"), (4, "id")}, report.errors
+    assert run(PartnerSite.count()) == before
+    # The same through JSON, where a NUL arrives escaped.
+    records = [dict(zip(header, row, strict=True)) for row in three_sites()[1:]]
+    records[0]["adresse"] = "A" * 301
+    records[1]["nom"] = "Lieu\u0000"
+    report = do_import(world, json.dumps(records).encode(), "lieux.json")
+    assert {(issue.line, issue.column) for issue in report.errors} == {(2, "adresse"), (3, "nom")}
+    assert run(PartnerSite.count()) == before

@@ -32,6 +32,7 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import BearerTokenMiddleware
 from pass_numerique.http.background_jobs import recover_print_jobs
 from pass_numerique.http.errors import API_EXCEPTION_HANDLERS
+from pass_numerique.http.openapi import document_errors
 from pass_numerique.http.security_headers import security_headers_hook
 from pass_numerique.security import signing_keys, token_cache
 from pass_numerique.settings import get_settings
@@ -134,6 +135,7 @@ def create_app() -> Litestar:
     if not settings.production:
         signing_keys.ensure_key()  # embedded mode: a key on first start
     _ = signing_keys.keyring().current_kid  # fail at start-up, not at the first voucher, if keys are missing
+    document_errors(CONTROLLERS)  # every refusal in the OpenAPI schema, with the one error body
     return Litestar(
         route_handlers=[
             *CONTROLLERS,

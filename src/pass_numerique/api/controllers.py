@@ -7,13 +7,13 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 
 from pass_numerique.api.printing import PrintingController
 from pass_numerique.api.reports import ReportController, StatementController
 from pass_numerique.api.scanner import ScannerController
 from pass_numerique.api.site_directory import SiteDirectoryController
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle, stock
@@ -22,12 +22,26 @@ from pass_numerique.domain.redemption import lookup, redeem, undo
 from pass_numerique.domain.scheme import programmes, territories
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.openapi import error_responses
+from pass_numerique.http.parameters import (
+    IdParameter,
+    Limit,
+    Offset,
+    OptionalId,
+    OptionalShortField,
+    OptionalValue,
+    PublicIdParameter,
+    SerialParameter,
+)
 from pass_numerique.security.signing_keys import PublicKey, keyring
+
+MAX_TOKEN_DAYS = 3660
+"""A bearer token lives ten years at most (a date past year 9999 cannot be stored)."""
 
 
 class LoginRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    email: str
-    password: str
+    email: bounds.Email
+    password: bounds.Password
 
 
 class LoginResponse(msgspec.Struct, kw_only=True):
@@ -36,16 +50,16 @@ class LoginResponse(msgspec.Struct, kw_only=True):
 
 
 class TokenCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    label: str
-    expires_in_days: int | None = None
+    label: bounds.Label
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOKEN_DAYS)] | None = None
 
 
 class LookupRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    code: str
+    code: bounds.Scanned
 
 
 class RefLookup(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    external_ref: str
+    external_ref: bounds.Label
 
 
 class ActiveFlag(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -56,7 +70,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", guards=[guards.public], status_code=200)
+    @post("/login", guards=[guards.public], status_code=200, responses=error_responses(401, 429))
     async def login(self, data: JSONBody[LoginRequest]) -> LoginResponse:
         """Exchange an e-mail and password for a bearer token (valid 30 days, shown once)."""
         actor, token = await authentication.login(data.email, data.password)
@@ -76,7 +90,7 @@ class AuthController(Controller):
         return await authentication.create_token(actor_of(request), data.label, expires)
 
     @delete("/tokens/{token_id:int}", guards=[guards.STAFF])
-    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> None:
+    async def revoke_token(self, request: Request, token_id: IdParameter) -> None:
         await authentication.revoke_token(actor_of(request), token_id)
 
 
@@ -111,15 +125,13 @@ class ReferenceController(Controller):
 
     @post("/programmes/{programme_id:int}/extend-validity", guards=[guards.ADMIN], status_code=200)
     async def extend_validity(
-        self, request: Request, programme_id: FromPath[int], data: JSONBody[lifecycle.ExtendValidity]
+        self, request: Request, programme_id: IdParameter, data: JSONBody[lifecycle.ExtendValidity]
     ) -> lifecycle.ExtendResult:
         """Push back the end of validity of the programme's booklets with unused vouchers."""
         return await lifecycle.extend_validity(actor_of(request), programme_id, data)
 
     @get("/sites", guards=[guards.STAFF])
-    async def list_sites(
-        self, request: Request, territory_id: FromQuery[int | None] = None
-    ) -> list[sites.SiteOut]:
+    async def list_sites(self, request: Request, territory_id: OptionalId = None) -> list[sites.SiteOut]:
         return await sites.list_sites(actor_of(request), territory_id)
 
     @post("/sites", guards=[guards.MANAGERS])
@@ -128,7 +140,7 @@ class ReferenceController(Controller):
 
     @post("/sites/{site_id:int}/accreditation", guards=[guards.MANAGERS], status_code=200)
     async def accredit_site(
-        self, request: Request, site_id: FromPath[int], data: JSONBody[sites.Accreditation]
+        self, request: Request, site_id: IdParameter, data: JSONBody[sites.Accreditation]
     ) -> sites.SiteOut:
         return await sites.set_accreditation(actor_of(request), site_id, data)
 
@@ -157,13 +169,13 @@ class UserController(Controller):
 
     @post("/{user_id:int}", guards=[guards.ADMIN], status_code=200)
     async def update_user(
-        self, request: Request, user_id: FromPath[int], data: JSONBody[users.UserUpdate]
+        self, request: Request, user_id: IdParameter, data: JSONBody[users.UserUpdate]
     ) -> users.User:
         """A new name, role or scope; the person's sessions end so the new scope applies at once."""
         return await users.update_user(actor_of(request), user_id, data)
 
     @post("/{user_id:int}/active", guards=[guards.ADMIN], status_code=200)
-    async def set_active(self, request: Request, user_id: FromPath[int], data: JSONBody[ActiveFlag]) -> None:
+    async def set_active(self, request: Request, user_id: IdParameter, data: JSONBody[ActiveFlag]) -> None:
         await users.set_active(actor_of(request), user_id, data.active)
 
 
@@ -183,17 +195,17 @@ class BeneficiaryController(Controller):
         return await beneficiaries.find_by_external_ref(actor_of(request), data.external_ref)
 
     @get("/{public_id:str}/export", guards=[guards.ISSUERS])
-    async def export(self, request: Request, public_id: FromPath[str]) -> data_rights.BeneficiaryData:
+    async def export(self, request: Request, public_id: PublicIdParameter) -> data_rights.BeneficiaryData:
         """Everything held on the beneficiary (RGPD right of access)."""
         return await data_rights.export_beneficiary(actor_of(request), public_id)
 
     @post("/{public_id:str}/erase", guards=[guards.ISSUERS], status_code=204)
-    async def erase(self, request: Request, public_id: FromPath[str]) -> None:
+    async def erase(self, request: Request, public_id: PublicIdParameter) -> None:
         """Erase the beneficiary's personal fields for good; anonymous counts stay (RGPD erasure)."""
         await data_rights.erase_beneficiary(actor_of(request), public_id)
 
     @get("/{public_id:str}", guards=[guards.ISSUERS])
-    async def get_one(self, request: Request, public_id: FromPath[str]) -> beneficiaries.BeneficiaryOut:
+    async def get_one(self, request: Request, public_id: PublicIdParameter) -> beneficiaries.BeneficiaryOut:
         return await beneficiaries.get_beneficiary(actor_of(request), public_id)
 
 
@@ -207,24 +219,24 @@ class BookletController(Controller):
         return await lifecycle.issue_booklet(actor_of(request), data)
 
     @get("/booklets/{serial:str}", guards=[guards.ISSUERS])
-    async def get_one(self, request: Request, serial: FromPath[str]) -> lifecycle.BookletOut:
+    async def get_one(self, request: Request, serial: SerialParameter) -> lifecycle.BookletOut:
         return await lifecycle.get_booklet(actor_of(request), serial)
 
     @get("/booklets/{serial:str}/codes", guards=[guards.ISSUERS])
-    async def codes(self, request: Request, serial: FromPath[str]) -> list[lifecycle.VoucherCode]:
+    async def codes(self, request: Request, serial: SerialParameter) -> list[lifecycle.VoucherCode]:
         """The printable codes (QR URL and short code) of each voucher; reading changes nothing."""
         return await lifecycle.booklet_codes(actor_of(request), serial)
 
     @post("/booklets/{serial:str}/assign", guards=[guards.ISSUERS], status_code=200)
     async def assign(
-        self, request: Request, serial: FromPath[str], data: JSONBody[lifecycle.AssignRequest]
+        self, request: Request, serial: SerialParameter, data: JSONBody[lifecycle.AssignRequest]
     ) -> lifecycle.BookletOut:
         """Hand a pre-printed booklet to a beneficiary."""
         return await lifecycle.assign_booklet(actor_of(request), serial, data)
 
     @post("/booklets/{serial:str}/cancel", guards=[guards.ISSUERS], status_code=200)
     async def cancel(
-        self, request: Request, serial: FromPath[str], data: JSONBody[lifecycle.CancelRequest]
+        self, request: Request, serial: SerialParameter, data: JSONBody[lifecycle.CancelRequest]
     ) -> lifecycle.CancelResult:
         """Cancel a lost or stolen booklet, optionally issuing its replacement."""
         return await lifecycle.cancel_booklet(actor_of(request), serial, data)
@@ -236,7 +248,7 @@ class BookletController(Controller):
         return await stock.create_print_run(actor_of(request), data)
 
     @get("/print-runs/{run_id:int}", guards=[guards.MANAGERS])
-    async def get_print_run(self, request: Request, run_id: FromPath[int]) -> stock.PrintRunOut:
+    async def get_print_run(self, request: Request, run_id: IdParameter) -> stock.PrintRunOut:
         return await stock.get_print_run(actor_of(request), run_id)
 
     @post("/allocations", guards=[guards.MANAGERS], status_code=200)
@@ -251,12 +263,12 @@ class RedemptionController(Controller):
     path = "/api/v1"
     tags = ["redemption"]
 
-    @post("/vouchers/lookup", guards=[guards.LOOKUP], status_code=200)
+    @post("/vouchers/lookup", guards=[guards.LOOKUP], status_code=200, responses=error_responses(429))
     async def lookup(self, request: Request, data: JSONBody[LookupRequest]) -> lookup.LookupResult:
         """A voucher's state and its booklet's remaining vouchers; changes nothing."""
         return await lookup.lookup(actor_of(request), data.code)
 
-    @post("/redemptions", guards=[guards.SITE_AGENT], status_code=200)
+    @post("/redemptions", guards=[guards.SITE_AGENT], status_code=200, responses=error_responses(429))
     async def redeem(self, request: Request, data: JSONBody[redeem.RedeemRequest]) -> redeem.RedeemResult:
         """Redeem one or several vouchers of one booklet atomically; idempotent on ``request_id``."""
         return await redeem.redeem(actor_of(request), data)
@@ -266,9 +278,9 @@ class RedemptionController(Controller):
         self,
         request: Request,
         day: FromQuery[date | None] = None,
-        site_id: FromQuery[int | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        site_id: OptionalId = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> list[undo.RedemptionOut]:
         return await undo.list_redemptions(
             actor_of(request), day=day, site_id=site_id, limit=limit, offset=offset
@@ -276,7 +288,7 @@ class RedemptionController(Controller):
 
     @post("/redemptions/{redemption_id:int}/undo", guards=[guards.UNDO], status_code=200)
     async def undo(
-        self, request: Request, redemption_id: FromPath[int], data: JSONBody[undo.UndoRequest]
+        self, request: Request, redemption_id: IdParameter, data: JSONBody[undo.UndoRequest]
     ) -> undo.RedemptionOut:
         return await undo.undo_redemption(actor_of(request), redemption_id, data)
 
@@ -289,14 +301,14 @@ class AuditController(Controller):
     async def list_events(
         self,
         request: Request,
-        object_type: FromQuery[str | None] = None,
-        object_id: FromQuery[str | None] = None,
-        actor_id: FromQuery[int | None] = None,
-        action: FromQuery[str | None] = None,
+        object_type: OptionalShortField = None,
+        object_id: OptionalShortField = None,
+        actor_id: OptionalId = None,
+        action: OptionalValue = None,
         start: FromQuery[date | None] = None,
         end: FromQuery[date | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> audit.AuditPage:
         """Audit events, newest first (a coordinator: those of the people of its territories)."""
         flt = audit.AuditFilter(

@@ -11,7 +11,7 @@ from typing import Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from pass_numerique.domain.reimbursement import statements
 from pass_numerique.domain.reports import dashboard, public_statistics
@@ -19,6 +19,15 @@ from pass_numerique.domain.reports.figures import Report, ReportFilter
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import report_download, statement_download
+from pass_numerique.http.openapi import BINARY, TEXT, download_operation
+from pass_numerique.http.parameters import (
+    IdParameter,
+    MonthParameter,
+    Offset,
+    OptionalLimit,
+    OptionalMonth,
+    ValueParameter,
+)
 from pass_numerique.http.report_filters import REPORT_FILTER
 
 
@@ -32,10 +41,10 @@ class ReportController(Controller):
         self,
         request: Request,
         flt: NamedDependency[ReportFilter],
-        site_limit: FromQuery[int | None] = None,
-        site_offset: FromQuery[int] = 0,
-        structure_limit: FromQuery[int | None] = None,
-        structure_offset: FromQuery[int] = 0,
+        site_limit: OptionalLimit = None,
+        site_offset: Offset = 0,
+        structure_limit: OptionalLimit = None,
+        structure_offset: Offset = 0,
     ) -> Report:
         """Issued versus used for a period (default: twelve calendar months), within the caller's scope.
 
@@ -52,13 +61,15 @@ class ReportController(Controller):
             structure_offset=structure_offset,
         )
 
-    @get("/reports/export", guards=[guards.REPORTS])
+    @get(
+        "/reports/export", guards=[guards.REPORTS], operation_class=download_operation(csv=TEXT, xlsx=BINARY)
+    )
     async def export(
         self,
         request: Request,
         flt: NamedDependency[ReportFilter],
         format: FromQuery[Literal["csv", "xlsx"]] = "xlsx",
-        table: FromQuery[str] = "territoires",
+        table: ValueParameter = "territoires",
     ) -> Response[bytes]:
         """The report as XLSX (one sheet per table) or one table as CSV (``table``: synthese, territoires,
         structures, lieux, mois, thematiques, tranches_age, expiration)."""
@@ -78,23 +89,27 @@ class StatementController(Controller):
 
     @get("/statements", guards=[guards.STATEMENTS])
     async def list_statements(
-        self, request: Request, month: FromQuery[str | None] = None
+        self, request: Request, month: OptionalMonth = None
     ) -> list[statements.StatementSummary]:
         """Each site's total for a month (default: last month), within the caller's scope."""
         return await statements.list_statements(actor_of(request), month or statements.last_month())
 
     @get("/statements/{site_id:int}/{month:str}", guards=[guards.STATEMENTS])
     async def statement(
-        self, request: Request, site_id: FromPath[int], month: FromPath[str]
+        self, request: Request, site_id: IdParameter, month: MonthParameter
     ) -> statements.Statement:
         return await statements.statement(actor_of(request), site_id, month)
 
-    @get("/statements/{site_id:int}/{month:str}/export", guards=[guards.STATEMENTS])
+    @get(
+        "/statements/{site_id:int}/{month:str}/export",
+        guards=[guards.STATEMENTS],
+        operation_class=download_operation(pdf=BINARY, csv=TEXT, xlsx=BINARY),
+    )
     async def export(
         self,
         request: Request,
-        site_id: FromPath[int],
-        month: FromPath[str],
+        site_id: IdParameter,
+        month: MonthParameter,
         format: FromQuery[Literal["csv", "xlsx", "pdf"]] = "pdf",
     ) -> Response[bytes]:
         """The statement as PDF, CSV (French Excel) or XLSX."""
@@ -104,8 +119,8 @@ class StatementController(Controller):
     async def mark_paid(
         self,
         request: Request,
-        site_id: FromPath[int],
-        month: FromPath[str],
+        site_id: IdParameter,
+        month: MonthParameter,
         data: JSONBody[statements.PaymentRequest],
     ) -> statements.Statement:
         """Record the payment of a closed month's statement, with its reference (once)."""
@@ -116,6 +131,6 @@ class StatementController(Controller):
         return await statements.list_periods(actor_of(request))
 
     @post("/periods/{month:str}/close", guards=[guards.MANAGERS], status_code=200)
-    async def close(self, request: Request, month: FromPath[str]) -> statements.PeriodOut:
+    async def close(self, request: Request, month: MonthParameter) -> statements.PeriodOut:
         """Close a past month for the whole département: its statements are frozen."""
         return await statements.close_period(actor_of(request), month)

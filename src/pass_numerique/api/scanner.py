@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 
 from pass_numerique.domain.redemption import offline_sync, redeem
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.openapi import error_responses
+from pass_numerique.http.parameters import Limit
 
 
 class ScannerController(Controller):
@@ -26,7 +26,7 @@ class ScannerController(Controller):
         """Public keys, cancelled booklets and validity extensions, for offline checks."""
         return await offline_sync.offline_bundle(actor_of(request))
 
-    @post("/sync", guards=[guards.SITE_AGENT], status_code=200)
+    @post("/sync", guards=[guards.SITE_AGENT], status_code=200, responses=error_responses(429))
     async def sync(self, request: Request, data: JSONBody[redeem.RedeemRequest]) -> offline_sync.SyncResult:
         """Upload one queued offline redemption (``occurred_at`` required); idempotent on
         ``request_id``. A refusal is answered 200 with ``status: conflict`` and recorded."""
@@ -37,7 +37,7 @@ class ScannerController(Controller):
         self,
         request: Request,
         unresolved: FromQuery[bool] = False,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        limit: Limit = 100,
     ) -> list[offline_sync.ConflictOut]:
         """Offline redemptions refused on upload (site agents: their site; managers: their territories)."""
         return await offline_sync.list_conflicts(actor_of(request), unresolved_only=unresolved, limit=limit)

@@ -12,6 +12,8 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import sites_download
 from pass_numerique.http.errors import STATUS_BY_CODE
+from pass_numerique.http.openapi import RECORDS, TEXT, download_operation
+from pass_numerique.http.parameters import Filename, IdParameter
 
 
 class SiteDirectoryController(Controller):
@@ -22,9 +24,9 @@ class SiteDirectoryController(Controller):
     async def import_sites(
         self,
         request: Request,
-        territory_id: FromQuery[int],
+        territory_id: IdParameter,
         dry_run: FromQuery[bool] = False,
-        filename: FromQuery[str] = "import.csv",
+        filename: Filename = "import.csv",
     ) -> Response[site_directory.ImportReport]:
         """Import the request body (a CSV or JSON file of the national standard) into a territory.
 
@@ -36,7 +38,7 @@ class SiteDirectoryController(Controller):
         )
         return Response(report, status_code=STATUS_BY_CODE["invalid_input"] if report.errors else 200)
 
-    @get("/export", guards=[guards.MANAGERS])
+    @get("/export", guards=[guards.MANAGERS], operation_class=download_operation(csv=TEXT, json=RECORDS))
     async def export_sites(
         self, request: Request, format: FromQuery[Literal["csv", "json"]] = "csv"
     ) -> Response[bytes]:

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from pass_numerique.db.json_columns import json_value
+from pass_numerique.domain import bounds
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import local_zone, utcnow
 from pass_numerique.domain.tables import (
@@ -83,10 +84,10 @@ async def history(
 class AuditFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Which events: by who did it, on what, which action, between which days (local, included)."""
 
-    actor_id: int | None = None
-    object_type: str | None = None
-    object_id: str | None = None
-    action: str | None = None
+    actor_id: bounds.Id | None = None
+    object_type: bounds.ShortField | None = None
+    object_id: bounds.ShortField | None = None
+    action: bounds.Value | None = None
     start: date | None = None
     end: date | None = None
 
@@ -116,6 +117,8 @@ async def search(actor: Actor, flt: AuditFilter, *, limit: int = 50, offset: int
     """Events, newest first. Admins see every event; a coordinator, what the people working in its
     territories did (issuers of its structures, agents of its sites, fellow coordinators, itself)."""
     actor.require_role(Role.admin, Role.coordinator)
+    bounds.check_day(flt.start, "start")
+    bounds.check_day(flt.end, "end")
     where = AuditEvent.id.is_not_null()
     if actor.role == Role.coordinator:
         where &= AuditEvent.actor.is_in(await _people_of(actor))

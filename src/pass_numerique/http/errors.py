@@ -86,11 +86,24 @@ def _domain_error(_: Request, exc: DomainError) -> Response:
     return _answer(status_of(exc), exc.code, exc.message, exc.details)
 
 
+INVALID_REQUEST = "Requête invalide : vérifiez les champs envoyés."
+
+
+def validation_details(exc: ValidationException) -> dict:
+    """The refused field (``field``, as the domain's refusals name it) and msgspec's reasons.
+
+    Litestar's ``extra`` lists ``{message, key, source}`` per refused value: ``key`` is the field
+    (``codes[0]`` for an item of a list), ``source`` body, path or query.
+    """
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    field = next((e.get("key") for e in errors if isinstance(e, dict) and e.get("key")), None)
+    return {"field": field, "errors": errors} if field else {"errors": errors}
+
+
 def _validation_error(_: Request, exc: ValidationException) -> Response:
-    # Litestar's extra names the field msgspec refused and why; keep it, in a French envelope.
-    return _answer(
-        400, "invalid_input", "Requête invalide : vérifiez les champs envoyés.", {"errors": exc.extra or []}
-    )
+    # A value refused when the request was decoded: the same code and status as the domain's
+    # own invalid_input, so a client handles one answer for a refused value.
+    return _answer(STATUS_BY_CODE["invalid_input"], "invalid_input", INVALID_REQUEST, validation_details(exc))
 
 
 _HTTP_CODES = {
@@ -103,7 +116,9 @@ _HTTP_CODES = {
 
 def _http_error(_: Request, exc: HTTPException) -> Response:
     code, message = _HTTP_CODES.get(type(exc), ("http_error", str(exc.detail)))
-    return _answer(exc.status_code, code, message)
+    # An unreadable body is invalid input too: one code, one status.
+    status = STATUS_BY_CODE[code] if code == "invalid_input" else exc.status_code
+    return _answer(status, code, message)
 
 
 def _internal_error(request: Request, exc: Exception) -> Response:
@@ -155,6 +170,15 @@ def page_exception_handlers(error_page: ErrorPage, *, login_url: str, home_url: 
             return error_page(request, 403, "Formulaire refusé", CSRF_REFUSED)
         return error_page(request, 403, "Accès refusé", "Vous n'avez pas les droits pour cette page.")
 
+    def invalid(request: Request, _: ValidationException) -> Response:
+        return error_page(
+            request,
+            STATUS_BY_CODE["invalid_input"],
+            "Requête refusée",
+            "Une valeur de l'adresse ou du formulaire est invalide (trop longue, hors limites ou avec "
+            "un caractère interdit).",
+        )
+
     def http_error(request: Request, exc: HTTPException) -> Response:
         if isinstance(exc, NotFoundException):
             return error_page(request, 404, "Page introuvable", "Cette page ou cet élément n'existe pas.")
@@ -175,7 +199,7 @@ def page_exception_handlers(error_page: ErrorPage, *, login_url: str, home_url: 
         NotAuthorizedException: wants_login,
         PermissionDeniedException: forbidden,
         DomainError: domain_error,
-        ValidationException: http_error,
+        ValidationException: invalid,
         HTTPException: http_error,
         Exception: internal_error,
     }

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import date
 
 from litestar.di import Provide
-from litestar.params import FromQuery
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.reports.figures import ReportFilter
+from pass_numerique.http.parameters import OptionalShortField, OptionalValue
 
 
 def _day(value: str | None, field: str) -> date | None:
@@ -29,18 +30,21 @@ def _number(value: str | None, field: str) -> int | None:
     if not value or not value.strip():
         return None
     try:
-        return int(value.strip())
+        number = int(value.strip())
     except ValueError:
-        raise DomainError("invalid_input", "Identifiant invalide.", field=field) from None
+        number = 0
+    if not 1 <= number <= bounds.MAX_INT:
+        raise DomainError("invalid_input", "Identifiant invalide.", field=field)
+    return number
 
 
 def report_filter(
-    start: FromQuery[str | None] = None,
-    end: FromQuery[str | None] = None,
-    territory_id: FromQuery[str | None] = None,
-    site_id: FromQuery[str | None] = None,
-    programme_id: FromQuery[str | None] = None,
-    theme: FromQuery[str | None] = None,
+    start: OptionalShortField = None,
+    end: OptionalShortField = None,
+    territory_id: OptionalShortField = None,
+    site_id: OptionalShortField = None,
+    programme_id: OptionalShortField = None,
+    theme: OptionalValue = None,
 ) -> ReportFilter:
     """The report filters, as a route's ``flt`` (``REPORT_FILTER``)."""
     return ReportFilter(

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import date
 
 from litestar import Controller, Request, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from pass_numerique.domain.partners import sites
 from pass_numerique.domain.reports.public_statistics import public_statistics
 from pass_numerique.http import guards
+from pass_numerique.http.parameters import CodeParameter
 from pass_numerique.rendering.charts import french_number
 from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS, page
 from pass_numerique.web.staff.reports import percent
@@ -26,7 +27,7 @@ class PublicPages(Controller):
     exception_handlers = PAGE_EXCEPTION_HANDLERS
 
     @get("/lieux/{territory_code:str}", guards=[guards.public])
-    async def territory_sites(self, request: Request, territory_code: FromPath[str]) -> Template:
+    async def territory_sites(self, request: Request, territory_code: CodeParameter) -> Template:
         listing = await sites.public_sites(territory_code)
         return page(request, "public_sites.html", listing=listing)
 

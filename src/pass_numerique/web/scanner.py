@@ -10,10 +10,10 @@ from __future__ import annotations
 from importlib import resources
 
 from litestar import Controller, Response, get
-from litestar.params import FromPath
 from litestar.response import Template
 
 from pass_numerique.http import guards
+from pass_numerique.http.parameters import ScannedParameter
 from pass_numerique.http.security_headers import SCANNER_SHELL_HEADERS
 from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS
 
@@ -40,7 +40,7 @@ class ScannerPages(Controller):
         return _shell()
 
     @get("/v/{token:str}", guards=[guards.public])
-    async def voucher(self, token: FromPath[str]) -> Template:
+    async def voucher(self, token: ScannedParameter) -> Template:
         """Opened by a phone's own camera app; the page reads the token from its URL."""
         return _shell()
 

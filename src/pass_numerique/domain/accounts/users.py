@@ -11,7 +11,7 @@ import msgspec
 from piccolo.columns import ForeignKey
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -29,13 +29,13 @@ from pass_numerique.security import passwords, token_cache
 class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A new staff account. The scope field required depends on the role."""
 
-    email: str
-    display_name: str
+    email: bounds.Email
+    display_name: bounds.Name
     role: Role
-    password: str
-    territory_ids: list[int] = []
-    site_id: int | None = None
-    structure_id: int | None = None
+    password: bounds.Password
+    territory_ids: bounds.Ids = []
+    site_id: bounds.Id | None = None
+    structure_id: bounds.Id | None = None
     must_change_password: bool = False
     """A temporary password (an invitation): to be changed at the first sign-in."""
 
@@ -84,11 +84,11 @@ def _check_scope(role: Role, site_id: int | None, structure_id: int | None, terr
 class UserUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A new name, role or scope for an account (the e-mail and password do not change here)."""
 
-    display_name: str
+    display_name: bounds.Name
     role: Role
-    territory_ids: list[int] = []
-    site_id: int | None = None
-    structure_id: int | None = None
+    territory_ids: bounds.Ids = []
+    site_id: bounds.Id | None = None
+    structure_id: bounds.Id | None = None
 
 
 async def update_user(actor: Actor, user_id: int, data: UserUpdate) -> User:

@@ -16,7 +16,7 @@ import msgspec
 
 from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -31,14 +31,14 @@ ISSUING_ROLES = (Role.admin, Role.coordinator, Role.issuer)
 class BeneficiaryCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A new beneficiary: every field but the territory is optional."""
 
-    territory_id: int
-    commune_insee: str = ""
-    external_ref: str | None = None
-    age_band: str = "non_communique"
-    gender: str = "non_communique"
-    social_status: str = "non_communique"
+    territory_id: bounds.Id
+    commune_insee: bounds.Insee = ""
+    external_ref: bounds.Label | None = None
+    age_band: bounds.Value = "non_communique"
+    gender: bounds.Value = "non_communique"
+    social_status: bounds.Value = "non_communique"
     rsa: bool = False
-    needs: list[str] = []
+    needs: bounds.Values = []
 
 
 class BeneficiaryOut(msgspec.Struct, kw_only=True):

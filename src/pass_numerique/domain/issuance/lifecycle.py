@@ -14,7 +14,7 @@ from datetime import date, datetime
 import msgspec
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import SYSTEM, Actor, Role
 from pass_numerique.domain.clock import add_months, local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -70,17 +70,17 @@ class VoucherCode(msgspec.Struct, kw_only=True):
 class IssueRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Issue a new booklet to an existing beneficiary (``beneficiary_id``) or a new one."""
 
-    programme_id: int
-    beneficiary_id: str | None = None
+    programme_id: bounds.Id
+    beneficiary_id: bounds.PublicId | None = None
     beneficiary: BeneficiaryCreate | None = None
 
 
 class AssignRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    beneficiary_id: str
+    beneficiary_id: bounds.PublicId
 
 
 class CancelRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: str
+    reason: bounds.Reason
     replace: bool = False
 
 
@@ -286,6 +286,7 @@ async def extend_validity(
 ) -> ExtendResult:
     """Push back the end of validity of a programme's booklets that still hold usable vouchers."""
     actor.require_role(Role.admin)
+    bounds.check_day(request.valid_until, "valid_until")
     now = now or utcnow()
     await get_programme(programme_id)
     if request.valid_until <= local_date(now):

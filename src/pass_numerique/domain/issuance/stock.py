@@ -8,13 +8,13 @@ booklets' status, so two coordinators allocating at once cannot hand out the sam
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from piccolo.query.functions.aggregate import Count
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import add_months, local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -32,9 +32,9 @@ MAX_PRINT_RUN = 10_000
 
 
 class PrintRunCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    territory_id: int
-    programme_id: int
-    quantity: int
+    territory_id: bounds.Id
+    programme_id: bounds.Id
+    quantity: bounds.Count
     valid_from: date | None = None
 
 
@@ -53,12 +53,12 @@ class PrintRunOut(msgspec.Struct, kw_only=True):
 class AllocateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Hand stock to a structure: ``count`` booklets of a print run, or a serial range."""
 
-    structure_id: int
-    count: int | None = None
-    print_run_id: int | None = None
-    first_serial: str | None = None
-    last_serial: str | None = None
-    serials: list[str] | None = None
+    structure_id: bounds.Id
+    count: bounds.Count | None = None
+    print_run_id: bounds.Id | None = None
+    first_serial: bounds.Serial | None = None
+    last_serial: bounds.Serial | None = None
+    serials: Annotated[list[bounds.Serial], msgspec.Meta(max_length=bounds.MAX_SERIALS)] | None = None
     """Exactly these booklets (typed or scanned one by one)."""
 
 
@@ -78,6 +78,7 @@ async def create_print_run(
         raise DomainError(
             "invalid_input", f"Un tirage compte de 1 à {MAX_PRINT_RUN} carnets.", field="quantity"
         )
+    bounds.check_day(request.valid_from, "valid_from")
     now = now or utcnow()
     programme = await get_programme(request.programme_id)
     valid_from = request.valid_from or local_date(now)
@@ -154,6 +155,8 @@ async def allocate(
     )
     if request.serials:
         wanted_serials = sorted({s.strip().upper() for s in request.serials if s.strip()})
+        if not wanted_serials:
+            raise DomainError("invalid_input", "Indiquez au moins un numéro de carnet.", field="serials")
         candidates = candidates.where(Booklet.serial.is_in(wanted_serials))
         wanted = len(wanted_serials)
     elif request.first_serial and request.last_serial:

@@ -25,7 +25,7 @@ import msgspec
 from frictionless import Resource, Schema
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -281,17 +281,56 @@ def _site_of(record: dict[str, str], territory_id: int) -> sites.SiteCreate:
     )
     pivot = record.get("pivot", "")
     return sites.SiteCreate(
-        name=record.get("nom", "")[:200],
+        name=record.get("nom", ""),
         territory_id=territory_id,
-        address=address[:300],
-        postal_code=record.get("code_postal", "")[:5],
-        commune_insee=record.get("code_insee", "")[:5],
-        commune_name=record.get("commune", "")[:120],
-        contact_email=record.get("courriels", "").split("|")[0][:200],
-        contact_phone=record.get("telephone", "")[:40],
+        address=address,
+        postal_code=record.get("code_postal", ""),
+        commune_insee=record.get("code_insee", ""),
+        commune_name=record.get("commune", ""),
+        contact_email=record.get("courriels", "").split("|")[0],
+        contact_phone=record.get("telephone", ""),
         opening_hours=record.get("horaires", ""),
         siret=pivot if len(pivot) == 14 and pivot.isdigit() and pivot != UNKNOWN_SIRET else None,
     )
+
+
+# The standard's column of each field of a site, to name it in a line's error.
+_COLUMN_OF_FIELD = {
+    "name": "nom",
+    "address": "adresse",
+    "postal_code": "code_postal",
+    "commune_insee": "code_insee",
+    "commune_name": "commune",
+    "contact_email": "courriels",
+    "contact_phone": "telephone",
+    "opening_hours": "horaires",
+}
+
+
+def _out_of_bounds(records: list[dict[str, str]], territory_id: int) -> list[ImportIssue]:
+    """Each line held to the bounds of a site typed in a form or sent to the API (``domain/bounds``):
+    no NUL character anywhere, an ``id`` and values that fit their columns."""
+    issues = []
+    for line, record in enumerate(records, start=2):
+        nul = [name for name, value in record.items() if "\x00" in value]
+        for name in nul:
+            issues.append(ImportIssue(line=line, column=name, message="caractère interdit (NUL)"))
+        if nul:
+            continue
+        if len(record.get("id", "")) > bounds.EXTERNAL_ID_LENGTH:
+            issues.append(
+                ImportIssue(line=line, column="id", message=f"{bounds.EXTERNAL_ID_LENGTH} caractères au plus")
+            )
+        try:
+            bounds.checked(_site_of(record, territory_id))
+        except DomainError as exc:
+            field = exc.details.get("field") or ""
+            issues.append(
+                ImportIssue(
+                    line=line, column=_COLUMN_OF_FIELD.get(field, field), message="valeur trop longue"
+                )
+            )
+    return issues
 
 
 async def import_sites(
@@ -307,7 +346,12 @@ async def import_sites(
         raise not_found("Territoire")
     records, errors, warnings = _records(data, filename)
     if not errors:
-        errors = validate(records)
+        errors = _out_of_bounds(records, territory_id)
+    if errors:  # the file cannot be read, or a value could not be stored: those lines first
+        return ImportReport(
+            dry_run=dry_run, rows=len(records), created=0, updated=0, errors=errors, warnings=warnings
+        )
+    errors = validate(records)
     existing = {
         row["external_id"]: row
         for row in await PartnerSite.select(

@@ -7,7 +7,7 @@ from datetime import date
 import msgspec
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import MANAGERS, SYSTEM, Actor, Role
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -17,16 +17,16 @@ from pass_numerique.security import token_cache
 
 
 class SiteCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: str
-    territory_id: int
-    address: str = ""
-    postal_code: str = ""
-    commune_insee: str = ""
-    commune_name: str = ""
-    contact_email: str = ""
-    contact_phone: str = ""
-    opening_hours: str = ""
-    siret: str | None = None
+    name: bounds.Name
+    territory_id: bounds.Id
+    address: bounds.Address = ""
+    postal_code: bounds.Insee = ""
+    commune_insee: bounds.Insee = ""
+    commune_name: bounds.Commune = ""
+    contact_email: bounds.Name = ""  # a 200-character column, shorter than an account's e-mail
+    contact_phone: bounds.ShortField = ""
+    opening_hours: bounds.LongText = ""
+    siret: bounds.Siret | None = None
 
 
 class Accreditation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import MANAGERS, Actor
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -16,10 +16,10 @@ KINDS = ("mds", "ccas", "caf", "france_travail", "association", "other")
 
 
 class StructureCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: str
-    territory_id: int
-    kind: str = "other"
-    siret: str | None = None
+    name: bounds.Name
+    territory_id: bounds.Id
+    kind: bounds.ShortField = "other"
+    siret: bounds.Siret | None = None
 
 
 class StructureOut(msgspec.Struct, kw_only=True):

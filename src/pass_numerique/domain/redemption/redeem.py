@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from typing import Annotated
 
 import msgspec
 
 from pass_numerique.db.errors import is_unique_violation
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError
@@ -43,10 +44,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 class RedeemRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Redeem the vouchers of one session (same booklet) for one atelier theme."""
 
-    codes: list[str]
+    codes: Annotated[list[bounds.Scanned], msgspec.Meta(max_length=bounds.MAX_LIST)]
     """Each as scanned or typed: the QR URL, the bare token or the short code."""
-    theme: str
-    request_id: str
+    theme: bounds.Value
+    request_id: bounds.RequestId
     """Client-generated (e.g. a UUID): repeating it returns the first answer."""
     occurred_at: datetime | None = None
     """When it happened, for uploads from the offline queue."""

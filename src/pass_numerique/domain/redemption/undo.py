@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import msgspec
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.clock import local_zone, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -24,7 +24,7 @@ from pass_numerique.settings import get_settings
 
 
 class UndoRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: str
+    reason: bounds.Reason
 
 
 class RedemptionOut(msgspec.Struct, kw_only=True):
@@ -133,6 +133,7 @@ async def list_redemptions(
 ) -> list[RedemptionOut]:
     """Redemptions in scope, newest first: a site agent sees only their site."""
     actor.require_role(Role.site_agent, *MANAGERS)
+    bounds.check_day(day, "day")
     query = (
         Redemption.select(
             Redemption.id,

@@ -17,7 +17,7 @@ import msgspec
 from piccolo.query.functions.aggregate import Count, Sum
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.clock import month_of, utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -77,7 +77,7 @@ class PeriodOut(msgspec.Struct, kw_only=True):
 
 
 class PaymentRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    payment_reference: str
+    payment_reference: bounds.Label
     """E.g. the mandate number of the département's accounting."""
 
 

@@ -11,6 +11,8 @@ from datetime import date
 
 import msgspec
 
+from pass_numerique.domain import bounds
+
 FIRST_USE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("moins de 8 jours", 0, 7),
     ("8 à 30 jours", 8, 30),
@@ -27,10 +29,10 @@ class ReportFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Default: the first day of the month eleven months before ``end``'s (twelve calendar months)."""
     end: date | None = None
     """Default: today."""
-    territory_id: int | None = None
-    site_id: int | None = None
-    programme_id: int | None = None
-    theme: str | None = None
+    territory_id: bounds.Id | None = None
+    site_id: bounds.Id | None = None
+    programme_id: bounds.Id | None = None
+    theme: bounds.Value | None = None
 
 
 class Totals(msgspec.Struct, kw_only=True):

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 import msgspec
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import add_months, local_date
 from pass_numerique.domain.errors import DomainError, not_found
@@ -73,6 +74,8 @@ def scope_of(actor: Actor, flt: ReportFilter) -> Scope:
 def window_of(flt: ReportFilter, now: datetime) -> Window:
     """The period asked for; by default the twelve calendar months up to today."""
     today = local_date(now)
+    bounds.check_day(flt.start, "start")
+    bounds.check_day(flt.end, "end")
     end = flt.end or today
     # Whole months by default (this month and the eleven before): the rollups answer them alone.
     start = flt.start or add_months(end.replace(day=1), -11)

@@ -8,7 +8,7 @@ import msgspec
 
 from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
@@ -26,12 +26,12 @@ DEFAULT_THEMES = [
 
 
 class ProgrammeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: str
-    funders: list[str] = []
-    vouchers_per_booklet: int = 10
-    face_value_cents: int = 1000
-    validity_months: int = 12
-    themes: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_THEMES))
+    name: bounds.Name
+    funders: bounds.Names = []
+    vouchers_per_booklet: bounds.Count = 10
+    face_value_cents: bounds.Count = 1000
+    validity_months: bounds.Count = 12
+    themes: bounds.Values = msgspec.field(default_factory=lambda: list(DEFAULT_THEMES))
 
 
 class ProgrammeOut(msgspec.Struct, kw_only=True):

@@ -5,15 +5,15 @@ from __future__ import annotations
 import msgspec
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.tables import Territory
 
 
 class TerritoryCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    code: str
-    name: str
+    code: bounds.Code
+    name: bounds.Name
 
 
 class TerritoryOut(msgspec.Struct, kw_only=True):

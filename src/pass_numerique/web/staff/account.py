@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
@@ -12,6 +11,7 @@ from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.errors import status_of
+from pass_numerique.http.parameters import OptionalSearch
 from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import (
     HOME_URL,
@@ -47,7 +47,7 @@ class AccountPages(StaffController):
     # -- sign-in -------------------------------------------------------------
 
     @get("/login", guards=[guards.public])
-    async def login_form(self, request: Request, suite: FromQuery[str | None] = None) -> Template:
+    async def login_form(self, request: Request, suite: OptionalSearch = None) -> Template:
         return page(request, "login.html", suite=_safe_next(suite), values={})
 
     @post("/login", guards=[guards.public])

@@ -10,7 +10,6 @@ import json
 from datetime import date
 
 from litestar import Request, get
-from litestar.params import FromQuery
 from litestar.response import Template
 
 from pass_numerique.domain import audit
@@ -19,6 +18,7 @@ from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.parameters import OptionalSearch, OptionalShortField, OptionalValue, PageNumber
 from pass_numerique.web.staff.layout import (
     AUDIT_ACTIONS,
     PAGE_SIZE,
@@ -67,13 +67,13 @@ class AuditPages(StaffController):
     async def audit_log(
         self,
         request: Request,
-        compte: FromQuery[str | None] = None,
-        objet: FromQuery[str | None] = None,
-        identifiant: FromQuery[str | None] = None,
-        action: FromQuery[str | None] = None,
-        du: FromQuery[str | None] = None,
-        au: FromQuery[str | None] = None,
-        page_number: FromQuery[int] = 1,
+        compte: OptionalSearch = None,
+        objet: OptionalShortField = None,
+        identifiant: OptionalShortField = None,
+        action: OptionalValue = None,
+        du: OptionalSearch = None,
+        au: OptionalSearch = None,
+        page_number: PageNumber = 1,
     ) -> Template:
         actor = actor_of(request)
         flt = audit.AuditFilter(

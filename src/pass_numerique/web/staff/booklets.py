@@ -6,16 +6,16 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.domain import audit
+from pass_numerique.domain import audit, bounds
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import booklet_download
 from pass_numerique.http.errors import status_of
+from pass_numerique.http.parameters import OptionalSearch, SerialParameter
 from pass_numerique.web.staff.layout import (
     AUDIT_ACTIONS,
     BOOKLET_STATUS,
@@ -32,7 +32,7 @@ class BookletPages(StaffController):
     # -- booklets ------------------------------------------------------------
 
     @get("/booklets", guards=[guards.ISSUERS])
-    async def booklet_search(self, request: Request, numero: FromQuery[str | None] = None) -> Response:
+    async def booklet_search(self, request: Request, numero: OptionalSearch = None) -> Response:
         if numero and numero.strip():
             return see_other(f"/staff/booklets/{quote(numero.strip())}")
         return page(request, "booklet_search.html")
@@ -79,15 +79,15 @@ class BookletPages(StaffController):
         )
 
     @get("/booklets/{serial:str}", guards=[guards.ISSUERS])
-    async def booklet(self, request: Request, serial: FromPath[str]) -> Template:
+    async def booklet(self, request: Request, serial: SerialParameter) -> Template:
         return await self._booklet(request, serial)
 
     @get("/booklets/{serial:str}/pdf", guards=[guards.ISSUERS], media_type="application/pdf")
-    async def booklet_pdf(self, request: Request, serial: FromPath[str]) -> Response[bytes]:
+    async def booklet_pdf(self, request: Request, serial: SerialParameter) -> Response[bytes]:
         return await booklet_download(actor_of(request), serial)
 
     @post("/booklets/{serial:str}/cancel", guards=[guards.ISSUERS])
-    async def cancel(self, request: Request, serial: FromPath[str]) -> Response:
+    async def cancel(self, request: Request, serial: SerialParameter) -> Response:
         """First post: the confirmation step; second post (``confirm=oui``): the cancellation."""
         values = await form_of(request)
         reason = str(values.get("reason", "")).strip()
@@ -105,7 +105,9 @@ class BookletPages(StaffController):
             return await self._booklet(request, serial, confirm=True, values=values)
         try:
             result = await lifecycle.cancel_booklet(
-                actor_of(request), serial, lifecycle.CancelRequest(reason=reason, replace=replace)
+                actor_of(request),
+                serial,
+                bounds.checked(lifecycle.CancelRequest(reason=reason, replace=replace)),
             )
         except DomainError as exc:
             return await self._booklet(

@@ -6,9 +6,9 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
 from litestar.response import Template
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, data_rights, lifecycle
 from pass_numerique.domain.scheme import programmes, territories, value_lists
@@ -16,6 +16,7 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import MEDIA_TYPES, download
 from pass_numerique.http.errors import status_of
+from pass_numerique.http.parameters import PublicIdParameter
 from pass_numerique.web.staff.layout import (
     BOOKLET_STATUS,
     StaffController,
@@ -96,20 +97,24 @@ class DeskPages(StaffController):
             "programme_id",
         }
         try:
-            data = beneficiaries.BeneficiaryCreate(
-                territory_id=form_int(values, "territory_id", "le territoire"),
-                external_ref=str(values.get("external_ref", "")).strip() or None,
-                age_band=values.get("age_band") or "non_communique",
-                gender=values.get("gender") or "non_communique",
-                social_status=values.get("social_status") or "non_communique",
-                rsa=values.get("rsa") == "oui",
-                needs=list(values.get("needs", [])),
+            data = bounds.checked(
+                beneficiaries.BeneficiaryCreate(
+                    territory_id=form_int(values, "territory_id", "le territoire"),
+                    external_ref=str(values.get("external_ref", "")).strip() or None,
+                    age_band=values.get("age_band") or "non_communique",
+                    gender=values.get("gender") or "non_communique",
+                    social_status=values.get("social_status") or "non_communique",
+                    rsa=values.get("rsa") == "oui",
+                    needs=list(values.get("needs", [])),
+                )
             )
             if values.get("action") == "issue":
                 booklet = await lifecycle.issue_booklet(
                     actor,
-                    lifecycle.IssueRequest(
-                        programme_id=form_int(values, "programme_id", "le programme"), beneficiary=data
+                    bounds.checked(
+                        lifecycle.IssueRequest(
+                            programme_id=form_int(values, "programme_id", "le programme"), beneficiary=data
+                        )
                     ),
                 )
                 return see_other(f"/staff/booklets/{booklet.serial}?fait=issued")
@@ -143,14 +148,14 @@ class DeskPages(StaffController):
         )
 
     @get("/beneficiaries/{public_id:str}/export", guards=[guards.ISSUERS], media_type="application/json")
-    async def export_beneficiary(self, request: Request, public_id: FromPath[str]) -> Response[bytes]:
+    async def export_beneficiary(self, request: Request, public_id: PublicIdParameter) -> Response[bytes]:
         """Everything held on the person, as a JSON file to hand over (RGPD right of access)."""
         data = await data_rights.export_beneficiary(actor_of(request), public_id)
         body = msgspec.json.format(msgspec.json.encode(data), indent=2)
         return download(body, MEDIA_TYPES["json"], f"donnees-{public_id}.json")
 
     @post("/beneficiaries/{public_id:str}/erase", guards=[guards.ISSUERS])
-    async def erase_beneficiary(self, request: Request, public_id: FromPath[str]) -> Response:
+    async def erase_beneficiary(self, request: Request, public_id: PublicIdParameter) -> Response:
         """First post: the confirmation step; second (``confirm=oui``): the erasure, for good."""
         values = await form_of(request)
         if values.get("confirm") != "oui":
@@ -159,17 +164,20 @@ class DeskPages(StaffController):
         return see_other("/staff/desk?fait=erased")
 
     @get("/beneficiaries/{public_id:str}", guards=[guards.ISSUERS])
-    async def beneficiary(self, request: Request, public_id: FromPath[str]) -> Template:
+    async def beneficiary(self, request: Request, public_id: PublicIdParameter) -> Template:
         return await self._beneficiary(request, public_id)
 
     @post("/beneficiaries/{public_id:str}/issue", guards=[guards.ISSUERS])
-    async def issue(self, request: Request, public_id: FromPath[str]) -> Response:
+    async def issue(self, request: Request, public_id: PublicIdParameter) -> Response:
         values = await form_of(request)
         try:
             booklet = await lifecycle.issue_booklet(
                 actor_of(request),
-                lifecycle.IssueRequest(
-                    programme_id=form_int(values, "programme_id", "le programme"), beneficiary_id=public_id
+                bounds.checked(
+                    lifecycle.IssueRequest(
+                        programme_id=form_int(values, "programme_id", "le programme"),
+                        beneficiary_id=public_id,
+                    )
                 ),
             )
         except DomainError as exc:
@@ -185,7 +193,7 @@ class DeskPages(StaffController):
         return see_other(f"/staff/booklets/{booklet.serial}?fait=issued")
 
     @post("/beneficiaries/{public_id:str}/assign", guards=[guards.ISSUERS])
-    async def assign(self, request: Request, public_id: FromPath[str]) -> Response:
+    async def assign(self, request: Request, public_id: PublicIdParameter) -> Response:
         values = await form_of(request)
         serial = str(values.get("serial", "")).strip()
         try:
@@ -194,7 +202,7 @@ class DeskPages(StaffController):
                     "invalid_input", "Saisissez ou scannez le numéro du carnet.", field="serial"
                 )
             booklet = await lifecycle.assign_booklet(
-                actor_of(request), serial, lifecycle.AssignRequest(beneficiary_id=public_id)
+                actor_of(request), serial, bounds.checked(lifecycle.AssignRequest(beneficiary_id=public_id))
             )
         except DomainError as exc:
             message = (

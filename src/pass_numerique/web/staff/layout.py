@@ -214,6 +214,9 @@ async def form_of(request: Request) -> dict[str, Any]:
         if key == "_csrf_token":
             continue
         items = form.getall(key)
+        if any(isinstance(item, str) and "\x00" in item for item in items):
+            # PostgreSQL cannot store it, and no one types it: refused before any field is read.
+            raise DomainError("invalid_input", "Un champ contient un caractère interdit.", field=key)
         values[key] = items if len(items) > 1 or key in CHECKBOX_GROUPS else items[0]
     return values
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
 from litestar.response import File, Template
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import stock
 from pass_numerique.domain.partners import structures
@@ -19,6 +19,7 @@ from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.background_jobs import start_in_background
 from pass_numerique.http.downloads import print_job_download
 from pass_numerique.http.errors import status_of
+from pass_numerique.http.parameters import IdParameter, OptionalSearch, PageNumber
 from pass_numerique.web.staff.layout import (
     JOB_STATUS,
     PAGE_SIZE,
@@ -74,7 +75,7 @@ class PrintRunPages(StaffController):
 
     @get("/print-runs", guards=[guards.MANAGERS])
     async def print_runs(
-        self, request: Request, territoire: FromQuery[str | None] = None, page_number: FromQuery[int] = 1
+        self, request: Request, territoire: OptionalSearch = None, page_number: PageNumber = 1
     ) -> Template:
         return await self._runs(request, territoire=territoire or "", page_number=page_number)
 
@@ -84,10 +85,12 @@ class PrintRunPages(StaffController):
         try:
             run = await stock.create_print_run(
                 actor_of(request),
-                stock.PrintRunCreate(
-                    territory_id=form_int(values, "territory_id", "le territoire"),
-                    programme_id=form_int(values, "programme_id", "le programme"),
-                    quantity=form_int(values, "quantity", "le nombre de carnets"),
+                bounds.checked(
+                    stock.PrintRunCreate(
+                        territory_id=form_int(values, "territory_id", "le territoire"),
+                        programme_id=form_int(values, "programme_id", "le programme"),
+                        quantity=form_int(values, "quantity", "le nombre de carnets"),
+                    )
                 ),
             )
         except DomainError as exc:
@@ -127,11 +130,11 @@ class PrintRunPages(StaffController):
         )
 
     @get("/print-runs/{run_id:int}", guards=[guards.MANAGERS])
-    async def print_run(self, request: Request, run_id: FromPath[int]) -> Template:
+    async def print_run(self, request: Request, run_id: IdParameter) -> Template:
         return await self._run(request, run_id)
 
     @post("/print-runs/{run_id:int}/allocate", guards=[guards.MANAGERS])
-    async def allocate(self, request: Request, run_id: FromPath[int]) -> Response:
+    async def allocate(self, request: Request, run_id: IdParameter) -> Response:
         """Hand stock of this run to a structure: a count, a serial range or a list of scanned serials."""
         values = await form_of(request)
         serials = [line.strip() for line in str(values.get("serials", "")).splitlines() if line.strip()]
@@ -140,15 +143,17 @@ class PrintRunPages(StaffController):
         try:
             await stock.allocate(
                 actor_of(request),
-                stock.AllocateRequest(
-                    structure_id=form_int(values, "structure_id", "la structure"),
-                    print_run_id=run_id,
-                    serials=serials or None,
-                    first_serial=first or None,
-                    last_serial=last or None,
-                    count=None
-                    if serials or (first and last) or not count_text
-                    else form_int(values, "count", "le nombre de carnets"),
+                bounds.checked(
+                    stock.AllocateRequest(
+                        structure_id=form_int(values, "structure_id", "la structure"),
+                        print_run_id=run_id,
+                        serials=serials or None,
+                        first_serial=first or None,
+                        last_serial=last or None,
+                        count=None
+                        if serials or (first and last) or not count_text
+                        else form_int(values, "count", "le nombre de carnets"),
+                    )
                 ),
             )
         except DomainError as exc:
@@ -158,16 +163,16 @@ class PrintRunPages(StaffController):
         return see_other(f"/staff/print-runs/{run_id}?fait=allocated")
 
     @post("/print-runs/{run_id:int}/pdf", guards=[guards.MANAGERS])
-    async def start_print_job(self, request: Request, run_id: FromPath[int]) -> Response:
+    async def start_print_job(self, request: Request, run_id: IdParameter) -> Response:
         job, start = await print_jobs.start_job(actor_of(request), run_id)
         if start:
             start_in_background(job.id)
         return see_other(f"/staff/print-runs/{run_id}?fait=print_job")
 
     @get("/print-runs/{run_id:int}/pdf/file", guards=[guards.MANAGERS], media_type="application/pdf")
-    async def print_job_file(self, request: Request, run_id: FromPath[int]) -> File:
+    async def print_job_file(self, request: Request, run_id: IdParameter) -> File:
         return await print_job_download(actor_of(request), run_id, "pdf")
 
     @get("/print-runs/{run_id:int}/pdf/manifest.csv", guards=[guards.MANAGERS], media_type="text/csv")
-    async def print_job_manifest(self, request: Request, run_id: FromPath[int]) -> File:
+    async def print_job_manifest(self, request: Request, run_id: IdParameter) -> File:
         return await print_job_download(actor_of(request), run_id, "manifest")

@@ -12,15 +12,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
 from litestar.response import Template
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import lifecycle
 from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.errors import status_of
+from pass_numerique.http.parameters import IdParameter
 from pass_numerique.web.staff.layout import StaffController, form_errors, form_int, form_of, page, see_other
 
 PROGRAMME_FIELDS = {
@@ -44,13 +45,15 @@ def _euros_to_cents(values: dict[str, Any]) -> int:
 
 
 def _programme(values: dict[str, Any]) -> programmes.ProgrammeCreate:
-    return programmes.ProgrammeCreate(
-        name=str(values.get("name", "")).strip(),
-        funders=[line.strip() for line in str(values.get("funders", "")).splitlines() if line.strip()],
-        vouchers_per_booklet=form_int(values, "vouchers_per_booklet", "le nombre de chèques par carnet"),
-        face_value_cents=_euros_to_cents(values),
-        validity_months=form_int(values, "validity_months", "la validité en mois"),
-        themes=list(values.get("themes", [])),
+    return bounds.checked(
+        programmes.ProgrammeCreate(
+            name=str(values.get("name", "")).strip(),
+            funders=[line.strip() for line in str(values.get("funders", "")).splitlines() if line.strip()],
+            vouchers_per_booklet=form_int(values, "vouchers_per_booklet", "le nombre de chèques par carnet"),
+            face_value_cents=_euros_to_cents(values),
+            validity_months=form_int(values, "validity_months", "la validité en mois"),
+            themes=list(values.get("themes", [])),
+        )
     )
 
 
@@ -114,11 +117,11 @@ class ReferenceDataPages(StaffController):
         )
 
     @get("/programmes/{programme_id:int}", guards=[guards.ADMIN])
-    async def programme(self, request: Request, programme_id: FromPath[int]) -> Template:
+    async def programme(self, request: Request, programme_id: IdParameter) -> Template:
         return await self._programme_page(request, programme_id)
 
     @post("/programmes/{programme_id:int}", guards=[guards.ADMIN])
-    async def update_programme(self, request: Request, programme_id: FromPath[int]) -> Response:
+    async def update_programme(self, request: Request, programme_id: IdParameter) -> Response:
         values = await form_of(request)
         try:
             await programmes.update_programme(
@@ -137,7 +140,7 @@ class ReferenceDataPages(StaffController):
         return see_other(f"/staff/programmes/{programme_id}?fait=programme_saved")
 
     @post("/programmes/{programme_id:int}/extend", guards=[guards.ADMIN])
-    async def extend(self, request: Request, programme_id: FromPath[int]) -> Response:
+    async def extend(self, request: Request, programme_id: IdParameter) -> Response:
         """First post: the confirmation step; second (``confirm=oui``): every issued booklet with
         unused vouchers gets the new end of validity."""
         values = await form_of(request)
@@ -156,7 +159,9 @@ class ReferenceDataPages(StaffController):
             return await self._programme_page(request, programme_id, confirm_extend=valid_until)
         try:
             result = await lifecycle.extend_validity(
-                actor_of(request), programme_id, lifecycle.ExtendValidity(valid_until=valid_until)
+                actor_of(request),
+                programme_id,
+                bounds.checked(lifecycle.ExtendValidity(valid_until=valid_until)),
             )
         except DomainError as exc:
             errors = form_errors(exc, {"valid_until"})
@@ -186,8 +191,10 @@ class ReferenceDataPages(StaffController):
         try:
             await territories.create_territory(
                 actor_of(request),
-                territories.TerritoryCreate(
-                    code=str(values.get("code", "")), name=str(values.get("name", ""))
+                bounds.checked(
+                    territories.TerritoryCreate(
+                        code=str(values.get("code", "")), name=str(values.get("name", ""))
+                    )
                 ),
             )
         except DomainError as exc:
@@ -196,7 +203,7 @@ class ReferenceDataPages(StaffController):
         return see_other("/staff/territories?fait=territory_saved")
 
     @post("/territories/{territory_id:int}", guards=[guards.ADMIN])
-    async def rename_territory(self, request: Request, territory_id: FromPath[int]) -> Response:
+    async def rename_territory(self, request: Request, territory_id: IdParameter) -> Response:
         values = await form_of(request)
         try:
             await territories.rename_territory(actor_of(request), territory_id, str(values.get("name", "")))

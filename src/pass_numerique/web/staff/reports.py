@@ -24,6 +24,7 @@ from pass_numerique.domain.scheme import programmes, territories, value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import report_download
+from pass_numerique.http.parameters import PageNumber, ValueParameter
 from pass_numerique.http.report_filters import REPORT_FILTER
 from pass_numerique.rendering.charts import bar_chart, french_number
 from pass_numerique.web.staff.layout import PAGE_SIZE, StaffController, page, page_count
@@ -88,8 +89,8 @@ class ReportPages(StaffController):
         self,
         request: Request,
         flt: NamedDependency[ReportFilter],
-        page_number: FromQuery[int] = 1,
-        structure_page: FromQuery[int] = 1,
+        page_number: PageNumber = 1,
+        structure_page: PageNumber = 1,
     ) -> Template:
         actor = actor_of(request)
         wanted = (max(page_number, 1), max(structure_page, 1))
@@ -139,7 +140,7 @@ class ReportPages(StaffController):
         request: Request,
         flt: NamedDependency[ReportFilter],
         format: FromQuery[Literal["csv", "xlsx"]] = "xlsx",
-        table: FromQuery[str] = "territoires",
+        table: ValueParameter = "territoires",
     ) -> Response[bytes]:
         """The dashboard's figures as a spreadsheet (every table) or one table as CSV."""
         return await report_download(actor_of(request), flt, format, table)

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.accounts import users
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.partners import site_directory, sites
@@ -23,6 +24,7 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import sites_download
 from pass_numerique.http.errors import STATUS_BY_CODE, status_of
+from pass_numerique.http.parameters import IdParameter, OptionalSearch, OptionalValue, PageNumber
 from pass_numerique.web.staff.layout import (
     StaffController,
     form_errors,
@@ -54,17 +56,19 @@ SITE_FIELDS = (
 
 
 def _site_create(values: dict[str, Any]) -> sites.SiteCreate:
-    return sites.SiteCreate(
-        name=str(values.get("name", "")).strip(),
-        territory_id=form_int(values, "territory_id", "le territoire"),
-        address=str(values.get("address", "")).strip(),
-        postal_code=str(values.get("postal_code", "")).strip(),
-        commune_insee=str(values.get("commune_insee", "")).strip(),
-        commune_name=str(values.get("commune_name", "")).strip(),
-        contact_email=str(values.get("contact_email", "")).strip(),
-        contact_phone=str(values.get("contact_phone", "")).strip(),
-        opening_hours=str(values.get("opening_hours", "")).strip(),
-        siret=str(values.get("siret", "")).strip() or None,
+    return bounds.checked(
+        sites.SiteCreate(
+            name=str(values.get("name", "")).strip(),
+            territory_id=form_int(values, "territory_id", "le territoire"),
+            address=str(values.get("address", "")).strip(),
+            postal_code=str(values.get("postal_code", "")).strip(),
+            commune_insee=str(values.get("commune_insee", "")).strip(),
+            commune_name=str(values.get("commune_name", "")).strip(),
+            contact_email=str(values.get("contact_email", "")).strip(),
+            contact_phone=str(values.get("contact_phone", "")).strip(),
+            opening_hours=str(values.get("opening_hours", "")).strip(),
+            siret=str(values.get("siret", "")).strip() or None,
+        )
     )
 
 
@@ -87,10 +91,10 @@ class SitePages(StaffController):
     async def list_sites(
         self,
         request: Request,
-        territoire: FromQuery[str | None] = None,
-        statut: FromQuery[str | None] = None,
-        recherche: FromQuery[str | None] = None,
-        page_number: FromQuery[int] = 1,
+        territoire: OptionalSearch = None,
+        statut: OptionalValue = None,
+        recherche: OptionalSearch = None,
+        page_number: PageNumber = 1,
     ) -> Template:
         actor = actor_of(request)
         found = await sites.list_sites(actor, int(territoire) if (territoire or "").isdigit() else None)
@@ -165,11 +169,11 @@ class SitePages(StaffController):
         )
 
     @get("/sites/{site_id:int}", guards=[guards.MANAGERS])
-    async def site(self, request: Request, site_id: FromPath[int]) -> Template:
+    async def site(self, request: Request, site_id: IdParameter) -> Template:
         return await self._site(request, site_id)
 
     @post("/sites/{site_id:int}", guards=[guards.MANAGERS])
-    async def update_site(self, request: Request, site_id: FromPath[int]) -> Response:
+    async def update_site(self, request: Request, site_id: IdParameter) -> Response:
         values = await form_of(request)
         try:
             await sites.update_site(actor_of(request), site_id, _site_create(values))
@@ -183,7 +187,7 @@ class SitePages(StaffController):
         return see_other(f"/staff/sites/{site_id}?fait=site_updated")
 
     @post("/sites/{site_id:int}/accreditation", guards=[guards.MANAGERS])
-    async def accreditation(self, request: Request, site_id: FromPath[int]) -> Response:
+    async def accreditation(self, request: Request, site_id: IdParameter) -> Response:
         """Accredit with dates at once; suspending asks to confirm first (the site can no longer redeem)."""
         values = await form_of(request)
         actor = actor_of(request)
@@ -193,16 +197,20 @@ class SitePages(StaffController):
                 if values.get("confirm") != "oui":
                     return await self._site(request, site_id, confirm_suspend=True)
                 current = await sites.get_site(actor, site_id)
-                change = sites.Accreditation(
-                    status=AccreditationStatus.suspended,
-                    accredited_from=current.accredited_from,
-                    accredited_until=current.accredited_until,
+                change = bounds.checked(
+                    sites.Accreditation(
+                        status=AccreditationStatus.suspended,
+                        accredited_from=current.accredited_from,
+                        accredited_until=current.accredited_until,
+                    )
                 )
             else:
-                change = sites.Accreditation(
-                    status=AccreditationStatus.accredited,
-                    accredited_from=_day(values, "accredited_from"),
-                    accredited_until=_day(values, "accredited_until"),
+                change = bounds.checked(
+                    sites.Accreditation(
+                        status=AccreditationStatus.accredited,
+                        accredited_from=_day(values, "accredited_from"),
+                        accredited_until=_day(values, "accredited_until"),
+                    )
                 )
             await sites.set_accreditation(actor, site_id, change)
         except DomainError as exc:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.actors import Role
 from pass_numerique.domain.clock import month_of, utcnow
 from pass_numerique.domain.errors import DomainError
@@ -22,6 +23,7 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import statement_download
 from pass_numerique.http.errors import status_of
+from pass_numerique.http.parameters import IdParameter, MonthParameter, OptionalShortField
 from pass_numerique.web.staff.layout import StaffController, form_errors, form_of, page, see_other
 
 
@@ -47,11 +49,11 @@ class StatementPages(StaffController):
         )
 
     @get("/statements", guards=[guards.STATEMENTS])
-    async def month(self, request: Request, mois: FromQuery[str | None] = None) -> Template:
+    async def month(self, request: Request, mois: OptionalShortField = None) -> Template:
         return await self._month(request, (mois or "").strip() or statements.last_month())
 
     @post("/statements/{month:str}/close", guards=[guards.MANAGERS])
-    async def close(self, request: Request, month: FromPath[str]) -> Response:
+    async def close(self, request: Request, month: MonthParameter) -> Response:
         """First post: the confirmation step; second post (``confirm=oui``): the closing."""
         values = await form_of(request)
         if values.get("confirm") != "oui":
@@ -79,21 +81,21 @@ class StatementPages(StaffController):
         )
 
     @get("/statements/{site_id:int}/{month:str}", guards=[guards.STATEMENTS])
-    async def statement(self, request: Request, site_id: FromPath[int], month: FromPath[str]) -> Template:
+    async def statement(self, request: Request, site_id: IdParameter, month: MonthParameter) -> Template:
         return await self._statement(request, site_id, month)
 
     @get("/statements/{site_id:int}/{month:str}/export", guards=[guards.STATEMENTS])
     async def export(
         self,
         request: Request,
-        site_id: FromPath[int],
-        month: FromPath[str],
+        site_id: IdParameter,
+        month: MonthParameter,
         format: FromQuery[Literal["csv", "xlsx", "pdf"]] = "pdf",
     ) -> Response[bytes]:
         return await statement_download(actor_of(request), site_id, month, format)
 
     @post("/statements/{site_id:int}/{month:str}/paid", guards=[guards.MANAGERS])
-    async def paid(self, request: Request, site_id: FromPath[int], month: FromPath[str]) -> Response:
+    async def paid(self, request: Request, site_id: IdParameter, month: MonthParameter) -> Response:
         """First post: the confirmation step; second post (``confirm=oui``): the payment is recorded."""
         values = await form_of(request)
         reference = str(values.get("payment_reference", "")).strip()
@@ -111,7 +113,10 @@ class StatementPages(StaffController):
             return await self._statement(request, site_id, month, confirm_paid=True, values=values)
         try:
             await statements.mark_paid(
-                actor_of(request), site_id, month, statements.PaymentRequest(payment_reference=reference)
+                actor_of(request),
+                site_id,
+                month,
+                bounds.checked(statements.PaymentRequest(payment_reference=reference)),
             )
         except DomainError as exc:
             errors = form_errors(exc, {"payment_reference"})

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.accounts import users
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
@@ -21,6 +21,7 @@ from pass_numerique.domain.scheme import territories
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.errors import status_of
+from pass_numerique.http.parameters import IdParameter, OptionalSearch, PageNumber
 from pass_numerique.web.staff.layout import (
     StaffController,
     form_errors,
@@ -44,11 +45,13 @@ FIELDS = {"name", "territory_id", "kind", "siret"}
 
 
 def _structure_create(values: dict[str, Any]) -> structures.StructureCreate:
-    return structures.StructureCreate(
-        name=str(values.get("name", "")).strip(),
-        territory_id=form_int(values, "territory_id", "le territoire"),
-        kind=str(values.get("kind", "other")),
-        siret=str(values.get("siret", "")).strip() or None,
+    return bounds.checked(
+        structures.StructureCreate(
+            name=str(values.get("name", "")).strip(),
+            territory_id=form_int(values, "territory_id", "le territoire"),
+            kind=str(values.get("kind", "other")),
+            siret=str(values.get("siret", "")).strip() or None,
+        )
     )
 
 
@@ -91,9 +94,9 @@ class StructurePages(StaffController):
     async def list_structures(
         self,
         request: Request,
-        territoire: FromQuery[str | None] = None,
-        recherche: FromQuery[str | None] = None,
-        page_number: FromQuery[int] = 1,
+        territoire: OptionalSearch = None,
+        recherche: OptionalSearch = None,
+        page_number: PageNumber = 1,
     ) -> Template:
         filters = {
             "territoire": territoire or "",
@@ -144,11 +147,11 @@ class StructurePages(StaffController):
         )
 
     @get("/structures/{structure_id:int}", guards=[guards.MANAGERS])
-    async def structure(self, request: Request, structure_id: FromPath[int]) -> Template:
+    async def structure(self, request: Request, structure_id: IdParameter) -> Template:
         return await self._structure(request, structure_id)
 
     @post("/structures/{structure_id:int}", guards=[guards.MANAGERS])
-    async def update_structure(self, request: Request, structure_id: FromPath[int]) -> Response:
+    async def update_structure(self, request: Request, structure_id: IdParameter) -> Response:
         values = await form_of(request)
         try:
             await structures.update_structure(actor_of(request), structure_id, _structure_create(values))

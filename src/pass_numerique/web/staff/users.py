@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
@@ -21,6 +21,7 @@ from pass_numerique.domain.scheme import territories
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.errors import status_of
+from pass_numerique.http.parameters import IdParameter, OptionalId, OptionalSearch, OptionalValue, PageNumber
 from pass_numerique.web.staff.layout import (
     ROLE_LABELS,
     StaffController,
@@ -62,10 +63,10 @@ class UserPages(StaffController):
     async def list_users(
         self,
         request: Request,
-        role: FromQuery[str | None] = None,
-        etat: FromQuery[str | None] = None,
-        recherche: FromQuery[str | None] = None,
-        page_number: FromQuery[int] = 1,
+        role: OptionalValue = None,
+        etat: OptionalValue = None,
+        recherche: OptionalSearch = None,
+        page_number: PageNumber = 1,
     ) -> Template:
         found = await users.list_users(actor_of(request))
         if role:
@@ -99,9 +100,9 @@ class UserPages(StaffController):
     async def new_user(
         self,
         request: Request,
-        role: FromQuery[str | None] = None,
-        site_id: FromQuery[int | None] = None,
-        structure_id: FromQuery[int | None] = None,
+        role: OptionalValue = None,
+        site_id: OptionalId = None,
+        structure_id: OptionalId = None,
     ) -> Template:
         """Prefilled from a site's or a structure's page (« Ajouter un agent »)."""
         values = {"role": role or "", "site_id": str(site_id or ""), "structure_id": str(structure_id or "")}
@@ -115,13 +116,15 @@ class UserPages(StaffController):
             role, scope = _scope_of(values)
             user = await users.create_user(
                 actor_of(request),
-                users.UserCreate(
-                    email=str(values.get("email", "")),
-                    display_name=str(values.get("display_name", "")),
-                    role=role,
-                    password=password,
-                    must_change_password=True,
-                    **scope,
+                bounds.checked(
+                    users.UserCreate(
+                        email=str(values.get("email", "")),
+                        display_name=str(values.get("display_name", "")),
+                        role=role,
+                        password=password,
+                        must_change_password=True,
+                        **scope,
+                    )
                 ),
             )
         except DomainError as exc:
@@ -131,7 +134,7 @@ class UserPages(StaffController):
         return await self._user(request, user.id, status_code=201, new_password=password, created=True)
 
     @post("/users/{user_id:int}", guards=[guards.ADMIN])
-    async def update_user(self, request: Request, user_id: FromPath[int]) -> Response:
+    async def update_user(self, request: Request, user_id: IdParameter) -> Response:
         """A new name, role or scope (attach an agent to another site, an issuer to a structure…)."""
         values = await form_of(request)
         try:
@@ -139,7 +142,9 @@ class UserPages(StaffController):
             await users.update_user(
                 actor_of(request),
                 user_id,
-                users.UserUpdate(display_name=str(values.get("display_name", "")), role=role, **scope),
+                bounds.checked(
+                    users.UserUpdate(display_name=str(values.get("display_name", "")), role=role, **scope)
+                ),
             )
         except DomainError as exc:
             if exc.code == "not_found":
@@ -176,11 +181,11 @@ class UserPages(StaffController):
         )
 
     @get("/users/{user_id:int}", guards=[guards.ADMIN])
-    async def user(self, request: Request, user_id: FromPath[int]) -> Template:
+    async def user(self, request: Request, user_id: IdParameter) -> Template:
         return await self._user(request, user_id)
 
     @post("/users/{user_id:int}/active", guards=[guards.ADMIN])
-    async def set_active(self, request: Request, user_id: FromPath[int]) -> Response:
+    async def set_active(self, request: Request, user_id: IdParameter) -> Response:
         """Deactivating asks to confirm first; reactivating does not."""
         values = await form_of(request)
         active = values.get("active") == "oui"
@@ -199,7 +204,7 @@ class UserPages(StaffController):
         )
 
     @post("/users/{user_id:int}/password", guards=[guards.ADMIN])
-    async def reset_password(self, request: Request, user_id: FromPath[int]) -> Response:
+    async def reset_password(self, request: Request, user_id: IdParameter) -> Response:
         """First post: the confirmation step; second: a temporary password, shown on this answer only."""
         values = await form_of(request)
         if values.get("confirm") != "oui":
@@ -235,6 +240,6 @@ class UserPages(StaffController):
         return await self._tokens(request, status_code=201, issued=issued)
 
     @post("/tokens/{token_id:int}/revoke", guards=[guards.STAFF])
-    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Response:
+    async def revoke_token(self, request: Request, token_id: IdParameter) -> Response:
         await authentication.revoke_token(actor_of(request), token_id)
         return see_other("/staff/tokens?fait=token_revoked")
