@@ -11,7 +11,8 @@ from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import SYSTEM, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.tables import LoginFailure
+from pass_numerique.domain.tables import ApiToken, LoginFailure
+from pass_numerique.settings import get_settings
 
 
 def attempt(email: str, password: str, **kw) -> str:
@@ -27,7 +28,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(world: World) -> Non
     assert [attempt(email, "wrong-password") for _ in range(5)] == ["invalid_credentials"] * 5
     assert attempt(email.upper(), PASSWORD) == "too_many_attempts"  # even the right password
     assert attempt(world.issuer.email, PASSWORD) == "ok"  # other accounts are not affected
-    later = utcnow() + authentication.LOGIN_FAILURE_WINDOW + timedelta(seconds=1)
+    later = utcnow() + timedelta(seconds=get_settings().login_window_seconds + 1)
     assert attempt(email, PASSWORD, now=later) == "ok"
     assert run(LoginFailure.count()) == 0  # a success clears the failures
     # No e-mail is stored in clear, not even mistyped ones.
@@ -36,7 +37,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(world: World) -> Non
 
 
 def test_throttled_login_answers_429_over_http(client, world: World) -> None:
-    for _ in range(authentication.MAX_LOGIN_FAILURES):
+    for _ in range(get_settings().max_login_failures_per_account):
         client.post("/api/v1/auth/login", json={"email": world.agent.email, "password": "nope-nope-nope"})
     response = client.post("/api/v1/auth/login", json={"email": world.agent.email, "password": PASSWORD})
     assert response.status_code == 429
@@ -66,7 +67,10 @@ def test_bearer_tokens_resolve_to_the_actor_until_revoked_or_expired(world: Worl
     assert run(authentication.authenticate_token("not-even-a-token")) is None
     run(authentication.revoke_token(world.agent, agent.id))
     assert run(authentication.authenticate_token(agent.token)) is None
-    short = run(authentication.create_token(world.agent, "short", expires_in=timedelta(seconds=-1)))
+    short = run(authentication.create_token(world.agent, "short", expires_in=timedelta(seconds=1)))
+    run(
+        ApiToken.update({ApiToken.expires_at: utcnow() - timedelta(seconds=1)}).where(ApiToken.id == short.id)
+    )
     assert run(authentication.authenticate_token(short.token)) is None
     kept = run(authentication.create_token(world.agent, "kept"))
     run(users.set_active(world.admin, world.agent.user_id, False))

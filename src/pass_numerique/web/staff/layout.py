@@ -25,6 +25,7 @@ from pass_numerique.http.errors import page_exception_handlers
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"
+PASSWORD_URL = "/staff/password"  # noqa: S105 - a page's address, not a password
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -242,7 +243,9 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     return page(request, "error.html", status_code=status, title=title, message=message)
 
 
-PAGE_EXCEPTION_HANDLERS = page_exception_handlers(_error_page, login_url=LOGIN_URL, home_url=HOME_URL)
+PAGE_EXCEPTION_HANDLERS = page_exception_handlers(
+    _error_page, login_url=LOGIN_URL, home_url=HOME_URL, password_url=PASSWORD_URL
+)
 """The exception handlers of every page controller: staff pages, public pages, the scanner's shell."""
 
 
