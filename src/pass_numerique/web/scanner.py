@@ -18,7 +18,7 @@ from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS
 
 STATIC_URL = "/static"
 # Bump when a file in static/scan changes: it names the service worker's cache.
-ASSET_VERSION = "2"
+ASSET_VERSION = "3"
 
 _SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
