@@ -37,3 +37,19 @@ def test_passwords_default_to_rfc_9106_and_the_test_profile_is_refused_in_produc
         _from_environment(
             {"PN_PRODUCTION": "true", "PN_SECRET_KEY": "x" * 40, "PN_ARGON2_PROFILE": "cheapest"}
         ).check()
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        {"PN_TOKEN_DEFAULT_DAYS": "400"},  # beyond the maximum
+        {"PN_TOKEN_DEFAULT_DAYS": "0"},
+        {"PN_MAX_FAILED_ATTEMPTS_PER_AGENT": "0"},
+        {"PN_MAX_LOGIN_FAILURES_PER_CLIENT": "-1"},
+        {"PN_ATTEMPT_WINDOW_SECONDS": "0"},
+    ],
+)
+def test_token_lifetimes_and_abuse_limits_must_make_sense(unsafe: dict[str, str]) -> None:
+    _from_environment({}).check()
+    with pytest.raises(SettingsError):
+        _from_environment(unsafe).check()
