@@ -25,10 +25,12 @@ from browser_support import (  # noqa: F401 - the fixtures are used by name
     world_fixture,
 )
 from conftest import PASSWORD, World
+from pass_numerique.domain.accounts import users
+from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle
 from pass_numerique.domain.redemption import lookup, redeem
-from pass_numerique.domain.tables import Redemption, RedemptionConflict
+from pass_numerique.domain.tables import ApiToken, Redemption, RedemptionConflict
 from pass_numerique.settings import get_settings
 
 pytestmark = pytest.mark.browser
@@ -338,6 +340,31 @@ def test_too_many_attempts_keeps_the_queue_and_tells_the_agent_to_wait(
     type_code(page, codes[1].short_code)
     expect(page.locator("#result-title")).to_have_text("Trop de tentatives")
     expect(page.locator("#result-detail")).to_contain_text("Rien n'a été encaissé")
+
+
+def test_a_temporary_password_is_sent_to_the_staff_pages(page: Page, server: str, world: World) -> None:
+    temporary = users.temporary_password()
+    domain(
+        users.create_user(
+            world.admin,
+            users.UserCreate(
+                email="nina@test.fr",
+                display_name="Nina",
+                role=Role.site_agent,
+                password=temporary,
+                site_id=world.site.id,
+                must_change_password=True,
+            ),
+        )
+    )
+    page.goto(server + "/scan")
+    page.get_by_label("Adresse e-mail").fill("nina@test.fr")
+    page.get_by_label("Mot de passe").fill(temporary)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.locator("#login-error")).to_contain_text("Mot de passe temporaire")
+    expect(page.locator("#view-login")).to_be_visible()
+    # The token the sign-in gave is revoked (before the message shows), not left on the phone.
+    assert domain(ApiToken.count().where(ApiToken.revoked_at.is_null())) == 0
 
 
 def _serious(page: Page) -> list[dict]:
