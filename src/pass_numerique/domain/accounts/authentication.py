@@ -155,12 +155,11 @@ async def _check_login_limits(email_hash: str, client: str, now: datetime) -> No
         window=window,
         now=now,
     )
-    has_failed_here = await LoginFailure.exists().where(
+    if wait is None and await LoginFailure.exists().where(
         (LoginFailure.email_hash == email_hash)
         & (LoginFailure.client_hash == client)
         & (LoginFailure.at > now - window)
-    )
-    if wait is None and has_failed_here:
+    ):
         wait = await attempt_limits.seconds_to_wait(
             LoginFailure.at,
             LoginFailure.email_hash == email_hash,
