@@ -188,6 +188,8 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/statements/1/2026-10/paid", MANAGERS),
     ("GET", "/api/v1/periods", MANAGERS),
     ("POST", "/api/v1/periods/2026-10/close", MANAGERS),
+    ("POST", "/api/v1/auth/password", EVERYONE),
+    ("POST", "/api/v1/auth/logout", EVERYONE),  # last: it revokes each role's token
 ]
 
 

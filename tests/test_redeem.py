@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
-from conftest import World, issue, run
+from conftest import World, bearer, issue, run
 from pass_numerique.db.json_columns import json_value
 from pass_numerique.db.transaction import engine
 from pass_numerique.domain.clock import local_date, month_of, utcnow
@@ -260,12 +260,55 @@ def test_request_id_replays_first_answer_and_never_redeems_twice(world: World) -
     assert again.replayed and not first.replayed
     assert again.redeemed == first.redeemed and again.remaining == first.remaining
     assert run(Redemption.count()) == 1
-    # The same request id with another voucher still gets the first answer, and redeems nothing.
-    assert redeem_codes(world, [codes[1].url], "same-request-id").redeemed == first.redeemed
-    assert run(Redemption.count()) == 1
     # A refusal is replayed too.
     refused = refusal(lambda: redeem_codes(world, [codes[0].url], "second-request"))
-    assert refusal(lambda: redeem_codes(world, [codes[1].url], "second-request")).code == refused.code
+    assert refusal(lambda: redeem_codes(world, [codes[0].url], "second-request")).code == refused.code
+
+
+def test_a_request_id_sent_again_with_another_body_is_refused_not_replayed(world: World) -> None:
+    """Replaying the first answer to another voucher would show the agent a success while the
+    second voucher stays unused: the request id is refused instead, and nothing is written."""
+    _, codes = issue(world)
+    first = redeem_codes(world, [codes[0].url], "same-request-id")
+    before = written()
+    for other in (
+        lambda: redeem_codes(world, [codes[1].url], "same-request-id"),  # another voucher
+        lambda: run(  # another theme
+            redeem.redeem(
+                world.agent,
+                redeem.RedeemRequest(
+                    codes=[codes[0].url], theme="prendre_en_main_du_materiel", request_id="same-request-id"
+                ),
+            )
+        ),
+        lambda: redeem_codes(world, [codes[0].url, codes[1].url], "same-request-id"),  # one more voucher
+    ):
+        assert refusal(other).code == "request_id_reused"
+    assert written() == before
+    assert run(Voucher.count().where(Voucher.status == "available")) == len(codes) - 1
+    # The same body still replays, whatever the time an offline queue gives it.
+    again = redeem_codes(world, [codes[0].url], "same-request-id", occurred_at=utcnow())
+    assert again.replayed and again.redeemed == first.redeemed
+    # A stored refusal is not replayed for another body either.
+    refusal(lambda: redeem_codes(world, [codes[0].url], "refused-request"))
+    assert refusal(lambda: redeem_codes(world, [codes[1].url], "refused-request")).code == "request_id_reused"
+    assert redeem_codes(world, [codes[1].url], "a-fresh-request").redeemed[0].number == codes[1].number
+
+
+def test_a_reused_request_id_answers_422_over_http(client, world: World) -> None:
+    _, codes = issue(world)
+    headers = bearer(client, world.agent)
+    body = {"codes": [codes[0].url], "theme": "email", "request_id": "http-request-1"}
+    assert client.post("/api/v1/redemptions", json=body, headers=headers).status_code == 200
+    replay = client.post("/api/v1/redemptions", json=body, headers=headers)
+    assert replay.status_code == 200 and replay.json()["replayed"]
+    reused = client.post("/api/v1/redemptions", json={**body, "codes": [codes[1].url]}, headers=headers)
+    assert reused.status_code == 422
+    assert reused.json()["code"] == "request_id_reused" and "identifiant" in reused.json()["message"]
+    # The offline queue's upload of another body under that id is refused too, and is no conflict.
+    upload = {**body, "codes": [codes[1].url], "occurred_at": utcnow().isoformat()}
+    synced = client.post("/api/v1/scanner/sync", json=upload, headers=headers)
+    assert synced.status_code == 422 and synced.json()["code"] == "request_id_reused"
 
 
 def test_cross_territory_redemption_is_allowed(world: World) -> None:

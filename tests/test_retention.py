@@ -13,8 +13,9 @@ from pass_numerique.domain.accounts import authentication
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle
-from pass_numerique.domain.redemption import redeem
+from pass_numerique.domain.redemption import lookup, redeem
 from pass_numerique.domain.tables import AuditEvent, IdempotencyRecord, LoginFailure, Redemption, ScanAttempt
+from pass_numerique.settings import get_settings
 
 
 def test_prune_keeps_recent_answers_and_every_redemption(world: World) -> None:
@@ -57,3 +58,16 @@ def test_prune_refuses_to_forget_what_an_offline_queue_may_replay(world: World) 
 def test_cli_prune(world: World, capsys) -> None:
     main(["prune"])
     assert "Purge" in capsys.readouterr().out
+
+
+def test_prune_removes_scan_attempts_older_than_the_scan_log_retention(world: World) -> None:
+    keep = get_settings().scan_log_keep_days
+    for days_ago, code in ((keep + 1, "ZZZZ-ZZZZ-0001"), (keep - 1, "ZZZZ-ZZZZ-0002"), (0, "ZZZZ-ZZZZ-0003")):
+        with pytest.raises(DomainError):
+            run(lookup.lookup(world.agent, code, now=utcnow() - timedelta(days=days_ago)))
+    result = run(retention.prune(keep_days=90))
+    assert result.scan_attempts == 1
+    assert [r["scanned"] for r in run(ScanAttempt.select(ScanAttempt.scanned).order_by(ScanAttempt.id))] == [
+        "ZZZZ-ZZZZ-0002",
+        "ZZZZ-ZZZZ-0003",
+    ]

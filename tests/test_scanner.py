@@ -25,9 +25,13 @@ from browser_support import (  # noqa: F401 - the fixtures are used by name
     world_fixture,
 )
 from conftest import PASSWORD, World
+from pass_numerique.domain.accounts import users
+from pass_numerique.domain.actors import Role
+from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle
-from pass_numerique.domain.redemption import redeem
-from pass_numerique.domain.tables import Redemption, RedemptionConflict
+from pass_numerique.domain.redemption import lookup, redeem
+from pass_numerique.domain.tables import ApiToken, Redemption, RedemptionConflict
+from pass_numerique.settings import get_settings
 
 pytestmark = pytest.mark.browser
 
@@ -274,6 +278,93 @@ def test_offline_queue_counts_each_redemption_once_and_flags_conflicts(
     assert sorted(r["n"] for r in live) == [1, 2, 3]  # 3 by the other site, once each
     conflicts = domain(RedemptionConflict.select())
     assert len(conflicts) == 1 and conflicts[0]["refusal_code"] == "already_redeemed"
+
+
+def test_each_redemption_gets_its_own_request_id_and_a_retry_keeps_it(
+    page: Page, server: str, world: World
+) -> None:
+    """The server redeems but its answer is lost: the phone queues the redemption under the same
+    request id, and its upload is answered from the stored answer (one redemption). The next
+    redemption gets a new id, so no answer is ever given to another voucher (request_id_reused)."""
+    _, codes = issue(world)
+    log_in(page, server, world)
+    lost: list[str] = []
+
+    def lose_the_answer(route) -> None:
+        if lost:
+            route.continue_()
+            return
+        route.fetch()  # the server redeems ...
+        lost.append(json.loads(route.request.post_data or "{}")["request_id"])
+        route.abort("connectionreset")  # ... and the phone never hears of it
+
+    page.route("**/api/v1/redemptions", lose_the_answer)
+    type_code(page, codes[0].short_code)
+    choose_theme_and_redeem(page)
+    expect(page.locator("#result-title")).to_have_text("En attente d'envoi")
+    assert domain(Redemption.count()) == 1
+    page.evaluate("window.pnScanner.syncQueue()")
+    page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=20_000)
+    page.get_by_role("button", name="Scanner un autre chèque").click()
+    type_code(page, codes[1].short_code)
+    choose_theme_and_redeem(page)
+    expect(page.locator("#result-title")).to_have_text("Chèque encaissé")
+    rows = domain(Redemption.select(Redemption.request_id, Redemption.voucher.number.as_alias("n")))
+    assert sorted(r["n"] for r in rows) == [1, 2]  # each voucher once: the upload was a replay
+    first = next(r["request_id"] for r in rows if r["n"] == 1)
+    second = next(r["request_id"] for r in rows if r["n"] == 2)
+    assert first == lost[0] and second != first
+    assert domain(RedemptionConflict.count()) == 0
+
+
+def test_too_many_attempts_keeps_the_queue_and_tells_the_agent_to_wait(
+    page: Page, server: str, world: World
+) -> None:
+    _, codes = issue(world)
+    log_in(page, server, world)
+    page.context.set_offline(True)
+    type_code(page, codes[0].url)
+    choose_theme_and_redeem(page)
+    expect(page.locator("#result-title")).to_have_text("En attente d'envoi")
+    for _ in range(get_settings().max_failed_attempts_per_agent):  # someone guessed codes meanwhile
+        with pytest.raises(DomainError):
+            domain(lookup.lookup(world.agent, "ZZZZ-ZZZZ-ZZZZ"))
+    with page.expect_response(lambda r: "/api/v1/scanner/sync" in r.url) as upload:
+        page.context.set_offline(False)
+    assert upload.value.status == 429
+    # Not a conflict: the item waits for the next sync.
+    expect(page.locator("#today-list .tag.pending")).to_have_count(1)
+    expect(page.locator("#today-list .tag.conflict")).to_have_count(0)
+    assert domain(Redemption.count()) == 0
+    page.get_by_role("button", name="Scanner un autre chèque").click()
+    type_code(page, codes[1].short_code)
+    expect(page.locator("#result-title")).to_have_text("Trop de tentatives")
+    expect(page.locator("#result-detail")).to_contain_text("Rien n'a été encaissé")
+
+
+def test_a_temporary_password_is_sent_to_the_staff_pages(page: Page, server: str, world: World) -> None:
+    temporary = users.temporary_password()
+    domain(
+        users.create_user(
+            world.admin,
+            users.UserCreate(
+                email="nina@test.fr",
+                display_name="Nina",
+                role=Role.site_agent,
+                password=temporary,
+                site_id=world.site.id,
+                must_change_password=True,
+            ),
+        )
+    )
+    page.goto(server + "/scan")
+    page.get_by_label("Adresse e-mail").fill("nina@test.fr")
+    page.get_by_label("Mot de passe").fill(temporary)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.locator("#login-error")).to_contain_text("Mot de passe temporaire")
+    expect(page.locator("#view-login")).to_be_visible()
+    # The token the sign-in gave is revoked (before the message shows), not left on the phone.
+    assert domain(ApiToken.count().where(ApiToken.revoked_at.is_null())) == 0
 
 
 def _serious(page: Page) -> list[dict]:

@@ -48,3 +48,19 @@ def test_production_refuses_a_public_url_without_https() -> None:
             _from_environment({**production, "PN_PUBLIC_URL": url}).check()
     _from_environment({**production, **HTTPS}).check()
     _from_environment({"PN_PUBLIC_URL": "http://127.0.0.1:8000"}).check()  # embedded mode: fine
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        {"PN_TOKEN_DEFAULT_DAYS": "400"},  # beyond the maximum
+        {"PN_TOKEN_DEFAULT_DAYS": "0"},
+        {"PN_MAX_FAILED_ATTEMPTS_PER_AGENT": "0"},
+        {"PN_MAX_LOGIN_FAILURES_PER_CLIENT": "-1"},
+        {"PN_ATTEMPT_WINDOW_SECONDS": "0"},
+    ],
+)
+def test_token_lifetimes_and_abuse_limits_must_make_sense(unsafe: dict[str, str]) -> None:
+    _from_environment({}).check()
+    with pytest.raises(SettingsError):
+        _from_environment(unsafe).check()

@@ -123,8 +123,9 @@ def _prune(args: argparse.Namespace) -> None:
 
     result = asyncio.run(retention.prune(keep_days=args.keep_days))
     print(
-        f"Purge : {result.idempotency_records} réponses mémorisées et "
-        f"{result.login_failures} échecs de connexion supprimés."
+        f"Purge : {result.idempotency_records} réponses mémorisées, "
+        f"{result.login_failures} échecs de connexion et {result.scan_attempts} tentatives de scan "
+        "supprimés."
     )
 
 

@@ -75,6 +75,33 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     at once and every other worker's within milliseconds; 0: read it at every request).
     See security/token_cache.py."""
 
+    token_default_days: int = 90
+    """Lifetime of an API token created without an expiry."""
+
+    token_max_days: int = 365
+    """Longest lifetime an API token may be given; a longer one is refused (422)."""
+
+    attempt_window_seconds: int = 300
+    """The sliding window in which failed look-ups and redemptions are counted."""
+
+    max_failed_attempts_per_agent: int = 30
+    """Failed look-ups and redemptions one account may make within the window before 429."""
+
+    max_failed_attempts_per_site: int = 100
+    """Failed look-ups and redemptions all the agents of one site may make within the window."""
+
+    scan_log_keep_days: int = 365
+    """How long ``pass-numerique prune`` keeps the scan log (every look-up and redemption attempt)."""
+
+    login_window_seconds: int = 900
+    """The sliding window in which failed sign-ins are counted."""
+
+    max_login_failures_per_account: int = 5
+    """Failed sign-ins on one account within the window before the clients that failed on it wait."""
+
+    max_login_failures_per_client: int = 20
+    """Failed sign-ins from one client address (any accounts) within the window before it waits."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -100,6 +127,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.production and self.argon2_profile == "cheapest":
             raise SettingsError("PN_ARGON2_PROFILE=cheapest is for test suites, never for production.")
+        if not 1 <= self.token_default_days <= self.token_max_days:
+            raise SettingsError("PN_TOKEN_DEFAULT_DAYS must be between 1 and PN_TOKEN_MAX_DAYS.")
+        limits = (
+            self.attempt_window_seconds,
+            self.max_failed_attempts_per_agent,
+            self.max_failed_attempts_per_site,
+            self.login_window_seconds,
+            self.max_login_failures_per_account,
+            self.max_login_failures_per_client,
+        )
+        if min(limits) < 1:
+            raise SettingsError("The abuse limits (PN_MAX_*, PN_*_WINDOW_SECONDS) must be at least 1.")
+        if self.scan_log_keep_days * 86400 < self.attempt_window_seconds:
+            raise SettingsError("PN_SCAN_LOG_KEEP_DAYS must cover PN_ATTEMPT_WINDOW_SECONDS.")
         if not (self.is_sqlite or self.database_url.startswith(("postgresql://", "postgres://"))):
             raise SettingsError("PN_DATABASE_URL must start with sqlite:/// or postgresql://")
 

@@ -49,6 +49,9 @@
   function frTime(iso) { return new Date(iso).toLocaleTimeString("fr-FR", { hour: "2-digit", minute: "2-digit" }); }
   function euros(cents) { return (cents / 100).toLocaleString("fr-FR", { style: "currency", currency: "EUR" }); }
   function themeLabel(code) { return (state.context && state.context.theme_labels[code]) || code; }
+  // One fresh id per redemption the agent confirms (a tap on « Encaisser »), never reused for another
+  // body: the server refuses a used id with another body (request_id_reused). Only a retry of the
+  // same redemption keeps its id: the offline queue stores it with the item.
   function requestId() {
     if (crypto.randomUUID) return crypto.randomUUID();
     return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -56,10 +59,10 @@
 
   // ---------------------------------------------------------------- API
   class NetworkError extends Error {}
-  async function api(method, path, body) {
+  async function api(method, path, body, token) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (state.session) headers.Authorization = `Bearer ${state.session.token}`;
+    if (token || state.session) headers.Authorization = `Bearer ${token || state.session.token}`;
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
     let response;
@@ -106,6 +109,10 @@
       $("login-error").textContent = "Pas de réseau : la première connexion demande Internet."; return;
     }
     if (!answer.ok) { $("login-error").textContent = (answer.data && answer.data.message) || "Connexion refusée."; return; }
+    if (answer.data.user.must_change_password) {
+      try { await api("DELETE", `/api/v1/auth/tokens/${answer.data.token.id}`, undefined, answer.data.token.token); } catch (e) { /* it expires anyway */ }
+      $("login-error").textContent = "Mot de passe temporaire : choisissez le vôtre dans l'espace professionnel (/staff/), puis reconnectez-vous ici."; return;
+    }
     if (answer.data.user.role !== "site_agent") {
       $("login-error").textContent = "Cette page est réservée aux agents des lieux de médiation."; return;
     }
@@ -358,6 +365,10 @@
 
   function showRefusal(message, code) {
     resetSession();
+    if (code === "too_many_attempts") {
+      document.body.dataset.refusal = code;
+      return showResult("ko", "Trop de tentatives", message, "Rien n'a été encaissé. Patientez, puis scannez à nouveau.");
+    }
     document.body.dataset.refusal = code || "refused";
     showResult("ko", "Chèque refusé", message, "Ne rendez pas le service au titre du Pass numérique avec ce chèque.");
   }
@@ -448,6 +459,8 @@
         } else if (answer.ok) {
           await queuePut({ ...item, status: "conflict", message: answer.data.message, conflict_id: answer.data.conflict_id });
           say(`Conflit : ${answer.data.message} Signalé au coordinateur.`);
+        } else if (answer.status === 429) {
+          break; // too many attempts: the item stays pending and goes at the next sync
         } else if (answer.status >= 400 && answer.status < 500) {
           await queuePut({ ...item, status: "conflict", message: (answer.data && answer.data.message) || "Refusé par le serveur." });
         } else break;

@@ -21,7 +21,7 @@ from pass_numerique.domain.partners import sites, structures
 from pass_numerique.domain.redemption import lookup, redeem, undo
 from pass_numerique.domain.scheme import programmes, territories
 from pass_numerique.http import guards
-from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.authentication import actor_of, bearer_token, client_address
 from pass_numerique.http.openapi import error_responses
 from pass_numerique.http.parameters import (
     IdParameter,
@@ -52,6 +52,12 @@ class LoginResponse(msgspec.Struct, kw_only=True):
 class TokenCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     label: bounds.Label
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOKEN_DAYS)] | None = None
+    """Default ``PN_TOKEN_DEFAULT_DAYS`` (90); more than ``PN_TOKEN_MAX_DAYS`` (365) is refused."""
+
+
+class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    old_password: bounds.Password
+    new_password: bounds.Password
 
 
 class LookupRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -71,10 +77,26 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", guards=[guards.public], status_code=200, responses=error_responses(401, 429))
-    async def login(self, data: JSONBody[LoginRequest]) -> LoginResponse:
-        """Exchange an e-mail and password for a bearer token (valid 30 days, shown once)."""
-        actor, token = await authentication.login(data.email, data.password)
+    async def login(self, request: Request, data: JSONBody[LoginRequest]) -> LoginResponse:
+        """Exchange an e-mail and password for a bearer token (valid 30 days, shown once).
+        ``user.must_change_password``: the password is temporary, change it first (``/auth/password``)."""
+        actor, token = await authentication.login(
+            data.email, data.password, client_address=client_address(request)
+        )
         return LoginResponse(token=token, user=actor)
+
+    @post("/password", guards=[guards.TEMPORARY_PASSWORD], status_code=204)
+    async def change_password(self, request: Request, data: JSONBody[PasswordChange]) -> None:
+        """Change one's own password: every other token and session of the account is revoked,
+        the token making the request stays valid."""
+        await authentication.change_password(
+            actor_of(request), data.old_password, data.new_password, keep_token=bearer_token(request)
+        )
+
+    @post("/logout", guards=[guards.TEMPORARY_PASSWORD], status_code=204)
+    async def logout(self, request: Request) -> None:
+        """Revoke the token making the request."""
+        await authentication.revoke_current_token(actor_of(request), bearer_token(request) or "")
 
     @get("/me", guards=[guards.STAFF])
     async def me(self, request: Request) -> Actor:
@@ -89,7 +111,8 @@ class AuthController(Controller):
         expires = timedelta(days=data.expires_in_days) if data.expires_in_days else None
         return await authentication.create_token(actor_of(request), data.label, expires)
 
-    @delete("/tokens/{token_id:int}", guards=[guards.STAFF])
+    # Open with a temporary password too: it is how the scanner signs out.
+    @delete("/tokens/{token_id:int}", guards=[guards.TEMPORARY_PASSWORD])
     async def revoke_token(self, request: Request, token_id: IdParameter) -> None:
         await authentication.revoke_token(actor_of(request), token_id)
 

@@ -34,6 +34,8 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     """Coordinators: their territories; issuers and site agents: their structure's or site's."""
     site_id: int | None = None
     structure_id: int | None = None
+    must_change_password: bool = False
+    """Signed in with a temporary password set by an admin: nothing but changing it is allowed."""
 
     @property
     def is_admin(self) -> bool:

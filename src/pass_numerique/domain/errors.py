@@ -22,7 +22,12 @@ MESSAGES: dict[str, str] = {
     "forbidden": "Vous n'avez pas les droits pour cette action.",
     "not_authenticated": "Connexion requise.",
     "invalid_credentials": "Adresse e-mail ou mot de passe incorrect.",
-    "too_many_attempts": "Trop de tentatives de connexion : réessayez dans 15 minutes.",
+    "too_many_attempts": "Trop de tentatives en peu de temps : patientez avant de réessayer.",
+    "request_id_reused": (
+        "Cet identifiant de requête a déjà servi pour une autre demande : "
+        "recommencez l'opération (un nouvel identifiant sera créé)."
+    ),
+    "password_change_required": ("Votre mot de passe est temporaire : changez-le avant de continuer."),
     "not_found": "Élément introuvable.",
     "invalid_input": "Données invalides.",
     "invalid_theme": "Thème d'atelier non proposé par ce programme.",

@@ -243,7 +243,8 @@ class Redemption(Table):
 
 
 class ScanAttempt(Table, tablename="scan_attempt"):
-    """Every lookup or redeem attempt, refused ones included (support, fraud detection)."""
+    """Every lookup or redeem attempt, refused ones included (support, fraud detection); indexed on
+    (agent, at) and (site, at) for the attempt limits (m0031), pruned after PN_SCAN_LOG_KEEP_DAYS."""
 
     at = Timestamptz(index=True)
     scanned = Varchar(length=200, help_text="The code as scanned or typed, truncated")
@@ -263,6 +264,7 @@ class IdempotencyRecord(Table, tablename="idempotency_record"):
     status_code = SmallInt()
     response = Text()
     created_at = Timestamptz()
+    fingerprint = Varchar(length=64, default="", help_text="Hash of the request answered (m0031)")
 
 
 class SerialCounter(Table, tablename="serial_counter"):
@@ -327,6 +329,7 @@ class LoginFailure(Table, tablename="login_failure"):
 
     email_hash = Varchar(length=64, index=True)
     at = Timestamptz()
+    client_hash = Varchar(length=64, default="", index=True, help_text="Keyed hash of the client address")
 
 
 class StatementPayment(Table, tablename="statement_payment"):

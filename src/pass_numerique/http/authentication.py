@@ -24,6 +24,18 @@ def actor_of(request: Request) -> Actor:
     return request.scope["user"]
 
 
+def client_address(connection: ASGIConnection) -> str:
+    """The client's address, as the server saw it: behind a reverse proxy, the server must take it
+    from the proxy's header (uvicorn's ``--forwarded-allow-ips``, docs/security.md)."""
+    return connection.client.host if connection.client else ""
+
+
+def bearer_token(connection: ASGIConnection) -> str | None:
+    """The raw bearer token of the ``Authorization`` header, if any."""
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
     """Sets ``connection.user`` to the Actor of a valid bearer token or session cookie, else None.
 
@@ -31,11 +43,10 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
     """
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+        token = bearer_token(connection)
         actor = None
-        if scheme.lower() == "bearer" and token:
-            actor = await authentication.authenticate_token(token.strip())
+        if token:
+            actor = await authentication.authenticate_token(token)
         elif not connection.scope["path"].startswith(API_PREFIX):
             cookie = connection.cookies.get(sessions.COOKIE_NAME)
             if cookie:

@@ -46,6 +46,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_authenticated": 401,
     "invalid_credentials": 401,
     "too_many_attempts": 429,
+    "request_id_reused": 422,
+    "password_change_required": 403,
     "not_found": 404,
     "invalid_input": 422,
     "invalid_theme": 422,
@@ -66,6 +68,13 @@ def status_of(exc: DomainError) -> int:
     return STATUS_BY_CODE.get(exc.code, DEFAULT_STATUS)
 
 
+def headers_of(exc: DomainError) -> dict[str, str]:
+    """The headers a refusal's answer carries: ``Retry-After`` (seconds) when the domain says how
+    long to wait (``too_many_attempts``), for the JSON API and the pages alike."""
+    retry_after = exc.details.get("retry_after")
+    return {"Retry-After": str(int(retry_after))} if isinstance(retry_after, int) else {}
+
+
 # ---------------------------------------------------------------------------
 # JSON, for the API
 
@@ -78,12 +87,16 @@ class ErrorBody(msgspec.Struct):
     details: dict = {}
 
 
-def _answer(status: int, code: str, message: str, details: dict | None = None) -> Response:
-    return Response(ErrorBody(code=code, message=message, details=details or {}), status_code=status)
+def _answer(
+    status: int, code: str, message: str, details: dict | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        ErrorBody(code=code, message=message, details=details or {}), status_code=status, headers=headers
+    )
 
 
 def _domain_error(_: Request, exc: DomainError) -> Response:
-    return _answer(status_of(exc), exc.code, exc.message, exc.details)
+    return _answer(status_of(exc), exc.code, exc.message, exc.details, headers_of(exc))
 
 
 INVALID_REQUEST = "Requête invalide : vérifiez les champs envoyés."
@@ -154,9 +167,12 @@ CSRF_REFUSED = (
 )
 
 
-def page_exception_handlers(error_page: ErrorPage, *, login_url: str, home_url: str) -> ExceptionHandlersMap:
+def page_exception_handlers(
+    error_page: ErrorPage, *, login_url: str, home_url: str, password_url: str | None = None
+) -> ExceptionHandlersMap:
     """The pages' handlers: every error as an HTML page with the status the API would give,
-    except a sign-in wall, which sends the browser to ``login_url`` and back (``?suite=``)."""
+    except a sign-in wall, which sends the browser to ``login_url`` and back (``?suite=``), and a
+    temporary password not yet replaced, which sends it to ``password_url``."""
 
     def wants_login(request: Request, _: NotAuthorizedException) -> Response:
         # Back to the page after signing in; a refused POST cannot be replayed, so home instead.
@@ -185,8 +201,14 @@ def page_exception_handlers(error_page: ErrorPage, *, login_url: str, home_url: 
         return error_page(request, exc.status_code, "Requête refusée", "La requête n'a pas pu être traitée.")
 
     def domain_error(request: Request, exc: DomainError) -> Response:
+        if exc.code == "password_change_required" and password_url:
+            return Redirect(
+                f"{password_url}?fait=must_change", status_code=303, headers={"Cache-Control": "no-store"}
+            )
         status = status_of(exc)
-        return error_page(request, status, PAGE_TITLES.get(status, "Requête refusée"), exc.message)
+        response = error_page(request, status, PAGE_TITLES.get(status, "Requête refusée"), exc.message)
+        response.headers.update(headers_of(exc))
+        return response
 
     def internal_error(request: Request, _: Exception) -> Response:
         _log_internal_error(request)

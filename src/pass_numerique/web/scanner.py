@@ -19,7 +19,7 @@ from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS
 
 STATIC_URL = "/static"
 # Bump when a file in static/scan changes: it names the service worker's cache.
-ASSET_VERSION = "2"
+ASSET_VERSION = "3"
 
 
 def _shell() -> Template:

@@ -1,36 +1,39 @@
-"""Sign-in: e-mail and argon2 password checked with a limit on failures, bearer tokens for the
+"""Sign-in: e-mail and argon2 password checked with limits on failures, bearer tokens for the
 API (created, listed, revoked, authenticated on every request), password changes.
 
-Account administration is in ``users``; browser sessions for the pages in ``sessions``.
+Failed sign-ins are limited per client address and per account (``PN_LOGIN_WINDOW_SECONDS``,
+``PN_MAX_LOGIN_FAILURES_PER_CLIENT``, ``…_PER_ACCOUNT``). An account's limit holds back only the
+clients that have failed on it: someone who knows an address cannot lock its owner out, and each
+new address an attacker uses gets one guess once the account is over its limit. Only keyed hashes
+of e-mails and client addresses are stored.
+
+Account administration and the password policy are in ``users``; browser sessions for the pages
+in ``sessions``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 
 import msgspec
 
 from pass_numerique.db.transaction import write_transaction
-from pass_numerique.domain import audit
+from pass_numerique.domain import attempt_limits, audit
+from pass_numerique.domain.accounts.users import check_new_password
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError, not_found
-from pass_numerique.domain.tables import ApiToken, CoordinatorTerritory, LoginFailure, StaffUser
+from pass_numerique.domain.tables import ApiToken, CoordinatorTerritory, LoginFailure, StaffSession, StaffUser
 from pass_numerique.security import passwords, token_cache
+from pass_numerique.settings import get_settings
 
 TOKEN_PREFIX = "pn_"  # noqa: S105 - a public marker, not a secret
 
 
 LOGIN_TOKEN_DAYS = 30
-
-
-# Password guessing: after this many failures for one e-mail within the window, sign-in is refused.
-MAX_LOGIN_FAILURES = 5
-
-
-LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 
 
 # Writing last_used_at on every request would put a write on the redemption hot path.
@@ -72,6 +75,7 @@ _USER_WITH_SCOPE = (
     StaffUser.password_hash,
     StaffUser.site,
     StaffUser.structure,
+    StaffUser.must_change_password,
     StaffUser.site.territory.as_alias("site_territory"),
     StaffUser.structure.territory.as_alias("structure_territory"),
 )
@@ -82,6 +86,7 @@ _USER_WITH_SCOPE = (
 _BEARER_LOOKUP = """
 SELECT t.id, t.expires_at, t.revoked_at, t.last_used_at,
        u.id AS user_id, u.email, u.display_name, u.role, u.active, u.site, u.structure,
+       u.must_change_password,
        s.territory AS site_territory, d.territory AS structure_territory
 FROM api_token t
 JOIN staff_user u ON u.id = t.staff_user
@@ -112,6 +117,7 @@ async def _scope_of(user: dict) -> Actor:
         territory_ids=frozenset(territories),
         site_id=user["site"],
         structure_id=user["structure"],
+        must_change_password=bool(user["must_change_password"]),
     )
 
 
@@ -130,47 +136,95 @@ def _email_hash(email: str) -> str:
     return hashlib.sha256(email.encode()).hexdigest()
 
 
-async def verify_credentials(email: str, password: str, *, now: datetime | None = None) -> Actor:
+def client_hash(address: str) -> str:
+    """Keyed hash of a client address (HMAC-SHA256 with the secret key): failures from one client
+    can be counted, and the database holds no address that could be read back."""
+    key = hashlib.sha256(b"client-address:" + get_settings().secret_key.encode()).digest()
+    return hmac.new(key, address.encode(), "sha256").hexdigest()
+
+
+async def _check_login_limits(email_hash: str, client: str, now: datetime) -> None:
+    """Refuse with ``too_many_attempts`` a client past its own limit, or one that has failed on an
+    account past the account's limit; a client that has not failed on the account goes through."""
+    settings = get_settings()
+    window = timedelta(seconds=settings.login_window_seconds)
+    wait = await attempt_limits.seconds_to_wait(
+        LoginFailure.at,
+        LoginFailure.client_hash == client,
+        limit=settings.max_login_failures_per_client,
+        window=window,
+        now=now,
+    )
+    if wait is None and await LoginFailure.exists().where(
+        (LoginFailure.email_hash == email_hash)
+        & (LoginFailure.client_hash == client)
+        & (LoginFailure.at > now - window)
+    ):
+        wait = await attempt_limits.seconds_to_wait(
+            LoginFailure.at,
+            LoginFailure.email_hash == email_hash,
+            limit=settings.max_login_failures_per_account,
+            window=window,
+            now=now,
+        )
+    if wait is not None:
+        raise attempt_limits.too_many_attempts(wait)
+
+
+async def verify_credentials(
+    email: str, password: str, *, client_address: str = "", now: datetime | None = None
+) -> Actor:
     """The actor for a correct e-mail and password, else ``invalid_credentials``.
 
-    After ``MAX_LOGIN_FAILURES`` failures for one e-mail within ``LOGIN_FAILURE_WINDOW``,
-    every attempt, even a correct one, is refused with ``too_many_attempts``.
+    ``client_address`` is the caller's address (the proxy's client, see docs/security.md). Past
+    the limits on failures (per client, and per account for the clients that failed on it),
+    every attempt of that client, even a correct one, is refused with ``too_many_attempts``.
     """
     now = now or utcnow()
     email = email.strip().lower()
     email_hash = _email_hash(email)
-    recent = await LoginFailure.count().where(
-        (LoginFailure.email_hash == email_hash) & (LoginFailure.at > now - LOGIN_FAILURE_WINDOW)
-    )
-    if recent >= MAX_LOGIN_FAILURES:
-        raise DomainError("too_many_attempts")
+    client = client_hash(client_address)
+    await _check_login_limits(email_hash, client, now)
     user = await StaffUser.select(*_USER_WITH_SCOPE).where(StaffUser.email == email).first()
     if user is None:
         passwords.verify_password(passwords.dummy_hash(), password)
     if user is None or not passwords.verify_password(user["password_hash"], password) or not user["active"]:
-        await LoginFailure.insert(LoginFailure(email_hash=email_hash, at=now))
+        await LoginFailure.insert(LoginFailure(email_hash=email_hash, client_hash=client, at=now))
         raise DomainError("invalid_credentials")
     async with write_transaction():
         changes: dict = {StaffUser.last_login_at: now}
         if passwords.needs_rehash(user["password_hash"]):
             changes[StaffUser.password_hash] = passwords.hash_password(password)
         await StaffUser.update(changes).where(StaffUser.id == user["id"])
-        await LoginFailure.delete().where(LoginFailure.email_hash == email_hash)
+        # This client's own typos are forgiven; an attacker's failures from elsewhere still count.
+        await LoginFailure.delete().where(
+            (LoginFailure.email_hash == email_hash) & (LoginFailure.client_hash == client)
+        )
     return await _scope_of(user)
 
 
-async def login(email: str, password: str) -> tuple[Actor, IssuedToken]:
+async def login(email: str, password: str, *, client_address: str = "") -> tuple[Actor, IssuedToken]:
     """Check credentials and issue a bearer token valid for 30 days."""
-    actor = await verify_credentials(email, password)
+    actor = await verify_credentials(email, password, client_address=client_address)
     token = await create_token(actor, "connexion", expires_in=timedelta(days=LOGIN_TOKEN_DAYS))
     return actor, token
 
 
 async def create_token(actor: Actor, label: str, expires_in: timedelta | None = None) -> IssuedToken:
-    """A new bearer token for the actor themself."""
+    """A new bearer token for the actor themself, expiring after ``expires_in`` (default
+    ``PN_TOKEN_DEFAULT_DAYS``; longer than ``PN_TOKEN_MAX_DAYS`` is refused)."""
+    settings = get_settings()
+    if expires_in is None:
+        expires_in = timedelta(days=settings.token_default_days)
+    if not timedelta(0) < expires_in <= timedelta(days=settings.token_max_days):
+        raise DomainError(
+            "invalid_input",
+            f"Un jeton expire au plus tard {settings.token_max_days} jours après sa création.",
+            field="expires_in_days",
+        )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
-    expires_at = now + expires_in if expires_in else None
+    expires_at = now + expires_in
     async with write_transaction():
         row = (
             await ApiToken.insert(
@@ -207,6 +261,18 @@ async def revoke_token(actor: Actor, token_id: int) -> None:
     token_cache.accounts_changed()
 
 
+async def revoke_current_token(actor: Actor, raw: str) -> None:
+    """Sign out of the API: revoke the token making the request."""
+    row = (
+        await ApiToken.select(ApiToken.id)
+        .where((ApiToken.token_hash == token_hash(raw)) & (ApiToken.staff_user == actor.user_id))
+        .first()
+    )
+    if row is None:
+        raise not_found("Jeton")
+    await revoke_token(actor, row["id"])
+
+
 async def authenticate_token(raw: str) -> Actor | None:
     """The actor behind a bearer token, or None if unknown, revoked, expired or inactive."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
@@ -231,27 +297,51 @@ async def authenticate_token(raw: str) -> Actor | None:
     return actor
 
 
-async def change_password(actor: Actor, old_password: str, new_password: str) -> None:
-    """The actor changes their own password: the old one is checked, the new one argon2-hashed, audited."""
+async def change_password(
+    actor: Actor,
+    old_password: str,
+    new_password: str,
+    *,
+    keep_session: str | None = None,
+    keep_token: str | None = None,
+) -> None:
+    """The actor changes their own password: the old one is checked, the new one meets the policy
+    and is argon2-hashed; every bearer token and browser session of the account ends but the one
+    making the change (``keep_token`` or ``keep_session``, the raw values). Audited."""
     user = await StaffUser.select(StaffUser.password_hash).where(StaffUser.id == actor.user_id).first()
     if user is None or not passwords.verify_password(user["password_hash"], old_password):
         raise DomainError("invalid_input", "Mot de passe actuel incorrect.", field="old_password")
-    if len(new_password) < passwords.MIN_LENGTH:
-        raise DomainError(
-            "invalid_input",
-            f"Le mot de passe doit contenir au moins {passwords.MIN_LENGTH} caractères.",
-            field="new_password",
-        )
+    check_new_password(new_password, field="new_password")
     if new_password == old_password:
         raise DomainError(
             "invalid_input", "Le nouveau mot de passe doit différer de l'actuel.", field="new_password"
         )
     new_hash = passwords.hash_password(new_password)
+    now = utcnow()
     async with write_transaction():
         await StaffUser.update(
             {StaffUser.password_hash: new_hash, StaffUser.must_change_password: False}
         ).where(StaffUser.id == actor.user_id)
-        await audit.record(actor.user_id, "user.change_password", "staff_user", actor.user_id)
+        tokens = ApiToken.update({ApiToken.revoked_at: now}).where(
+            (ApiToken.staff_user == actor.user_id) & ApiToken.revoked_at.is_null()
+        )
+        if keep_token:
+            tokens = tokens.where(ApiToken.token_hash != token_hash(keep_token))
+        revoked = await tokens.returning(ApiToken.id)
+        browser_sessions = StaffSession.delete().where(StaffSession.staff_user == actor.user_id)
+        if keep_session:
+            # Sessions are stored as the SHA-256 of their cookie, as tokens are (sessions.py).
+            browser_sessions = browser_sessions.where(StaffSession.session_hash != token_hash(keep_session))
+        ended = await browser_sessions.returning(StaffSession.id)
+        await audit.record(
+            actor.user_id,
+            "user.change_password",
+            "staff_user",
+            actor.user_id,
+            at=now,
+            after={"tokens_revoked": len(revoked), "sessions_ended": len(ended)},
+        )
+    token_cache.accounts_changed()
 
 
 async def must_change_password(user_id: int) -> bool:

@@ -3,13 +3,13 @@
 The cookie holds 256 random bits; only their SHA-256 is stored, so a copy of the
 database cannot be replayed as a cookie. A session ends after ``IDLE`` without a
 request, after ``MAX_AGE`` whatever the activity, at logout, when the password
-changes (the others) and when the account is deactivated (checked on every request).
+changes (the others: ``authentication.change_password``) and when the account is
+deactivated (checked on every request).
 Every worker reads the same table: no session is lost with several workers or a restart.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -28,7 +28,8 @@ TOUCH_RESOLUTION = timedelta(minutes=1)
 
 
 def _hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
+    # The same hash as bearer tokens: a password change ends both but the current one (authentication).
+    return authentication.token_hash(raw)
 
 
 async def open_session(actor: Actor, *, now: datetime | None = None) -> str:
@@ -86,11 +87,3 @@ async def close_session(raw: str) -> None:
         if deleted:
             user_id = deleted[0]["staff_user"]
             await audit.record(user_id, "session.close", "staff_user", user_id)
-
-
-async def close_other_sessions(user_id: int, keep_raw: str | None) -> int:
-    """End every session of a user but ``keep_raw`` (after a password change)."""
-    query = StaffSession.delete().where(StaffSession.staff_user == user_id)
-    if keep_raw:
-        query = query.where(StaffSession.session_hash != _hash(keep_raw))
-    return len(await query.returning(StaffSession.id))

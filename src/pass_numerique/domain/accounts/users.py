@@ -6,6 +6,8 @@ Signing in and bearer tokens are in ``authentication``."""
 from __future__ import annotations
 
 import secrets
+from functools import cache
+from importlib import resources
 
 import msgspec
 from piccolo.columns import ForeignKey
@@ -58,12 +60,36 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def check_new_password(password: str) -> None:
+# Bundled lists (data/common-passwords.LICENSE.txt says where they come from), lowercased.
+_COMMON_PASSWORD_FILES = ("common-passwords.txt", "common-passwords-fr.txt")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    folder = resources.files("pass_numerique.data")
+    return frozenset(
+        line.strip()
+        for name in _COMMON_PASSWORD_FILES
+        for line in folder.joinpath(name).read_text("utf-8").splitlines()
+        if line.strip()
+    )
+
+
+def check_new_password(password: str, *, field: str = "password") -> None:
+    """The password policy, met by every password a person or an admin sets (account creation, the
+    command line, a password change): long enough, and none of the commonest passwords."""
     if len(password) < passwords.MIN_LENGTH:
         raise DomainError(
             "invalid_input",
             f"Le mot de passe doit contenir au moins {passwords.MIN_LENGTH} caractères.",
-            field="password",
+            field=field,
+        )
+    if password.strip().lower() in _common_passwords():
+        raise DomainError(
+            "invalid_input",
+            "Ce mot de passe fait partie des plus courants, les premiers essayés par un attaquant : "
+            "choisissez-en un autre (une phrase de plusieurs mots, par exemple).",
+            field=field,
         )
 
 
@@ -284,7 +310,8 @@ def temporary_password() -> str:
 async def reset_password(actor: Actor, user_id: int) -> str:
     """An admin sets a temporary password, shown to them once; the person must change it at sign-in.
 
-    Their sessions end and their API tokens stay (a phone scanner keeps working). Audited, never the password.
+    Their sessions end; their API tokens stay but are refused everything (``password_change_required``)
+    until the temporary password is changed, which revokes them. Audited, never the password.
     """
     actor.require_role(Role.admin)
     password = temporary_password()
@@ -299,4 +326,5 @@ async def reset_password(actor: Actor, user_id: int) -> str:
             raise not_found("Compte")
         await StaffSession.delete().where(StaffSession.staff_user == user_id)
         await audit.record(actor.user_id, "user.reset_password", "staff_user", user_id)
+    token_cache.accounts_changed()  # their tokens refuse everything until the password is changed
     return password

@@ -44,6 +44,7 @@ async def lookup(actor: Actor, scanned_text: str, *, now: datetime | None = None
     """A voucher's state and its booklet's remaining vouchers; changes nothing but the scan log."""
     actor.require_role(*LOOKUP_ROLES)
     now = now or utcnow()
+    await scan_log.check_attempt_limits(actor, now)
     try:
         voucher = await voucher_state.resolve(codes.parse_scanned(scanned_text))
     except DomainError as refusal:

@@ -32,7 +32,14 @@ from pass_numerique.settings import get_settings
 
 # Refusals that depend on the request itself, not on the voucher: the client must fix and
 # retry, there is no conflict to record.
-_NOT_A_CONFLICT = {"invalid_input", "forbidden", "not_authenticated", "request_in_progress"}
+_NOT_A_CONFLICT = {
+    "invalid_input",
+    "forbidden",
+    "not_authenticated",
+    "request_in_progress",
+    "request_id_reused",
+    "too_many_attempts",  # the phone keeps the item and sends it again later
+}
 
 
 class Theme(msgspec.Struct, frozen=True):

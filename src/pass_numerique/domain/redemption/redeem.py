@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import msgspec
 
@@ -78,8 +78,9 @@ async def redeem(actor: Actor, request: RedeemRequest, *, now: datetime | None =
     """Redeem one or several vouchers of one booklet, all or nothing, exactly once."""
     actor.require_role(Role.site_agent)
     _validate(request)
-    key = f"redeem:{actor.user_id}:{request.request_id}"
+    key = _Key(f"redeem:{actor.user_id}:{request.request_id}", _fingerprint(actor, request))
     now = now or utcnow()
+    await scan_log.check_attempt_limits(actor, now)
     try:
         async with write_transaction():
             return await _perform(actor, request, key, now)
@@ -98,6 +99,23 @@ async def redeem(actor: Actor, request: RedeemRequest, *, now: datetime | None =
         refusal = DomainError("already_redeemed")
         await _refuse(actor, request, key, refusal, now)
         raise refusal from exc
+
+
+class _Key(NamedTuple):
+    """Where the answer is stored (``idempotency``) and the fingerprint of the request it answers."""
+
+    key: str
+    fingerprint: str
+
+
+def _fingerprint(actor: Actor, request: RedeemRequest) -> str:
+    # Not occurred_at: a request sent online, cut off and queued offline keeps its request id.
+    return idempotency.fingerprint(
+        "redeem",
+        site=actor.site_id,
+        codes=sorted(code.strip() for code in request.codes),
+        theme=request.theme,
+    )
 
 
 def _validate(request: RedeemRequest) -> None:
@@ -125,15 +143,16 @@ def _moment(request: RedeemRequest, now: datetime) -> tuple[datetime, bool]:
     return occurred, now - occurred > LATE_AFTER
 
 
-async def _replay(key: str) -> RedeemResult | None:
-    """The first answer to this request, marked as replayed (a stored refusal is raised again)."""
-    answer = await idempotency.stored_answer(key, RedeemResult)
+async def _replay(key: _Key) -> RedeemResult | None:
+    """The first answer to this request, marked as replayed (a stored refusal is raised again;
+    ``request_id_reused`` if the request id answered another request)."""
+    answer = await idempotency.stored_answer(key.key, RedeemResult, key.fingerprint)
     if answer is not None:
         answer.replayed = True
     return answer
 
 
-async def _perform(actor: Actor, request: RedeemRequest, key: str, now: datetime) -> RedeemResult:
+async def _perform(actor: Actor, request: RedeemRequest, key: _Key, now: datetime) -> RedeemResult:
     """Check, compare-and-set, write and audit, inside the caller's transaction."""
     # Inside the transaction: on SQLite a twin request may have committed while we waited for the lock.
     if (replayed := await _replay(key)) is not None:
@@ -222,7 +241,7 @@ async def _perform(actor: Actor, request: RedeemRequest, key: str, now: datetime
         period=period,
         late=late,
     )
-    await idempotency.remember_answer(key, actor.user_id, result, now)
+    await idempotency.remember_answer(key.key, actor.user_id, result, now, key.fingerprint)
     await scan_log.record(
         actor,
         request.codes,
@@ -236,11 +255,11 @@ async def _perform(actor: Actor, request: RedeemRequest, key: str, now: datetime
 
 
 async def _refuse(
-    actor: Actor, request: RedeemRequest, key: str, refusal: DomainError, now: datetime
+    actor: Actor, request: RedeemRequest, key: _Key, refusal: DomainError, now: datetime
 ) -> None:
     """Store the refusal as the request's answer and log the attempt, in a transaction of their own."""
     async with write_transaction():
-        await idempotency.remember_refusal(key, actor.user_id, refusal, now)
+        await idempotency.remember_refusal(key.key, actor.user_id, refusal, now, key.fingerprint)
         await scan_log.record(
             actor, request.codes, action="redeem", outcome=refusal.code, request_id=request.request_id, at=now
         )

@@ -9,13 +9,14 @@ from litestar.response import Redirect, Template
 from pass_numerique.domain.accounts import authentication, sessions
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
-from pass_numerique.http.authentication import actor_of
-from pass_numerique.http.errors import status_of
+from pass_numerique.http.authentication import actor_of, client_address
+from pass_numerique.http.errors import headers_of, status_of
 from pass_numerique.http.parameters import OptionalSearch
 from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import (
     HOME_URL,
     LOGIN_URL,
+    PASSWORD_URL,
     StaffController,
     form_errors,
     form_of,
@@ -56,10 +57,10 @@ class AccountPages(StaffController):
         target = _safe_next(values.get("suite"))
         try:
             actor = await authentication.verify_credentials(
-                values.get("email", ""), values.get("password", "")
+                values.get("email", ""), values.get("password", ""), client_address=client_address(request)
             )
         except DomainError as exc:
-            return page(
+            response = page(
                 request,
                 "login.html",
                 status_code=status_of(exc),
@@ -67,28 +68,30 @@ class AccountPages(StaffController):
                 values={"email": values.get("email", "")},
                 errors={"_form": exc.message},
             )
+            response.headers.update(headers_of(exc))
+            return response
         previous = request.cookies.get(sessions.COOKIE_NAME)
         if previous:  # a new id at each login (no session fixation); the old one is ended
             await sessions.close_session(previous)
         raw = await sessions.open_session(actor)
-        if await authentication.must_change_password(actor.user_id):
-            target = "/staff/password?fait=must_change"
+        if actor.must_change_password:
+            target = f"{PASSWORD_URL}?fait=must_change"
         response = see_other(target)
         response.set_cookie(_session_cookie(raw, int(sessions.MAX_AGE.total_seconds())))
         return response
 
-    @post("/logout", guards=[guards.STAFF])
+    @post("/logout", guards=[guards.TEMPORARY_PASSWORD])
     async def logout(self, request: Request) -> Response:
         await sessions.close_session(request.cookies.get(sessions.COOKIE_NAME, ""))
         response = see_other(LOGIN_URL)
         response.set_cookie(_session_cookie("", 0))
         return response
 
-    @get("/password", guards=[guards.STAFF])
+    @get("/password", guards=[guards.TEMPORARY_PASSWORD])
     async def password_form(self, request: Request) -> Template:
         return page(request, "password.html")
 
-    @post("/password", guards=[guards.STAFF])
+    @post("/password", guards=[guards.TEMPORARY_PASSWORD])
     async def change_password(self, request: Request) -> Response:
         values = await form_of(request)
         actor = actor_of(request)
@@ -100,12 +103,14 @@ class AccountPages(StaffController):
                     field="confirm_password",
                 )
             await authentication.change_password(
-                actor, values.get("old_password", ""), values.get("new_password", "")
+                actor,
+                values.get("old_password", ""),
+                values.get("new_password", ""),
+                keep_session=request.cookies.get(sessions.COOKIE_NAME),
             )
         except DomainError as exc:
             errors = form_errors(exc, {"old_password", "new_password", "confirm_password"})
             return page(request, "password.html", status_code=status_of(exc), errors=errors)
-        await sessions.close_other_sessions(actor.user_id, request.cookies.get(sessions.COOKIE_NAME))
         return see_other("/staff/?fait=password")
 
     # -- home ----------------------------------------------------------------

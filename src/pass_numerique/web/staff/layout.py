@@ -26,6 +26,7 @@ from pass_numerique.http.security_headers import STAFF_PAGE_HEADERS
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"
+PASSWORD_URL = "/staff/password"  # noqa: S105 - a page's address, not a password
 
 BOOKLET_STATUS = {
     BookletStatus.printed: ("En stock", "info"),
@@ -236,7 +237,9 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     return page(request, "error.html", status_code=status, title=title, message=message)
 
 
-PAGE_EXCEPTION_HANDLERS = page_exception_handlers(_error_page, login_url=LOGIN_URL, home_url=HOME_URL)
+PAGE_EXCEPTION_HANDLERS = page_exception_handlers(
+    _error_page, login_url=LOGIN_URL, home_url=HOME_URL, password_url=PASSWORD_URL
+)
 """The exception handlers of every page controller: staff pages, public pages, the scanner's shell."""
 
 
