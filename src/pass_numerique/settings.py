@@ -74,6 +74,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     at once and every other worker's within milliseconds; 0: read it at every request).
     See security/token_cache.py."""
 
+    stock_expiry_warning_days: int = 60
+    """Unissued stock whose validity ends within this many days is flagged on the print-run and
+    structure pages (expired stock always is), so it is handed out or re-validated in time."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
