@@ -455,6 +455,19 @@ async def get_booklet(actor: Actor, serial: str, *, today: date | None = None) -
     )
 
 
+async def booklet_history(actor: Actor, booklet: BookletOut) -> list[audit.AuditEntry]:
+    """The audit events of a booklet and of the one it replaces or that replaces it, newest first:
+    a replacement's page tells the whole story of the beneficiary's booklet."""
+    actor.require_role(*ISSUING_ROLES)
+    events = [
+        event
+        for serial in (booklet.serial, booklet.replaces, booklet.replaced_by)
+        if serial
+        for event in await audit.history(object_type="booklet", object_id=serial)
+    ]
+    return sorted(events, key=lambda e: (e.at, e.id), reverse=True)
+
+
 _SERIAL = re.compile(r"^[0-9AB]{2,3}-\d{4}-\d{6}$")
 
 

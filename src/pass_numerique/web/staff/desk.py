@@ -27,6 +27,11 @@ from pass_numerique.web.staff.layout import (
 )
 
 
+def _reason(values: dict[str, Any]) -> str | None:
+    """The reason typed for a second valid booklet, if the form asked for one."""
+    return str(values.get("second_booklet_reason", "")).strip() or None
+
+
 class DeskPages(StaffController):
     # -- issuance desk -------------------------------------------------------
 
@@ -169,7 +174,9 @@ class DeskPages(StaffController):
             booklet = await lifecycle.issue_booklet(
                 actor_of(request),
                 lifecycle.IssueRequest(
-                    programme_id=form_int(values, "programme_id", "le programme"), beneficiary_id=public_id
+                    programme_id=form_int(values, "programme_id", "le programme"),
+                    beneficiary_id=public_id,
+                    second_booklet_reason=_reason(values),
                 ),
             )
         except DomainError as exc:
@@ -179,8 +186,8 @@ class DeskPages(StaffController):
                 request,
                 public_id,
                 status_code=status_of(exc),
-                values=values,
-                errors=form_errors(exc, {"programme_id"}),
+                values={**values, "form": "issue"},
+                errors=form_errors(exc, {"programme_id", "second_booklet_reason"}),
             )
         return see_other(f"/staff/booklets/{booklet.serial}?fait=issued")
 
@@ -194,7 +201,9 @@ class DeskPages(StaffController):
                     "invalid_input", "Saisissez ou scannez le numéro du carnet.", field="serial"
                 )
             booklet = await lifecycle.assign_booklet(
-                actor_of(request), serial, lifecycle.AssignRequest(beneficiary_id=public_id)
+                actor_of(request),
+                serial,
+                lifecycle.AssignRequest(beneficiary_id=public_id, second_booklet_reason=_reason(values)),
             )
         except DomainError as exc:
             message = (
@@ -202,11 +211,12 @@ class DeskPages(StaffController):
                 if exc.code == "not_found"
                 else exc.message
             )
+            field = "second_booklet_reason" if exc.code == "beneficiary_has_valid_booklet" else "serial"
             return await self._beneficiary(
                 request,
                 public_id,
                 status_code=status_of(exc),
-                values={"serial": serial},
-                errors={"serial": message},
+                values={"serial": serial, "form": "assign", "second_booklet_reason": _reason(values) or ""},
+                errors={field: message},
             )
         return see_other(f"/staff/booklets/{booklet.serial}?fait=assigned")
