@@ -161,6 +161,8 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/print-runs", MANAGERS),
     ("GET", "/api/v1/print-runs/1", MANAGERS),
     ("POST", "/api/v1/allocations", MANAGERS),
+    ("GET", "/api/v1/stock/expiry?print_run_id=1", MANAGERS),
+    ("POST", "/api/v1/stock/revalidate", MANAGERS),
     ("POST", "/api/v1/vouchers/lookup", {"site_agent", "issuer", "coordinator", "admin"}),
     ("POST", "/api/v1/redemptions", {"site_agent"}),
     ("GET", "/api/v1/redemptions", {"site_agent", "coordinator", "admin"}),

@@ -243,7 +243,13 @@ def test_returning_beneficiary_is_found_by_reference_in_the_body_never_the_url(c
     typo = post(client, person_url + "/assign", {"serial": "16-2026-999999"}, person_url)
     assert typo.status_code == 404 and 'value="16-2026-999999"' in typo.text
     assert 'id="serial-erreur"' in typo.text
-    assigned = post(client, person_url + "/assign", {"serial": f" {pre.first_serial} "}, person_url)
+    # a second valid booklet: with a reason (docs/architecture.md, "Booklet lifecycle")
+    assigned = post(
+        client,
+        person_url + "/assign",
+        {"serial": f" {pre.first_serial} ", "second_booklet_reason": "Carnet du conjoint"},
+        person_url,
+    )
     assert assigned.headers["location"] == f"/staff/booklets/{pre.first_serial}?fait=assigned"
     page = client.get(person_url)
     assert page.text.count("/staff/booklets/16-") == 2
