@@ -124,7 +124,8 @@ async def _load(booklets: int, agents: int, out: Path) -> None:
             serials += allocated.serials
             left -= quantity
         printed = time.perf_counter()
-        assign = lifecycle.AssignRequest(beneficiary_id=person.id)
+        # One person holds them all: every booklet after the first is a second valid one.
+        assign = lifecycle.AssignRequest(beneficiary_id=person.id, second_booklet_reason="banc d'essai")
         # Hand each booklet to the beneficiary (one transaction each, as a desk would).
         parallel = 8 if pooled else 1
 

@@ -161,6 +161,8 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/print-runs", MANAGERS),
     ("GET", "/api/v1/print-runs/1", MANAGERS),
     ("POST", "/api/v1/allocations", MANAGERS),
+    ("GET", "/api/v1/stock/expiry?print_run_id=1", MANAGERS),
+    ("POST", "/api/v1/stock/revalidate", MANAGERS),
     ("POST", "/api/v1/vouchers/lookup", {"site_agent", "issuer", "coordinator", "admin"}),
     ("POST", "/api/v1/redemptions", {"site_agent"}),
     ("GET", "/api/v1/redemptions", {"site_agent", "coordinator", "admin"}),
@@ -247,3 +249,74 @@ def test_matrix_covers_every_api_route(client) -> None:
         f"{m} {p}" for m, p in declared if not any(tm == m and re.match(pattern(p), tp) for tm, tp in tested)
     ]
     assert not missing, f"routes missing from the role matrix: {missing}"
+
+
+def test_booklet_edge_rules_over_the_api(client, world: World) -> None:
+    """Expired stock, a second valid booklet, nothing to replace, another territory's print run: each
+    a 409 with its code and French message; expiring stock is listed and re-validated."""
+    from datetime import timedelta
+
+    from pass_numerique.domain.clock import local_date, utcnow
+    from pass_numerique.domain.issuance import stock
+
+    old = run(
+        stock.create_print_run(
+            world.coordinator,
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=2),
+            now=utcnow() - timedelta(days=367),
+        )
+    )
+    issuer, coordinator, admin = (bearer(client, a) for a in (world.issuer, world.coordinator, world.admin))
+    person = client.post(
+        "/api/v1/beneficiaries/", headers=issuer, json={"territory_id": world.north.id}
+    ).json()
+    expired = client.post(
+        f"/api/v1/booklets/{old.first_serial}/assign", headers=issuer, json={"beneficiary_id": person["id"]}
+    )
+    assert expired.status_code == 409 and expired.json()["code"] == "booklet_expired"
+    assert "a expiré le" in expired.json()["message"]
+
+    listed = client.get(f"/api/v1/stock/expiry?print_run_id={old.id}", headers=coordinator)
+    assert listed.status_code == 200 and listed.json()["expired"] == 2
+    assert client.get(f"/api/v1/stock/expiry?print_run_id={old.id}", headers=issuer).status_code == 403
+    new_end = (local_date(utcnow()) + timedelta(days=90)).isoformat()
+    revalidated = client.post(
+        "/api/v1/stock/revalidate", headers=coordinator, json={"print_run_id": old.id, "valid_until": new_end}
+    )
+    assert revalidated.status_code == 200 and revalidated.json()["revalidated"] == 2
+
+    wrong = client.post(
+        "/api/v1/allocations",
+        headers=admin,
+        json={"structure_id": world.structure_south.id, "print_run_id": old.id, "count": 1},
+    )
+    assert wrong.status_code == 409 and wrong.json()["code"] == "wrong_territory"
+    assert wrong.json()["details"]["structure_territory_id"] == world.south.id
+
+    assigned = client.post(
+        f"/api/v1/booklets/{old.first_serial}/assign", headers=issuer, json={"beneficiary_id": person["id"]}
+    )
+    assert assigned.status_code == 200, assigned.text
+    second = {"programme_id": world.programme.id, "beneficiary_id": person["id"]}
+    warned = client.post("/api/v1/booklets/issue", headers=issuer, json=second)
+    assert warned.status_code == 409 and warned.json()["code"] == "beneficiary_has_valid_booklet"
+    assert old.first_serial in warned.json()["details"]["booklets"]
+    reasoned = client.post(
+        "/api/v1/booklets/issue", headers=issuer, json={**second, "second_booklet_reason": "Carnet abîmé"}
+    )
+    assert reasoned.status_code == 201, reasoned.text
+
+    lapsed = run(
+        lifecycle.issue_booklet(
+            world.issuer,
+            lifecycle.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
+            ),
+            now=utcnow() - timedelta(days=367),
+        )
+    )
+    nothing = client.post(
+        f"/api/v1/booklets/{lapsed.serial}/cancel", headers=issuer, json={"reason": "perdu", "replace": True}
+    )
+    assert nothing.status_code == 409 and nothing.json()["code"] == "nothing_to_replace"

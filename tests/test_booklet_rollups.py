@@ -229,3 +229,41 @@ def test_m0026_keys_rows_counted_per_structure_as_the_fold_now_does(world: World
         run(BookletByMonth.raw(statement))
     assert rows() == folded
     assert_equal_to_recount(world)
+
+
+def test_m0034_keys_negative_first_use_rows_at_day_zero_as_the_fold_now_does(
+    world: World, data: Data
+) -> None:
+    """An upgraded database: first uses folded under a negative time (a redemption dated before the
+    issuance, accepted before issue 17) come back to day 0, where the fold and the reads count them."""
+    module = load_migration("m0034_first_use_never_negative.py")
+    for issued, used, recorded in (
+        (at(2026, 2, 27), at(2026, 2, 28), at(2026, 3, 1)),
+        (at(2026, 2, 27), at(2026, 2, 28), at(2026, 3, 2)),
+        (at(2026, 2, 20), at(2026, 2, 21), at(2026, 2, 22)),
+    ):
+        booklet, codes = issue_at(world, issued)
+        redeem_at(world, codes[:1], used)
+        run(Booklet.update({Booklet.issued_at: recorded}).where(Booklet.serial == booklet.serial))
+    run(booklet_rollups.fold())
+    columns = [c for c in BookletByMonth._meta.columns if c._meta.name != "id"]
+
+    def rows() -> list[tuple]:
+        return sorted(tuple(sorted(r.items())) for r in run(BookletByMonth.select(*columns)))
+
+    folded = rows()
+    day_zero = (BookletByMonth.stage == "first_use") & (BookletByMonth.days == 0)
+    march = run(BookletByMonth.select().where(day_zero & (BookletByMonth.month == "2026-03")).first())
+    assert march["booklets"] == 2
+    # The rollup as the fold kept it before: one of March's at -1 day, February's at -2 days.
+    run(BookletByMonth.update({BookletByMonth.booklets: 1}).where(BookletByMonth.id == march["id"]))
+    del march["id"]
+    run(BookletByMonth.insert(BookletByMonth(**{**march, "days": -1, "booklets": 1})))
+    run(
+        BookletByMonth.update({BookletByMonth.days: -2}).where(day_zero & (BookletByMonth.month == "2026-02"))
+    )
+    assert rows() != folded
+    for statement in module.STATEMENTS:
+        run(BookletByMonth.raw(statement))
+    assert rows() == folded
+    assert_equal_to_recount(world)

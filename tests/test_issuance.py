@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from conftest import World, issue, run
+from pass_numerique.db.json_columns import json_value
 from pass_numerique.domain.actors import SYSTEM
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.errors import DomainError
@@ -257,3 +258,162 @@ def test_structure_stock_counts_used_booklets(world: World) -> None:
     with pytest.raises(DomainError) as hidden:  # another territory's structure
         run(stock.structure_stock(world.coordinator, world.structure_south.id))
     assert hidden.value.code == "not_found"
+
+
+def expired_stock(world: World, quantity: int = 3) -> stock.PrintRunOut:
+    """A print run whose booklets all expired yesterday (printed a year and a day ago)."""
+    return run(
+        stock.create_print_run(
+            world.coordinator,
+            stock.PrintRunCreate(
+                territory_id=world.north.id, programme_id=world.programme.id, quantity=quantity
+            ),
+            now=utcnow() - timedelta(days=367),
+        )
+    )
+
+
+def test_expired_stock_is_never_handed_out(world: World) -> None:
+    printed = expired_stock(world)
+    person = new_person(world)
+    request = lifecycle.AssignRequest(beneficiary_id=person.id)
+    expired = refusal(lambda: run(lifecycle.assign_booklet(world.issuer, printed.first_serial, request)))
+    assert expired.code == "booklet_expired" and f"{printed.valid_until:%d/%m/%Y}" in expired.message
+    assert run(Booklet.count().where(Booklet.status == "issued")) == 0
+    # Nor allocated to a structure: by count (only fresh stock counts) or by serial.
+    by_count = stock.AllocateRequest(structure_id=world.structure.id, count=1)
+    short = refusal(lambda: run(stock.allocate(world.coordinator, by_count)))
+    assert short.code == "not_enough_stock" and short.details["available"] == 0 and "expiré" in short.message
+    by_serial = stock.AllocateRequest(structure_id=world.structure.id, serials=[printed.first_serial])
+    assert refusal(lambda: run(stock.allocate(world.coordinator, by_serial))).code == "booklet_expired"
+
+
+def test_expiring_stock_is_flagged_and_revalidated_by_a_coordinator(world: World) -> None:
+    old = expired_stock(world, 3)
+    soon = run(
+        stock.create_print_run(
+            world.coordinator,
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=2),
+            now=utcnow() - timedelta(days=330),
+        )
+    )
+    fresh = print_run(world, 2)
+    flagged = run(stock.stock_expiry(world.coordinator, print_run_id=old.id))
+    assert (flagged.expired, flagged.expiring, flagged.warning_days) == (3, 0, 60)
+    assert flagged.booklets[0].serial == old.first_serial
+    assert (run(stock.stock_expiry(world.coordinator, print_run_id=soon.id)).expiring) == 2
+    assert run(stock.stock_expiry(world.coordinator, print_run_id=fresh.id)).booklets == []
+
+    new_end = local_date(utcnow()) + timedelta(days=180)
+    request = stock.RevalidateRequest(print_run_id=old.id, valid_until=new_end)
+    assert refusal(lambda: run(stock.revalidate_stock(world.issuer, request))).code == "forbidden"
+    too_late = stock.RevalidateRequest(print_run_id=old.id, valid_until=new_end + timedelta(days=400))
+    assert refusal(lambda: run(stock.revalidate_stock(world.coordinator, too_late))).code == "invalid_input"
+    done = run(stock.revalidate_stock(world.coordinator, request))
+    assert done.revalidated == 3 and done.serials[0] == old.first_serial
+    assert run(stock.stock_expiry(world.coordinator, print_run_id=old.id)).booklets == []
+    event = run(AuditEvent.select().where(AuditEvent.action == "stock.revalidate").first())
+    assert event["object_id"] == str(old.id)
+    # Now it can be handed out, and its vouchers are redeemable until the new date.
+    person = new_person(world)
+    booklet = run(
+        lifecycle.assign_booklet(
+            world.issuer, old.first_serial, lifecycle.AssignRequest(beneficiary_id=person.id)
+        )
+    )
+    assert booklet.valid_until == new_end and booklet.remaining == 10
+    # Nothing left to re-validate there; another territory's coordinator does not see the run.
+    assert refusal(lambda: run(stock.revalidate_stock(world.coordinator, request))).code == "invalid_state"
+
+
+def test_a_print_run_is_allocated_within_its_territory_only(world: World) -> None:
+    printed = print_run(world, 2)
+    for request in (
+        stock.AllocateRequest(structure_id=world.structure_south.id, print_run_id=printed.id, count=1),
+        stock.AllocateRequest(structure_id=world.structure_south.id, serials=[printed.first_serial]),
+        stock.AllocateRequest(
+            structure_id=world.structure_south.id,
+            first_serial=printed.first_serial,
+            last_serial=printed.last_serial,
+        ),
+    ):
+        wrong = refusal(lambda request=request: run(stock.allocate(world.admin, request)))
+        assert wrong.code == "wrong_territory", request
+        assert "« Nord »" in wrong.message and "« Sud »" in wrong.message
+        assert (wrong.details["booklet_territory_id"], wrong.details["structure_territory_id"]) == (
+            world.north.id,
+            world.south.id,
+        )
+    assert run(Booklet.count().where(Booklet.status == "allocated")) == 0
+
+
+def test_a_second_valid_booklet_needs_a_reason(world: World) -> None:
+    person = new_person(world)
+    first = run(
+        lifecycle.issue_booklet(
+            world.issuer, lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id)
+        )
+    )
+    again = lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id)
+    warned = refusal(lambda: run(lifecycle.issue_booklet(world.issuer, again)))
+    assert warned.code == "beneficiary_has_valid_booklet" and first.serial in warned.message
+    assert warned.details["field"] == "second_booklet_reason"
+    printed = print_run(world, 1)
+    assign = lifecycle.AssignRequest(beneficiary_id=person.id, second_booklet_reason="  ")
+    refused = refusal(lambda: run(lifecycle.assign_booklet(world.issuer, printed.first_serial, assign)))
+    assert refused.code == "beneficiary_has_valid_booklet"
+    assert run(Booklet.count().where(Booklet.beneficiary.is_not_null())) == 1
+    with_reason = lifecycle.IssueRequest(
+        programme_id=world.programme.id,
+        beneficiary_id=person.id,
+        second_booklet_reason="Conjoint sans référence",
+    )
+    second = run(lifecycle.issue_booklet(world.issuer, with_reason))
+    event = run(
+        AuditEvent.select(AuditEvent.after)
+        .where((AuditEvent.action == "booklet.issue") & (AuditEvent.object_id == second.serial))
+        .first()
+    )
+    after = json_value(event["after"])
+    assert after["second_booklet_reason"] == "Conjoint sans référence"
+    assert after["other_valid_booklets"] == [first.serial]
+    # A booklet that is used up, expired or cancelled is not a valid one.
+    run(lifecycle.cancel_booklet(world.issuer, first.serial, lifecycle.CancelRequest(reason="perdu")))
+    run(lifecycle.cancel_booklet(world.issuer, second.serial, lifecycle.CancelRequest(reason="perdu")))
+    assert run(lifecycle.issue_booklet(world.issuer, again)).status == "issued"
+
+
+def test_replacement_carries_only_vouchers_usable_today(world: World) -> None:
+    person = new_person(world)
+    old = run(
+        lifecycle.issue_booklet(
+            world.issuer,
+            lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id),
+            now=utcnow() - timedelta(days=367),
+        )
+    )
+    cancel = lifecycle.CancelRequest(reason="perdu", replace=True)
+    nothing = refusal(lambda: run(lifecycle.cancel_booklet(world.issuer, old.serial, cancel)))
+    assert nothing.code == "nothing_to_replace" and f"{old.valid_until:%d/%m/%Y}" in nothing.message
+    assert run(lifecycle.get_booklet(world.issuer, old.serial)).status == "issued"  # nothing done
+    assert run(Booklet.count()) == 1
+    # Cancelling it without a replacement stays possible.
+    done = run(lifecycle.cancel_booklet(world.issuer, old.serial, lifecycle.CancelRequest(reason="perdu")))
+    assert done.replacement is None and done.cancelled.status == "cancelled"
+
+
+def test_replacement_and_original_name_each_other(world: World) -> None:
+    booklet, _codes = issue(world)
+    result = run(
+        lifecycle.cancel_booklet(
+            world.issuer, booklet.serial, lifecycle.CancelRequest(reason="volé", replace=True)
+        )
+    )
+    assert result.replacement is not None
+    assert (
+        result.replacement.replaces == booklet.serial
+        and result.cancelled.replaced_by == result.replacement.serial
+    )
+    assert result.replacement.valid_from == local_date(utcnow())
+    assert result.replacement.valid_until == booklet.valid_until
+    assert run(lifecycle.get_booklet(world.issuer, booklet.serial)).replaces is None

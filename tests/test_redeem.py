@@ -328,6 +328,61 @@ def test_late_offline_upload_is_flagged(world: World) -> None:
     assert result.late
 
 
+def test_a_redemption_dated_before_the_issuance_is_refused_or_moved_to_it(world: World) -> None:
+    """A slow phone clock (a few minutes) is moved to the issuance; further back is refused, on every
+    path: online with a date, and the offline queue's upload (recorded as a conflict)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from pass_numerique.domain.redemption import offline_sync
+
+    # Fixed moments, all on one local day: the booklet is valid from that day on.
+    issued_at = datetime(2026, 6, 10, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    now = issued_at + timedelta(hours=2)
+    booklet = run(
+        lifecycle.issue_booklet(
+            world.issuer,
+            lifecycle.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
+            ),
+            now=issued_at,
+        )
+    )
+    codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
+    skewed = redeem.RedeemRequest(
+        codes=[codes[0].url],
+        theme="email",
+        request_id="skew-0001",
+        occurred_at=issued_at - timedelta(minutes=4),
+    )
+    moved = run(redeem.redeem(world.agent, skewed, now=now))
+    assert moved.redeemed_at == issued_at
+    row = run(Redemption.select(Redemption.redeemed_at, Redemption.day).first())
+    assert row["redeemed_at"] == issued_at and row["day"] == local_date(issued_at)
+    assert run(Booklet.select(Booklet.first_used_at).first())["first_used_at"] == issued_at
+
+    before = redeem.RedeemRequest(
+        codes=[codes[1].url],
+        theme="email",
+        request_id="back-0001",
+        occurred_at=issued_at - timedelta(minutes=11),
+    )
+    error = refusal(lambda: run(redeem.redeem(world.agent, before, now=now)))
+    assert error.code == "redeemed_before_issue" and error.details["booklet_serial"] == booklet.serial
+    assert "avant la remise du carnet" in error.message
+    upload = redeem.RedeemRequest(
+        codes=[codes[1].url],
+        theme="email",
+        request_id="back-0002",
+        occurred_at=issued_at - timedelta(hours=1),
+    )
+    synced = run(offline_sync.upload(world.agent, upload, now=now))
+    assert (synced.status, synced.code) == ("conflict", "redeemed_before_issue")
+    assert run(Redemption.count()) == 1
+    assert run(Voucher.count().where(Voucher.status == "redeemed")) == 1
+
+
 async def _with_pool(calls: list) -> list:
     """Run the calls at once, on a pool of 20 connections on PostgreSQL (as a server would)."""
     db = engine()

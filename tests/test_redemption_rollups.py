@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
+import msgspec
 import pytest
 
 from conftest import World, load_migration, run
 from pass_numerique.cli import main
 from pass_numerique.domain.issuance import lifecycle
-from pass_numerique.domain.redemption import redeem, undo
-from pass_numerique.domain.reports import redemption_rollups
+from pass_numerique.domain.redemption import offline_sync, redeem, undo
+from pass_numerique.domain.reports import public_statistics, redemption_rollups
+from pass_numerique.domain.reports.figures import ReportFilter
 from pass_numerique.domain.tables import (
+    Booklet,
     PartnerSite,
     Redemption,
     RedemptionBySite,
@@ -28,7 +31,7 @@ from pass_numerique.domain.tables import (
     RedemptionByTerritory,
     RedemptionByTerritoryPair,
 )
-from test_reports import NOW, RANGE, Data, at, build, redeem_at, report
+from test_reports import NOW, RANGE, Data, at, build, issue_at, redeem_at, report
 
 TODAY = NOW.date()
 WINDOWS = [
@@ -323,3 +326,75 @@ def test_refresh_reports_command_folds_and_vacuums_on_request(world: World, data
     assert run(Redemption.count().where(Redemption.report_pending == True)) == 0  # noqa: E712
     assert run(RedemptionBySiteMonth.count()) > 0
     assert_equal_to_recount(world)
+
+
+def test_every_report_section_is_the_same_before_and_after_the_fold(world: World, data: Data) -> None:
+    """The hand-counted data set plus a phone clock running slow, a session dated before the booklet
+    was issued, and a booklet used before its recorded issuance (as the rules let in before issue 17):
+    every section of every report reads the same before ``refresh-reports`` and after it."""
+    skewed, skewed_codes = issue_at(world, at(2026, 2, 25))
+    moved = run(
+        offline_sync.upload(
+            world.agent,
+            redeem.RedeemRequest(
+                codes=[skewed_codes[0].short_code],
+                theme="email",
+                request_id="skewed-000001",
+                occurred_at=at(2026, 2, 25) - timedelta(minutes=4),
+            ),
+            now=at(2026, 2, 25) + timedelta(hours=2),
+        )
+    )
+    assert moved.status == "redeemed" and moved.result.redeemed_at == skewed.issued_at
+    _back, back_codes = issue_at(world, at(2026, 2, 26))
+    refused = run(
+        offline_sync.upload(
+            world.agent,
+            redeem.RedeemRequest(
+                codes=[back_codes[0].short_code],
+                theme="email",
+                request_id="backdated-0001",
+                occurred_at=at(2026, 2, 26) - timedelta(hours=1),
+            ),
+            now=at(2026, 2, 27),
+        )
+    )
+    assert (refused.status, refused.code) == ("conflict", "redeemed_before_issue")
+    legacy, legacy_codes = issue_at(world, at(2026, 2, 27))
+    redeem_at(world, legacy_codes[:2], at(2026, 2, 28))
+    # Data written before the rule: the booklet's first use a day and two hours before its issuance.
+    run(
+        Booklet.update({Booklet.issued_at: at(2026, 3, 1) + timedelta(hours=2)}).where(
+            Booklet.serial == legacy.serial
+        )
+    )
+
+    filters = [
+        RANGE,
+        ReportFilter(start=date(2026, 2, 1), end=date(2026, 2, 28)),
+        ReportFilter(start=date(2026, 2, 20), end=date(2026, 3, 10), territory_id=world.north.id),
+        ReportFilter(start=date(2026, 1, 1), end=date(2026, 3, 10), programme_id=world.programme.id),
+        ReportFilter(start=date(2026, 2, 1), end=date(2026, 3, 10), site_id=world.site.id, theme="email"),
+    ]
+    readers = [world.admin, world.coordinator, world.agent]
+
+    def read_all() -> tuple[dict, object]:
+        reports = {
+            (actor.user_id, index): report(actor, flt)
+            for actor in readers
+            for index, flt in enumerate(filters)
+        }
+        return reports, run(public_statistics.public_statistics(RANGE.start, RANGE.end, now=NOW))
+
+    before, public_before = read_all()
+    for read in before.values():
+        if read.first_use is not None:  # the histogram's total is its buckets' sum: no negative day
+            assert read.first_use.booklets == sum(bucket.count for bucket in read.first_use.buckets)
+    assert before[(world.admin.user_id, 0)].first_use.booklets == 6  # E, B1, S1, B2, skewed, legacy
+    main(["refresh-reports"])
+    assert run(Booklet.count().where(Booklet.report_pending == True)) == 0  # noqa: E712
+    after, public_after = read_all()
+    for key, read in before.items():
+        for field in msgspec.structs.fields(read):
+            assert getattr(after[key], field.name) == getattr(read, field.name), (key, field.name)
+    assert public_after == public_before

@@ -243,7 +243,13 @@ def test_returning_beneficiary_is_found_by_reference_in_the_body_never_the_url(c
     typo = post(client, person_url + "/assign", {"serial": "16-2026-999999"}, person_url)
     assert typo.status_code == 404 and 'value="16-2026-999999"' in typo.text
     assert 'id="serial-erreur"' in typo.text
-    assigned = post(client, person_url + "/assign", {"serial": f" {pre.first_serial} "}, person_url)
+    # a second valid booklet: with a reason (docs/architecture.md, "Booklet lifecycle")
+    assigned = post(
+        client,
+        person_url + "/assign",
+        {"serial": f" {pre.first_serial} ", "second_booklet_reason": "Carnet du conjoint"},
+        person_url,
+    )
     assert assigned.headers["location"] == f"/staff/booklets/{pre.first_serial}?fait=assigned"
     page = client.get(person_url)
     assert page.text.count("/staff/booklets/16-") == 2
@@ -283,6 +289,76 @@ def test_lost_booklet_is_cancelled_after_confirmation_and_replaced(client, world
     old = client.get(url)
     assert "Annulé le" in old.text and "motif : perdu" in old.text
     assert run(lifecycle.get_booklet(SYSTEM, booklet.serial)).status == "cancelled"
+
+
+def test_replacement_and_original_link_to_each_other_with_both_histories(client, world: World) -> None:
+    booklet, _ = issue(world)
+    login(client, world.issuer)
+    url = f"/staff/booklets/{booklet.serial}"
+    done = post(client, url + "/cancel", {"reason": "volé", "replace": "oui", "confirm": "oui"}, url)
+    replacement = html.unescape(client.get(done.headers["location"]).text)
+    assert f'href="/staff/booklets/{booklet.serial}"' in replacement and "remplace le" in replacement
+    # Its history tells the original's story too: issued, then cancelled (with its motive).
+    assert f"carnet {booklet.serial} : Carnet remis (neuf)" in replacement
+    assert f"carnet {booklet.serial} : Carnet annulé" in replacement and "motif : volé" in replacement
+    original = html.unescape(client.get(url).text)
+    serial = run(lifecycle.get_booklet(SYSTEM, booklet.serial)).replaced_by
+    assert f'href="/staff/booklets/{serial}"' in original
+
+
+def test_an_expired_booklet_offers_no_replacement_and_is_not_replaced(client, world: World) -> None:
+    person = run(
+        beneficiaries.create_beneficiary(
+            world.issuer, beneficiaries.BeneficiaryCreate(territory_id=world.north.id)
+        )
+    )
+    lapsed = run(
+        lifecycle.issue_booklet(
+            world.issuer,
+            lifecycle.IssueRequest(programme_id=world.programme.id, beneficiary_id=person.id),
+            now=utcnow() - timedelta(days=367),
+        )
+    )
+    login(client, world.issuer)
+    url = f"/staff/booklets/{lapsed.serial}"
+    shown = html.unescape(client.get(url).text)
+    assert "il n'y a rien à remplacer" in shown and 'name="replace"' not in shown
+    forced = post(client, url + "/cancel", {"reason": "perdu", "replace": "oui", "confirm": "oui"}, url)
+    assert forced.status_code == 409 and "rien à remplacer" in html.unescape(forced.text)
+    assert run(Booklet.count()) == 1
+
+
+def test_a_second_valid_booklet_asks_for_a_reason_at_the_desk(client, world: World) -> None:
+    booklet, _ = issue(world)
+    printed = run(
+        stock.create_print_run(
+            world.coordinator,
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=1),
+        )
+    )
+    login(client, world.issuer)
+    url = f"/staff/beneficiaries/{booklet.beneficiary_id}"
+    warned = post(client, url + "/issue", {"programme_id": str(world.programme.id)}, url)
+    text = html.unescape(warned.text)
+    assert warned.status_code == 409 and 'id="second_booklet_reason"' in text
+    assert f"déjà un carnet valable ({booklet.serial})" in text
+    assigned = post(client, url + "/assign", {"serial": printed.first_serial}, url)
+    assert assigned.status_code == 409 and 'id="second_booklet_reason-erreur"' in assigned.text
+    assert f'value="{printed.first_serial}"' in assigned.text  # kept for the second try
+    done = post(
+        client,
+        url + "/assign",
+        {"serial": printed.first_serial, "second_booklet_reason": "Carnet précédent abîmé"},
+        url,
+    )
+    assert done.status_code == 303 and done.headers["location"].endswith("?fait=assigned")
+    again = post(
+        client,
+        url + "/issue",
+        {"programme_id": str(world.programme.id), "second_booklet_reason": "Conjoint"},
+        url,
+    )
+    assert again.status_code == 303
 
 
 # ---------------------------------------------------------------------------
@@ -394,6 +470,8 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/staff/structures/1", MANAGERS),
     ("POST", "/staff/structures/1", MANAGERS),
     ("POST", "/staff/print-runs/1/allocate", MANAGERS),
+    ("POST", "/staff/print-runs/1/revalidate", MANAGERS),
+    ("POST", "/staff/structures/1/revalidate", MANAGERS),
     ("GET", "/lieux/TAS-N", None),
     ("GET", "/statistiques", None),
 ]

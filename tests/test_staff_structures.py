@@ -116,3 +116,62 @@ def test_structure_and_print_run_lists_filter(client, world: World) -> None:
     client.cookies.clear()
     login(client, world.coordinator)
     assert "2 tirage(s)" in client.get("/staff/print-runs").text  # its territory only
+
+
+def test_expiring_stock_is_flagged_and_revalidated_from_the_print_run_and_structure_pages(
+    client, world: World
+) -> None:
+    import html
+    from datetime import timedelta
+
+    from pass_numerique.domain.clock import local_date, utcnow
+
+    old = run(
+        stock.create_print_run(
+            world.coordinator,
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=4),
+            now=utcnow() - timedelta(days=320),
+        )
+    )
+    # Two handed to the structure while valid; then the whole run expires.
+    run(
+        stock.allocate(
+            world.coordinator,
+            stock.AllocateRequest(structure_id=world.structure.id, print_run_id=old.id, count=2),
+            now=utcnow() - timedelta(days=300),
+        )
+    )
+    run(
+        Booklet.update({Booklet.valid_until: local_date(utcnow()) - timedelta(days=1)}).where(
+            Booklet.print_run == old.id
+        )
+    )
+    login(client, world.coordinator)
+    run_page = html.unescape(client.get(f"/staff/print-runs/{old.id}").text)
+    assert "4 carnet(s) non remis ont expiré" in run_page and old.first_serial in run_page
+    structure_page = html.unescape(client.get(f"/staff/structures/{world.structure.id}").text)
+    assert "2 carnet(s) non remis ont expiré" in structure_page
+
+    token = csrf(client, f"/staff/print-runs/{old.id}")
+    too_late = (local_date(utcnow()) + timedelta(days=800)).isoformat()
+    refused = client.post(
+        f"/staff/print-runs/{old.id}/revalidate", data={"_csrf_token": token, "valid_until": too_late}
+    )
+    assert refused.status_code == 422 and 'id="valid_until-erreur"' in refused.text
+    new_end = local_date(utcnow()) + timedelta(days=120)
+    done = client.post(
+        f"/staff/structures/{world.structure.id}/revalidate",
+        data={"_csrf_token": token, "valid_until": new_end.isoformat()},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"].endswith("?fait=revalidated")
+    assert "non remis ont expiré" not in client.get(f"/staff/structures/{world.structure.id}").text
+    assert "2 carnet(s) non remis ont expiré" in html.unescape(client.get(f"/staff/print-runs/{old.id}").text)
+    done = client.post(
+        f"/staff/print-runs/{old.id}/revalidate",
+        data={"_csrf_token": token, "valid_until": new_end.isoformat()},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert 'id="peremption"' not in client.get(f"/staff/print-runs/{old.id}").text
+    assert run(Booklet.count().where(Booklet.valid_until == new_end)) == 4

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from conftest import World, issue, run
 from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.issuance import beneficiaries, lifecycle
 from pass_numerique.domain.redemption import undo
 from pass_numerique.domain.tables import Redemption
 from pass_numerique.settings import get_settings
@@ -40,9 +41,20 @@ def test_coordinator_undo_after_window(world: World) -> None:
 
 def test_the_listing_says_until_when_an_agent_may_undo(world: World) -> None:
     """The scanner offers undo until ``agent_undo_until``: the very moment the domain stops allowing it."""
-    _, codes = issue(world)
     # An offline session uploaded an hour late: the window runs from its recording, not the session.
+    # The booklet was handed out before the session (a redemption never predates its issuance).
     uploaded = utcnow()
+    booklet = run(
+        lifecycle.issue_booklet(
+            world.issuer,
+            lifecycle.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
+            ),
+            now=uploaded - timedelta(hours=2),
+        )
+    )
+    codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
     late = redeem_codes(world, [codes[0].url], "late-000001", occurred_at=uploaded - timedelta(hours=1))
     listed = run(undo.list_redemptions(world.agent))
     recorded_at = run(Redemption.select(Redemption.recorded_at).first())["recorded_at"]

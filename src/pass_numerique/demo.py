@@ -3,6 +3,12 @@
 Five territories, twelve partner sites, two programmes, a few hundred booklets
 and a year of redemption history, with one demo login per role. Random but
 reproducible (fixed seed), so screenshots and walkthroughs stay comparable.
+
+Every date is relative to the day it is loaded, so the demo looks like a running scheme whenever
+it is loaded: three print runs per territory (``PRINT_RUNS``): one expired two months ago (its
+booklets used or lapsed, some stock left to re-validate), one expiring within the month (booklets
+to use soon, stock flagged) and a recent one valid for ten more months; redemptions spread over the
+past months, never after a booklet's end of validity.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import msgspec
 
 from pass_numerique.domain.accounts import authentication, users
 from pass_numerique.domain.actors import SYSTEM, Role
-from pass_numerique.domain.clock import utcnow
+from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.issuance import beneficiaries, lifecycle, stock
 from pass_numerique.domain.partners import sites, structures
 from pass_numerique.domain.redemption import redeem
@@ -56,6 +62,11 @@ SITES = [
 ]
 
 
+PRINT_RUNS = ((425, 0.25), (335, 0.25), (60, 0.5))
+"""Each territory's print runs: (days before loading it was printed, its share of the booklets).
+With a year's validity: expired 60 days ago, expiring in 30 days, valid 305 days more."""
+
+
 async def is_empty() -> bool:
     return not await Territory.exists()
 
@@ -64,7 +75,7 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
     """Load the demo data set; returns the demo logins."""
     rng = random.Random(seed)
     now = utcnow()
-    year_ago = now - timedelta(days=365)
+    today = local_date(now)
     ts = [
         await territories.create_territory(SYSTEM, territories.TerritoryCreate(code=c, name=n))
         for c, n in TERRITORIES
@@ -72,7 +83,7 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
     general = await programmes.create_programme(
         SYSTEM,
         programmes.ProgrammeCreate(
-            name="Pass numérique 2026 – Département + FSE",
+            name=f"Pass numérique {today.year} – Département + FSE",
             funders=["Conseil départemental", "Fonds social européen"],
         ),
     )
@@ -105,7 +116,9 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
             await sites.set_accreditation(
                 SYSTEM,
                 site.id,
-                sites.Accreditation(status=AccreditationStatus.accredited, accredited_from=date(2025, 1, 1)),
+                sites.Accreditation(
+                    status=AccreditationStatus.accredited, accredited_from=today - timedelta(days=500)
+                ),
             )
         )
     structure_rows = []
@@ -157,42 +170,46 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
     ]
     statuses = list(value_lists.value_lists()["statut_social"])
     for ti, t in enumerate(ts):
-        run = await stock.create_print_run(
-            SYSTEM,
-            stock.PrintRunCreate(territory_id=t.id, programme_id=general.id, quantity=booklets_per_territory),
-            now=year_ago,
-        )
-        await stock.allocate(
-            SYSTEM,
-            stock.AllocateRequest(structure_id=structure_rows[2 * ti].id, count=booklets_per_territory // 2),
-            now=year_ago + timedelta(days=3),
-        )
-        await stock.allocate(
-            SYSTEM,
-            stock.AllocateRequest(
-                structure_id=structure_rows[2 * ti + 1].id, count=booklets_per_territory // 4
-            ),
-            now=year_ago + timedelta(days=3),
-        )
         local_agents = [a for a, s in zip(agents, site_rows, strict=True) if s.territory_id == t.id]
-        for n in range(booklets_per_territory // 2):
-            serial = f"{run.first_serial[:-6]}{int(run.first_serial[-6:]) + n:06d}"
-            when = year_ago + timedelta(days=5 + rng.randrange(330), hours=rng.randrange(8, 17))
-            person = await beneficiaries.create_beneficiary(
-                issuers[ti],
-                beneficiaries.BeneficiaryCreate(
-                    territory_id=t.id,
-                    age_band=rng.choice(ages),
-                    gender=rng.choice(["masculin", "feminin"]),
-                    social_status=rng.choice(statuses),
-                    rsa=rng.random() < 0.6,
-                    needs=rng.sample(general.themes, 2),
-                ),
+        for days_ago, share in PRINT_RUNS:
+            printed_at = now - timedelta(days=days_ago)
+            quantity = max(2, round(booklets_per_territory * share))
+            run = await stock.create_print_run(
+                SYSTEM,
+                stock.PrintRunCreate(territory_id=t.id, programme_id=general.id, quantity=quantity),
+                now=printed_at,
             )
-            await lifecycle.assign_booklet(
-                issuers[ti], serial, lifecycle.AssignRequest(beneficiary_id=person.id), now=when
-            )
-            await _history(rng, serial, general, local_agents + agents[:1], when, now)
+            # Half to the MDS, which hands them all out; a quarter sleeps at the CCAS; the rest in stock.
+            for structure, count in (
+                (structure_rows[2 * ti], quantity // 2),
+                (structure_rows[2 * ti + 1], quantity // 4),
+            ):
+                if count:
+                    await stock.allocate(
+                        SYSTEM,
+                        stock.AllocateRequest(structure_id=structure.id, print_run_id=run.id, count=count),
+                        now=printed_at + timedelta(days=3),
+                    )
+            # Handed out from the fifth day, until ten days ago or ten days before the run expires.
+            span = min(days_ago, 365) - 15
+            for n in range(quantity // 2):
+                serial = f"{run.first_serial[:-6]}{int(run.first_serial[-6:]) + n:06d}"
+                when = printed_at + timedelta(days=5 + rng.randrange(span), hours=rng.randrange(8, 17))
+                person = await beneficiaries.create_beneficiary(
+                    issuers[ti],
+                    beneficiaries.BeneficiaryCreate(
+                        territory_id=t.id,
+                        age_band=rng.choice(ages),
+                        gender=rng.choice(["masculin", "feminin"]),
+                        social_status=rng.choice(statuses),
+                        rsa=rng.random() < 0.6,
+                        needs=rng.sample(general.themes, 2),
+                    ),
+                )
+                await lifecycle.assign_booklet(
+                    issuers[ti], serial, lifecycle.AssignRequest(beneficiary_id=person.id), now=when
+                )
+                await _history(rng, serial, general, local_agents + agents[:1], when, now, run.valid_until)
         # A few seniors' booklets issued directly at the desk.
         for _ in range(4):
             when = now - timedelta(days=rng.randrange(10, 200))
@@ -209,7 +226,7 @@ async def load(seed: int = 16, booklets_per_territory: int = 70) -> list[DemoLog
                 ),
                 now=when,
             )
-            await _history(rng, booklet.serial, seniors, local_agents, when, now)
+            await _history(rng, booklet.serial, seniors, local_agents, when, now, booklet.valid_until)
     return logins()
 
 
@@ -220,13 +237,15 @@ async def _history(
     agents: list,
     issued_at: datetime,
     now: datetime,
+    valid_until: date,
 ) -> None:
-    """Some booklets sleep, most are partly used, a few are fully used."""
+    """Some booklets sleep, most are partly used, a few are fully used; never after their end of
+    validity, never in the future."""
     codes = await lifecycle.booklet_codes(SYSTEM, serial)
     used = min(len(codes), rng.choice([0, 0, 1, 2, 3, 4, 5, 6, len(codes), len(codes)]))
     when = issued_at + timedelta(days=rng.randrange(2, 40))
     position = 0
-    while position < used and when < now - timedelta(hours=1):
+    while position < used and when < now - timedelta(hours=1) and local_date(when) < valid_until:
         session = min(rng.choice([1, 1, 2, 3]), used - position)
         agent = rng.choice(agents)
         await redeem.redeem(
@@ -236,7 +255,7 @@ async def _history(
                 theme=rng.choice(programme.themes),
                 request_id=f"demo-{serial}-{position}",
             ),
-            now=when.replace(hour=rng.randrange(9, 18)),
+            now=min(when.replace(hour=rng.randrange(9, 18)), now - timedelta(hours=1)),
         )
         position += session
         when += timedelta(days=rng.randrange(3, 30))

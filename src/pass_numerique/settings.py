@@ -102,6 +102,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_login_failures_per_client: int = 20
     """Failed sign-ins from one client address (any accounts) within the window before it waits."""
 
+    stock_expiry_warning_days: int = 60
+    """Unissued stock whose validity ends within this many days is flagged on the print-run and
+    structure pages (expired stock always is), so it is handed out or re-validated in time."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -274,6 +274,25 @@ class BookletController(Controller):
     async def get_print_run(self, request: Request, run_id: IdParameter) -> stock.PrintRunOut:
         return await stock.get_print_run(actor_of(request), run_id)
 
+    @get("/stock/expiry", guards=[guards.MANAGERS])
+    async def stock_expiry(
+        self,
+        request: Request,
+        print_run_id: FromQuery[int | None] = None,
+        structure_id: FromQuery[int | None] = None,
+    ) -> stock.StockExpiry:
+        """Unissued booklets of a print run or a structure expired or expiring soon."""
+        return await stock.stock_expiry(
+            actor_of(request), print_run_id=print_run_id, structure_id=structure_id
+        )
+
+    @post("/stock/revalidate", guards=[guards.MANAGERS], status_code=200)
+    async def revalidate_stock(
+        self, request: Request, data: JSONBody[stock.RevalidateRequest]
+    ) -> stock.RevalidateResult:
+        """A new end of validity for unissued stock that has expired or expires soon."""
+        return await stock.revalidate_stock(actor_of(request), data)
+
     @post("/allocations", guards=[guards.MANAGERS], status_code=200)
     async def allocate(
         self, request: Request, data: JSONBody[stock.AllocateRequest]

@@ -39,6 +39,13 @@ MESSAGES: dict[str, str] = {
     "period_closed": "La période de remboursement est clôturée.",
     "request_in_progress": "Cette demande est déjà en cours de traitement.",
     "not_enough_stock": "Pas assez de carnets en stock pour cette attribution.",
+    "booklet_expired": "Ce carnet a expiré : aucun de ses chèques n'est utilisable aujourd'hui.",
+    "nothing_to_replace": "Ce carnet n'a plus aucun chèque utilisable : il n'y a rien à remplacer.",
+    "beneficiary_has_valid_booklet": (
+        "Ce bénéficiaire a déjà un carnet valable : indiquez pourquoi il lui en faut un second."
+    ),
+    "redeemed_before_issue": "Cette utilisation est datée d'avant la remise du carnet au bénéficiaire.",
+    "wrong_territory": "Ces carnets appartiennent à un autre territoire que celui de la structure.",
 }
 DEFAULT_MESSAGE = "Requête refusée."
 

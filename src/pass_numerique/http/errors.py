@@ -59,6 +59,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "period_closed": 409,
     "request_in_progress": 409,
     "not_enough_stock": 409,
+    "booklet_expired": 409,
+    "nothing_to_replace": 409,
+    "beneficiary_has_valid_booklet": 409,
+    "redeemed_before_issue": 409,
+    "wrong_territory": 409,
 }
 DEFAULT_STATUS = 400
 

@@ -1,6 +1,12 @@
 """A booklet's life at the desk: issued new or assigned from stock to a beneficiary, cancelled
 and replaced when lost, its validity extended; and reading a booklet with its vouchers and codes.
 
+The rules at the edges of that life (docs/architecture.md, "Booklet lifecycle"): a booklet with
+no voucher usable today is never handed out (``booklet_expired``); a beneficiary who already holds
+a valid booklet gets a second one only with a reason, kept in the audit event
+(``beneficiary_has_valid_booklet``); a replacement carries only the vouchers usable today, until
+the original's end of validity, and there is none when nothing is left (``nothing_to_replace``).
+
 Every function is one transaction: all or nothing, with an audit event.
 State changes are compare-and-set updates (``WHERE status = …``) so two staff
 members acting at once cannot both win.
@@ -55,6 +61,8 @@ class BookletOut(msgspec.Struct, kw_only=True):
     cancel_reason: str
     replaced_by: str | None
     vouchers: list[VoucherOut]
+    replaces: str | None = None
+    """The cancelled booklet this one replaces."""
 
 
 class VoucherCode(msgspec.Struct, kw_only=True):
@@ -73,10 +81,14 @@ class IssueRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     programme_id: bounds.Id
     beneficiary_id: bounds.PublicId | None = None
     beneficiary: BeneficiaryCreate | None = None
+    second_booklet_reason: bounds.Reason | None = None
+    """Why a beneficiary who already holds a valid booklet gets another (required then, audited)."""
 
 
 class AssignRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     beneficiary_id: bounds.PublicId
+    second_booklet_reason: bounds.Reason | None = None
+    """Why a beneficiary who already holds a valid booklet gets another (required then, audited)."""
 
 
 class CancelRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -100,6 +112,51 @@ class ExtendResult(msgspec.Struct, kw_only=True):
 
 
 # ---------------------------------------------------------------------------
+# the rules at hand-over
+
+
+def _expired_refusal(valid_until: date) -> DomainError:
+    return DomainError(
+        "booklet_expired",
+        f"Ce carnet a expiré le {valid_until:%d/%m/%Y} : aucun de ses chèques n'est utilisable. "
+        "Remettez un autre carnet ; un coordinateur peut revalider le stock expiré.",
+        valid_until=valid_until.isoformat(),
+    )
+
+
+async def _second_booklet_reason(beneficiary: dict, reason: str | None, today: date) -> dict:
+    """What the audit event records about the beneficiary's other valid booklets.
+
+    A valid booklet is an issued one, not expired, with a voucher left. Handing a second one
+    without a reason is refused: it is usually a mistake (or a second family member registered
+    under the same reference), and the coordinator must be able to see why it was done.
+    """
+    held = (
+        await Booklet.select(Booklet.serial)
+        .where(
+            (Booklet.beneficiary == beneficiary["id"])
+            & (Booklet.status == BookletStatus.issued)
+            & (Booklet.valid_until >= today)
+            & (Booklet.used_count < Booklet.voucher_count)
+        )
+        .order_by(Booklet.serial)
+    )
+    if not held:
+        return {}
+    serials = [r["serial"] for r in held]
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(
+            "beneficiary_has_valid_booklet",
+            f"Ce bénéficiaire a déjà un carnet valable ({', '.join(serials)}) : "
+            "indiquez pourquoi il lui en faut un second.",
+            field="second_booklet_reason",
+            booklets=serials,
+        )
+    return {"second_booklet_reason": reason[:200], "other_valid_booklets": serials}
+
+
+# ---------------------------------------------------------------------------
 # issuance of a new booklet
 
 
@@ -117,6 +174,7 @@ async def _issue_in_transaction(actor: Actor, request: IssueRequest, now: dateti
         )
     valid_from = local_date(now)
     valid_until = add_months(valid_from, programme.validity_months)
+    second = await _second_booklet_reason(beneficiary, request.second_booklet_reason, valid_from)
     created = await minting.create_booklets(
         programme,
         beneficiary["territory"],
@@ -137,7 +195,12 @@ async def _issue_in_transaction(actor: Actor, request: IssueRequest, now: dateti
         "booklet",
         serial,
         at=now,
-        after={"status": "issued", "beneficiary": beneficiary["public_id"], "programme": programme.id},
+        after={
+            "status": "issued",
+            "beneficiary": beneficiary["public_id"],
+            "programme": programme.id,
+            **second,
+        },
     )
     return serial
 
@@ -170,6 +233,12 @@ async def _booklet_row(actor: Actor, serial: str) -> dict:
     return row
 
 
+async def _replaced_serial(booklet_id: int) -> str | None:
+    """The serial of the cancelled booklet that ``booklet_id`` replaces, if any."""
+    row = await Booklet.select(Booklet.serial).where(Booklet.replaced_by == booklet_id).first()
+    return row["serial"] if row else None
+
+
 async def assign_booklet(
     actor: Actor, serial: str, request: AssignRequest, *, now: datetime | None = None
 ) -> BookletOut:
@@ -183,6 +252,12 @@ async def assign_booklet(
             raise DomainError("invalid_state", "Ce carnet appartient à un autre territoire.")
         if actor.role == Role.issuer and booklet["structure"] not in (None, actor.structure_id):
             raise DomainError("forbidden", "Ce carnet est attribué à une autre structure.")
+        today = local_date(now)
+        if booklet["status"] not in (BookletStatus.printed, BookletStatus.allocated):
+            raise DomainError("invalid_state", "Ce carnet a déjà été remis ou annulé.")
+        if booklet["valid_until"] < today:
+            raise _expired_refusal(booklet["valid_until"])
+        second = await _second_booklet_reason(beneficiary, request.second_booklet_reason, today)
         updated = (
             await Booklet.update(
                 {
@@ -208,7 +283,7 @@ async def assign_booklet(
             booklet["serial"],
             at=now,
             before={"status": booklet["status"]},
-            after={"status": "issued", "beneficiary": beneficiary["public_id"]},
+            after={"status": "issued", "beneficiary": beneficiary["public_id"], **second},
         )
     return await get_booklet(SYSTEM, booklet["serial"], today=local_date(now))
 
@@ -227,6 +302,17 @@ async def cancel_booklet(
             raise DomainError("invalid_state", "Ce carnet est déjà annulé.")
         if request.replace and booklet["status"] != BookletStatus.issued:
             raise DomainError("invalid_state", "Seul un carnet remis peut être remplacé.")
+        today = local_date(now)
+        # Only vouchers usable today are carried: an expired booklet's are not (docs/architecture.md).
+        expired = booklet["valid_until"] < today
+        if request.replace and (expired or booklet["used_count"] >= booklet["voucher_count"]):
+            raise DomainError(
+                "nothing_to_replace",
+                f"Ce carnet a expiré le {booklet['valid_until']:%d/%m/%Y} : ses chèques ne sont plus "
+                "utilisables, il n'y a rien à remplacer. Annulez-le sans remplacement."
+                if expired
+                else "Tous les chèques de ce carnet ont été utilisés : il n'y a rien à remplacer.",
+            )
         cancelled = (
             await Voucher.update({Voucher.status: VoucherStatus.cancelled})
             .where((Voucher.booklet == booklet["id"]) & (Voucher.status == VoucherStatus.available))
@@ -247,7 +333,8 @@ async def cancel_booklet(
                 booklet["territory"],
                 1,
                 status=BookletStatus.issued,
-                valid_from=local_date(now),
+                # The original's end of validity: a lost booklet is replaced, its rights not extended.
+                valid_from=max(today, booklet["valid_from"]),
                 valid_until=booklet["valid_until"],
                 now=now,
                 vouchers=len(cancelled),
@@ -365,7 +452,21 @@ async def get_booklet(actor: Actor, serial: str, *, today: date | None = None) -
         cancel_reason=booklet["cancel_reason"],
         replaced_by=booklet["replaced_by_serial"],
         vouchers=out_vouchers,
+        replaces=await _replaced_serial(booklet["id"]),
     )
+
+
+async def booklet_history(actor: Actor, booklet: BookletOut) -> list[audit.AuditEntry]:
+    """The audit events of a booklet and of the one it replaces or that replaces it, newest first:
+    a replacement's page tells the whole story of the beneficiary's booklet."""
+    actor.require_role(*ISSUING_ROLES)
+    events = [
+        event
+        for serial in (booklet.serial, booklet.replaces, booklet.replaced_by)
+        if serial
+        for event in await audit.history(object_type="booklet", object_id=serial)
+    ]
+    return sorted(events, key=lambda e: (e.at, e.id), reverse=True)
 
 
 _SERIAL = re.compile(r"^[0-9AB]{2,3}-\d{4}-\d{6}$")

@@ -1,13 +1,19 @@
 """Stock: print runs of pre-printed booklets, their allocation to distributing structures, and
 where the booklets of a run or a structure are now (in stock, sleeping in a drawer, issued, used).
 
+A print run belongs to one territory, and so do its booklets: they are allocated to that
+territory's structures only (``wrong_territory`` otherwise, naming both), because the territory
+decides who may receive them and which coordinator answers for them. Expired stock is never
+allocated; unissued stock that has expired or expires soon is flagged (``stock_expiry``) and may be
+re-validated by a coordinator (``revalidate_stock``) rather than thrown away.
+
 Every function is one transaction with its audit event; allocation is a compare-and-set on the
 booklets' status, so two coordinators allocating at once cannot hand out the same booklet.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -26,7 +32,12 @@ from pass_numerique.domain.tables import (
     Booklet,
     DistributingStructure,
     PrintRun,
+    Programme,
+    Territory,
 )
+from pass_numerique.settings import get_settings
+
+UNISSUED = (BookletStatus.printed, BookletStatus.allocated)
 
 MAX_PRINT_RUN = 10_000
 
@@ -148,21 +159,32 @@ async def allocate(
     )
     if structure is None or not actor.sees_territory(structure["territory"]):
         raise not_found("Structure")
+    today = local_date(now)
+    if request.print_run_id is not None:
+        run = await get_print_run(actor, request.print_run_id)
+        if run.territory_id != structure["territory"]:
+            raise await _wrong_territory(run.territory_id, structure["territory"])
+    # The booklets asked for by serial, whatever their state: what a refusal explains.
+    asked: Any = None
     candidates = (
         Booklet.select(Booklet.id)
-        .where((Booklet.status == BookletStatus.printed) & (Booklet.territory == structure["territory"]))
+        .where(
+            (Booklet.status == BookletStatus.printed)
+            & (Booklet.territory == structure["territory"])
+            & (Booklet.valid_until >= today)
+        )
         .order_by(Booklet.serial)
     )
     if request.serials:
         wanted_serials = sorted({s.strip().upper() for s in request.serials if s.strip()})
         if not wanted_serials:
             raise DomainError("invalid_input", "Indiquez au moins un numéro de carnet.", field="serials")
-        candidates = candidates.where(Booklet.serial.is_in(wanted_serials))
+        asked = Booklet.serial.is_in(wanted_serials)
+        candidates = candidates.where(asked)
         wanted = len(wanted_serials)
     elif request.first_serial and request.last_serial:
-        candidates = candidates.where(
-            (Booklet.serial >= request.first_serial) & (Booklet.serial <= request.last_serial)
-        )
+        asked = (Booklet.serial >= request.first_serial) & (Booklet.serial <= request.last_serial)
+        candidates = candidates.where(asked)
         wanted = None
     elif request.count:
         if request.count < 1:
@@ -176,6 +198,7 @@ async def allocate(
     async with write_transaction():
         ids = [r["id"] for r in await candidates]
         if not ids or (wanted is not None and len(ids) < wanted):
+            await _explain_shortfall(request, structure["territory"], asked, today)
             if request.serials:
                 raise DomainError(
                     "not_enough_stock",
@@ -207,6 +230,62 @@ async def allocate(
             after={"count": len(serials), "first": serials[0], "last": serials[-1]},
         )
     return AllocationResult(structure_id=structure["id"], allocated=len(serials), serials=serials)
+
+
+async def _wrong_territory(booklet_territory: int, structure_territory: int) -> DomainError:
+    names = {
+        r["id"]: r["name"]
+        for r in await Territory.select(Territory.id, Territory.name).where(
+            Territory.id.is_in([booklet_territory, structure_territory])
+        )
+    }
+    return DomainError(
+        "wrong_territory",
+        f"Ces carnets appartiennent au territoire « {names.get(booklet_territory, booklet_territory)} » "
+        f"et la structure au territoire « {names.get(structure_territory, structure_territory)} » : "
+        "un carnet n'est attribué qu'à une structure de son territoire. Choisissez une structure de ce "
+        "territoire, ou un tirage du territoire de la structure.",
+        booklet_territory_id=booklet_territory,
+        structure_territory_id=structure_territory,
+    )
+
+
+async def _explain_shortfall(request: AllocateRequest, territory: int, asked: Any, today: date) -> None:
+    """Raise the precise refusal when stock is missing because of its territory or its expiry."""
+    where = Booklet.status == BookletStatus.printed
+    if request.print_run_id is not None:
+        where &= Booklet.print_run == request.print_run_id
+    if asked is not None:
+        where &= asked
+        elsewhere = (
+            await Booklet.select(Booklet.territory).where(where & (Booklet.territory != territory)).first()
+        )
+        if elsewhere is not None:
+            raise await _wrong_territory(elsewhere["territory"], territory)
+    where &= Booklet.territory == territory
+    expired = [
+        r["serial"]
+        for r in await Booklet.select(Booklet.serial)
+        .where(where & (Booklet.valid_until < today))
+        .order_by(Booklet.serial)
+        .limit(20)
+    ]
+    if not expired:
+        return
+    if asked is not None:
+        raise DomainError(
+            "booklet_expired",
+            f"Ces carnets ont expiré et ne peuvent pas être attribués : {', '.join(expired)}. "
+            "Revalidez-les d'abord (page du tirage) ou choisissez d'autres carnets.",
+            serials=expired,
+        )
+    fresh = await Booklet.count().where(where & (Booklet.valid_until >= today))
+    raise DomainError(
+        "not_enough_stock",
+        f"Seuls {fresh} carnet(s) en stock sont encore valables : les autres ont expiré. "
+        "Revalidez le stock expiré (page du tirage) ou attribuez moins de carnets.",
+        available=fresh,
+    )
 
 
 class StockCounts(msgspec.Struct, kw_only=True):
@@ -297,3 +376,162 @@ async def list_print_runs(
     return PrintRunPage(
         runs=msgspec.convert(rows, list[PrintRunOut], strict=False), total=await PrintRun.count().where(where)
     )
+
+
+# ---------------------------------------------------------------------------
+# expiring stock and its re-validation
+
+
+class StaleBooklet(msgspec.Struct, kw_only=True):
+    serial: str
+    status: BookletStatus
+    structure_id: int | None
+    valid_until: date
+
+
+class StockExpiry(msgspec.Struct, kw_only=True):
+    """Unissued booklets (in stock or in a structure's drawer) expired or expiring soon."""
+
+    expired: int
+    expiring: int
+    """Still valid, but for at most ``warning_days`` more days."""
+    warning_days: int
+    booklets: list[StaleBooklet]
+    """The first 50 of them, soonest end first."""
+
+
+async def stock_expiry(
+    actor: Actor,
+    *,
+    print_run_id: int | None = None,
+    structure_id: int | None = None,
+    now: datetime | None = None,
+) -> StockExpiry:
+    """Unissued booklets of a print run or a structure that have expired or expire within
+    ``PN_STOCK_EXPIRY_WARNING_DAYS``: to hand out first, or to re-validate."""
+    where = await _stock_scope(actor, print_run_id, structure_id)
+    today = local_date(now or utcnow())
+    warning_days = get_settings().stock_expiry_warning_days
+    horizon = today + timedelta(days=warning_days)
+    stale = where & Booklet.status.is_in(list(UNISSUED)) & (Booklet.valid_until <= horizon)
+    rows = (
+        await Booklet.select(Booklet.serial, Booklet.status, Booklet.structure, Booklet.valid_until)
+        .where(stale)
+        .order_by(Booklet.valid_until)
+        .order_by(Booklet.serial)
+        .limit(50)
+    )
+    expired = await Booklet.count().where(stale & (Booklet.valid_until < today))
+    return StockExpiry(
+        expired=expired,
+        expiring=await Booklet.count().where(stale) - expired,
+        warning_days=warning_days,
+        booklets=[
+            StaleBooklet(
+                serial=r["serial"],
+                status=r["status"],
+                structure_id=r["structure"],
+                valid_until=r["valid_until"],
+            )
+            for r in rows
+        ],
+    )
+
+
+async def _stock_scope(actor: Actor, print_run_id: int | None, structure_id: int | None) -> Any:
+    """The booklets of a print run or of a structure, after checking the actor sees it."""
+    actor.require_role(*MANAGERS)
+    if print_run_id is not None:
+        await get_print_run(actor, print_run_id)
+        return Booklet.print_run == print_run_id
+    if structure_id is not None:
+        await structures.get_structure(actor, structure_id)
+        return Booklet.structure == structure_id
+    raise DomainError("invalid_input", "Indiquez un tirage ou une structure.", field="print_run_id")
+
+
+class RevalidateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new end of validity for the unissued, expired or soon expiring booklets of a print run
+    or of a structure (optionally only ``serials`` among them)."""
+
+    valid_until: date
+    print_run_id: int | None = None
+    structure_id: int | None = None
+    serials: list[str] | None = None
+
+
+class RevalidateResult(msgspec.Struct, kw_only=True):
+    revalidated: int
+    valid_until: date
+    serials: list[str]
+
+
+async def revalidate_stock(
+    actor: Actor, request: RevalidateRequest, *, now: datetime | None = None
+) -> RevalidateResult:
+    """Give unissued stock that has expired (or expires within the warning days) a new end of
+    validity, instead of destroying it.
+
+    Only booklets nobody holds yet: an issued booklet's validity is the programme's business
+    (``lifecycle.extend_validity``). The new date is in the future and no later than a booklet
+    issued today would get. The printed codes keep their signed date; the server and the offline
+    scanners read the new one (``Booklet.valid_until``), as after an extension.
+    """
+    now = now or utcnow()
+    where = await _stock_scope(actor, request.print_run_id, request.structure_id)
+    today = local_date(now)
+    if request.valid_until <= today:
+        raise DomainError("invalid_input", "La nouvelle date doit être dans le futur.", field="valid_until")
+    horizon = today + timedelta(days=get_settings().stock_expiry_warning_days)
+    where &= Booklet.status.is_in(list(UNISSUED)) & (Booklet.valid_until <= horizon)
+    where &= Booklet.valid_until < request.valid_until
+    if request.serials:
+        where &= Booklet.serial.is_in(sorted({s.strip().upper() for s in request.serials if s.strip()}))
+    async with write_transaction():
+        programmes = await Booklet.select(Booklet.programme).where(where).distinct()
+        if not programmes:
+            raise DomainError(
+                "invalid_state", "Aucun carnet non remis, expiré ou bientôt expiré, à revalider ici."
+            )
+        shortest = min(
+            r["validity_months"]
+            for r in await Programme.select(Programme.validity_months).where(
+                Programme.id.is_in([r["programme"] for r in programmes])
+            )
+        )
+        if request.valid_until > add_months(today, shortest):
+            raise DomainError(
+                "invalid_input",
+                f"Au plus tard le {add_months(today, shortest):%d/%m/%Y} : la validité d'un carnet "
+                "remis aujourd'hui.",
+                field="valid_until",
+            )
+        before = sorted(
+            {r["valid_until"].isoformat() for r in await Booklet.select(Booklet.valid_until).where(where)}
+        )
+        updated = (
+            await Booklet.update({Booklet.valid_until: request.valid_until})
+            .where(where)
+            .returning(Booklet.serial)
+        )
+        serials = sorted(r["serial"] for r in updated)
+        object_type, object_id = (
+            ("print_run", request.print_run_id)
+            if request.print_run_id is not None
+            else ("distributing_structure", request.structure_id)
+        )
+        await audit.record(
+            actor.user_id,
+            "stock.revalidate",
+            object_type,
+            object_id,
+            at=now,
+            before={"valid_until": before},
+            after={
+                "valid_until": request.valid_until,
+                "booklets": len(serials),
+                "first": serials[0],
+                "last": serials[-1],
+            },
+        )
+    return RevalidateResult(revalidated=len(serials), valid_until=request.valid_until, serials=serials)

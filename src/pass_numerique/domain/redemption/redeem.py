@@ -174,6 +174,9 @@ async def _perform(actor: Actor, request: RedeemRequest, key: _Key, now: datetim
     for voucher in vouchers:
         if (refusal := await voucher_state.refusal(voucher, day)) is not None:
             raise refusal
+    # One booklet: its issuance bounds the moment of every voucher of the session.
+    if (issued := voucher_state.moment_after_issue(vouchers[0], moment)) != moment:
+        moment, day = issued, local_date(issued)
     won = (
         await Voucher.update({Voucher.status: VoucherStatus.redeemed})
         .where(Voucher.id.is_in(ids) & (Voucher.status == VoucherStatus.available))

@@ -9,7 +9,7 @@ static/scan/offline-rules.js; tests/test_offline_rules.py holds both to the same
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pass_numerique.db.json_columns import json_value
@@ -30,6 +30,7 @@ _COLUMNS = (
     Voucher.booklet.status.as_alias("booklet_status"),
     Voucher.booklet.valid_from.as_alias("valid_from"),
     Voucher.booklet.valid_until.as_alias("valid_until"),
+    Voucher.booklet.issued_at.as_alias("issued_at"),
     Voucher.booklet.voucher_count.as_alias("voucher_count"),
     Voucher.booklet.programme.as_alias("programme"),
     Voucher.booklet.programme.themes.as_alias("programme_themes"),
@@ -82,6 +83,33 @@ async def refusal(voucher: dict[str, Any], day: date) -> DomainError | None:
     if day > voucher["valid_until"]:
         return DomainError("expired", f"Ce chèque a expiré le {voucher['valid_until']:%d/%m/%Y}.", **details)
     return None
+
+
+ISSUE_CLOCK_TOLERANCE = timedelta(minutes=10)
+"""How far before its booklet's issuance a redemption may be dated and still be accepted (moved to
+the issuance): a phone's clock running a little slow. Further back, it is refused."""
+
+
+def moment_after_issue(voucher: dict[str, Any], moment: datetime) -> datetime:
+    """When the redemption counts as made: never before the booklet was handed out.
+
+    A voucher cannot be used before its booklet reaches the beneficiary, so a redemption dated
+    earlier is a slow clock (within ``ISSUE_CLOCK_TOLERANCE``: it is moved to the issuance) or a
+    mistake (refused with ``redeemed_before_issue``). Every path goes through ``redeem``, so the
+    time to first use of the reports is never negative.
+    """
+    issued_at = voucher["issued_at"]
+    if issued_at is None or moment >= issued_at:
+        return moment
+    if issued_at - moment > ISSUE_CLOCK_TOLERANCE:
+        raise DomainError(
+            "redeemed_before_issue",
+            "Cette utilisation est datée du "
+            f"{_moment_text(moment).removeprefix('le ')}, avant la remise du carnet "
+            f"({_moment_text(issued_at)}) : vérifiez la date et l'heure du téléphone.",
+            **identity(voucher),
+        )
+    return issued_at
 
 
 async def live_redemption(voucher_id: int) -> dict[str, Any] | None:

@@ -147,7 +147,10 @@ def contributions(facts: Facts) -> Iterator[tuple[RollupKey, int, int]]:
                 unused,
             )
     if facts.first_used_at is not None:
-        days = (facts.first_used_at - facts.issued_at) // timedelta(days=1)
+        # Never negative (as ``_raw_first_use``): a redemption dated before the issuance, accepted
+        # before the rule that now refuses or moves it (voucher_state.moment_after_issue), counts as
+        # used on the day of issuance. A negative key would collide with the -1 of the other rows.
+        days = max(0, (facts.first_used_at - facts.issued_at) // timedelta(days=1))
         # Time to first use is one histogram for the whole scope: no structure in its key.
         yield key("first_use", month, days=days, structure=_NO_STRUCTURE), 1, 0
 
@@ -395,7 +398,9 @@ async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) 
         "x.id IS NULL",
         *scope_conditions(sql, sel),
     ]
-    days = dialect.whole_days_between("b.first_used_at", "b.issued_at")
+    # Never negative, as the fold counts it (``contributions``).
+    elapsed = dialect.whole_days_between("b.first_used_at", "b.issued_at")
+    days = f"CASE WHEN {elapsed} < 0 THEN 0 ELSE {elapsed} END"
     rows = await Booklet.raw(
         f"SELECT {days} AS days, COUNT(*) AS booklets "
         f"FROM booklet b {_REPLACEMENTS} WHERE {' AND '.join(conditions)} GROUP BY 1",

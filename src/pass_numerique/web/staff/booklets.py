@@ -63,7 +63,7 @@ class BookletPages(StaffController):
     ) -> Template:
         actor = actor_of(request)
         booklet = await lifecycle.get_booklet(actor, serial)
-        events = await audit.history(object_type="booklet", object_id=booklet.serial)
+        events = await lifecycle.booklet_history(actor, booklet)
         names = await audit.actor_names({e.actor for e in events if e.actor})
         return page(
             request,

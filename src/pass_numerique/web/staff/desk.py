@@ -28,6 +28,11 @@ from pass_numerique.web.staff.layout import (
 )
 
 
+def _reason(values: dict[str, Any]) -> str | None:
+    """The reason typed for a second valid booklet, if the form asked for one."""
+    return str(values.get("second_booklet_reason", "")).strip() or None
+
+
 class DeskPages(StaffController):
     # -- issuance desk -------------------------------------------------------
 
@@ -177,6 +182,7 @@ class DeskPages(StaffController):
                     lifecycle.IssueRequest(
                         programme_id=form_int(values, "programme_id", "le programme"),
                         beneficiary_id=public_id,
+                        second_booklet_reason=_reason(values),
                     )
                 ),
             )
@@ -187,8 +193,8 @@ class DeskPages(StaffController):
                 request,
                 public_id,
                 status_code=status_of(exc),
-                values=values,
-                errors=form_errors(exc, {"programme_id"}),
+                values={**values, "form": "issue"},
+                errors=form_errors(exc, {"programme_id", "second_booklet_reason"}),
             )
         return see_other(f"/staff/booklets/{booklet.serial}?fait=issued")
 
@@ -202,7 +208,11 @@ class DeskPages(StaffController):
                     "invalid_input", "Saisissez ou scannez le numéro du carnet.", field="serial"
                 )
             booklet = await lifecycle.assign_booklet(
-                actor_of(request), serial, bounds.checked(lifecycle.AssignRequest(beneficiary_id=public_id))
+                actor_of(request),
+                serial,
+                bounds.checked(
+                    lifecycle.AssignRequest(beneficiary_id=public_id, second_booklet_reason=_reason(values))
+                ),
             )
         except DomainError as exc:
             message = (
@@ -210,11 +220,12 @@ class DeskPages(StaffController):
                 if exc.code == "not_found"
                 else exc.message
             )
+            field = "second_booklet_reason" if exc.code == "beneficiary_has_valid_booklet" else "serial"
             return await self._beneficiary(
                 request,
                 public_id,
                 status_code=status_of(exc),
-                values={"serial": serial},
-                errors={"serial": message},
+                values={"serial": serial, "form": "assign", "second_booklet_reason": _reason(values) or ""},
+                errors={field: message},
             )
         return see_other(f"/staff/booklets/{booklet.serial}?fait=assigned")

@@ -10,7 +10,7 @@ next to the field and what was typed, with the status ``http/errors`` gives its 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
@@ -57,6 +57,7 @@ AUDIT_ACTIONS = {
     "booklet.assign": "Carnet pré-imprimé remis",
     "booklet.cancel": "Carnet annulé",
     "booklet.allocate": "Carnet attribué à une structure",
+    "stock.revalidate": "Stock revalidé",
 }
 NOTICES = {
     "issued": "Le carnet a été remis. Imprimez-le maintenant.",
@@ -69,6 +70,7 @@ NOTICES = {
     "print_job": "L'impression du tirage a démarré.",
     "closed": "Le mois a été clôturé : ses relevés sont figés.",
     "allocated": "Les carnets ont été attribués à la structure.",
+    "revalidated": "Les carnets non remis ont une nouvelle date de fin de validité.",
     "structure_created": "La structure a été créée.",
     "structure_updated": "La structure a été modifiée.",
     "programme_saved": "Le programme est enregistré.",
@@ -227,6 +229,14 @@ def form_int(values: Mapping[str, Any], key: str, label: str) -> int:
         return int(str(values.get(key, "")).strip())
     except ValueError:
         raise DomainError("invalid_input", f"Indiquez {label}.", field=key) from None
+
+
+def form_date(values: Mapping[str, Any], key: str) -> date:
+    """A date field (``AAAA-MM-JJ``, as a date input posts it), or the refusal under its field."""
+    try:
+        return date.fromisoformat(str(values.get(key, "")).strip())
+    except ValueError:
+        raise DomainError("invalid_input", "Indiquez une date (AAAA-MM-JJ).", field=key) from None
 
 
 # ---------------------------------------------------------------------------

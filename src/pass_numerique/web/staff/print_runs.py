@@ -24,6 +24,7 @@ from pass_numerique.web.staff.layout import (
     JOB_STATUS,
     PAGE_SIZE,
     StaffController,
+    form_date,
     form_errors,
     form_int,
     form_of,
@@ -108,6 +109,7 @@ class PrintRunPages(StaffController):
         programme = await programmes.get_programme(run.programme_id)
         live = job is not None and job.status in (PrintJobStatus.queued, PrintJobStatus.running)
         counts, sleeping = await stock.print_run_stock(actor, run_id)
+        expiry = await stock.stock_expiry(actor, print_run_id=run_id)
         options = [
             (s.id, s.name)
             for s in await structures.list_structures(actor)
@@ -126,6 +128,8 @@ class PrintRunPages(StaffController):
             sleeping=sleeping,
             structure_options=options,
             structure_names=dict(options),
+            expiry=expiry,
+            revalidate_action=f"/staff/print-runs/{run_id}/revalidate",
             **context,
         )
 
@@ -161,6 +165,26 @@ class PrintRunPages(StaffController):
             return await self._run(request, run_id, status_code=status_of(exc), values=values, errors=errors)
         # Redirect: a reload must not allocate twice. The audit log keeps the serials.
         return see_other(f"/staff/print-runs/{run_id}?fait=allocated")
+
+    @post("/print-runs/{run_id:int}/revalidate", guards=[guards.MANAGERS])
+    async def revalidate(self, request: Request, run_id: IdParameter) -> Response:
+        """A new end of validity for this run's unissued stock that has expired or expires soon."""
+        values = await form_of(request)
+        try:
+            await stock.revalidate_stock(
+                actor_of(request),
+                stock.RevalidateRequest(print_run_id=run_id, valid_until=form_date(values, "valid_until")),
+            )
+        except DomainError as exc:
+            errors = form_errors(exc, {"valid_until"})
+            return await self._run(
+                request,
+                run_id,
+                status_code=status_of(exc),
+                revalidate_values=values,
+                revalidate_errors=errors,
+            )
+        return see_other(f"/staff/print-runs/{run_id}?fait=revalidated")
 
     @post("/print-runs/{run_id:int}/pdf", guards=[guards.MANAGERS])
     async def start_print_job(self, request: Request, run_id: IdParameter) -> Response:

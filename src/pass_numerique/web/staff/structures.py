@@ -24,6 +24,7 @@ from pass_numerique.http.errors import status_of
 from pass_numerique.http.parameters import IdParameter, OptionalSearch, PageNumber
 from pass_numerique.web.staff.layout import (
     StaffController,
+    form_date,
     form_errors,
     form_int,
     form_of,
@@ -131,6 +132,7 @@ class StructurePages(StaffController):
             "siret": structure.siret or "",
         }
         sleeping_days = (utcnow() - held.oldest_allocated_at).days if held.oldest_allocated_at else None
+        expiry = await stock.stock_expiry(actor, structure_id=structure_id)
         return page(
             request,
             "structure.html",
@@ -143,8 +145,32 @@ class StructurePages(StaffController):
             kind_options=list(KIND_LABELS.items()),
             kind_labels=KIND_LABELS,
             values=values,
+            expiry=expiry,
+            revalidate_action=f"/staff/structures/{structure_id}/revalidate",
             **context,
         )
+
+    @post("/structures/{structure_id:int}/revalidate", guards=[guards.MANAGERS])
+    async def revalidate(self, request: Request, structure_id: IdParameter) -> Response:
+        """A new end of validity for the structure's unissued booklets expired or expiring soon."""
+        values = await form_of(request)
+        try:
+            await stock.revalidate_stock(
+                actor_of(request),
+                stock.RevalidateRequest(
+                    structure_id=structure_id, valid_until=form_date(values, "valid_until")
+                ),
+            )
+        except DomainError as exc:
+            errors = form_errors(exc, {"valid_until"})
+            return await self._structure(
+                request,
+                structure_id,
+                status_code=status_of(exc),
+                revalidate_values=values,
+                revalidate_errors=errors,
+            )
+        return see_other(f"/staff/structures/{structure_id}?fait=revalidated")
 
     @get("/structures/{structure_id:int}", guards=[guards.MANAGERS])
     async def structure(self, request: Request, structure_id: IdParameter) -> Template:
