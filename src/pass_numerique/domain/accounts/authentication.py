@@ -166,6 +166,13 @@ async def login(email: str, password: str) -> tuple[Actor, IssuedToken]:
     return actor, token
 
 
+async def scanner_token(actor: Actor) -> IssuedToken:
+    """The phone scanner's bearer token (30 days), for a site agent already signed in on the
+    staff pages: one sign-in gives both (web/scanner.py trades the session for it)."""
+    actor.require_role(Role.site_agent)
+    return await create_token(actor, "scanner", expires_in=timedelta(days=LOGIN_TOKEN_DAYS))
+
+
 async def create_token(actor: Actor, label: str, expires_in: timedelta | None = None) -> IssuedToken:
     """A new bearer token for the actor themself."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)

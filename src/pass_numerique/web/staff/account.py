@@ -8,6 +8,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
+from pass_numerique.domain.actors import Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
@@ -23,10 +24,14 @@ from pass_numerique.web.staff.layout import (
     see_other,
 )
 
+# Where a sign-in may return: the staff pages and the phone scanner (its page and a voucher's URL).
+_RETURN_PREFIXES = ("/staff/", "/scan", "/v/")
+SCANNER_URL = "/scan"
+
 
 def _safe_next(target: str | None) -> str:
-    # Only our own staff pages: never an open redirect to another site.
-    if target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
+    # Only our own pages: never an open redirect to another site.
+    if target and target.startswith(_RETURN_PREFIXES) and not target.startswith("//") and "\\" not in target:
         return target
     return HOME_URL
 
@@ -71,6 +76,8 @@ class AccountPages(StaffController):
         if previous:  # a new id at each login (no session fixation); the old one is ended
             await sessions.close_session(previous)
         raw = await sessions.open_session(actor)
+        if target == HOME_URL and actor.role == Role.site_agent:
+            target = SCANNER_URL  # a site agent's home is the scanner
         if await authentication.must_change_password(actor.user_id):
             target = "/staff/password?fait=must_change"
         response = see_other(target)
