@@ -122,7 +122,7 @@
   function setNet() {
     const el = $("net-status");
     el.hidden = isOnline();
-    el.textContent = "Hors connexion : les chèques sont vérifiés sur le téléphone et mis en attente d'envoi.";
+    el.textContent = "Hors connexion : chèques vérifiés sur le téléphone, envoyés au retour du réseau.";
     document.body.dataset.online = String(isOnline());
   }
 
@@ -336,7 +336,9 @@
     const amount = basketCents();
     $("c-amount").textContent = amount == null ? "inconnu (hors connexion)" : euros(amount);
     $("c-numbers").textContent = state.basket.map((v) => (v.number ? `n° ${v.number}` : group(v.code))).join(", ");
-    $("c-remaining").textContent = last.remaining != null ? `${Math.max(0, last.remaining - (state.basket.length - 1))} sur ${last.voucher_count}` : "inconnu (hors connexion)";
+    // Offline the count is unknown: the row goes, so the button stays above the fold.
+    $("c-remaining").parentElement.hidden = last.remaining == null;
+    $("c-remaining").textContent = last.remaining != null ? `${Math.max(0, last.remaining - (state.basket.length - 1))} sur ${last.voucher_count}` : "";
     $("c-valid").textContent = last.valid_until ? frDate(last.valid_until) : "inconnu";
     $("confirm-title").textContent = state.unverified ? "Code à vérifier" : state.basket.length > 1 ? `${state.basket.length} chèques valables` : "Chèque valable";
     document.querySelector("#view-confirm .verdict").className = state.unverified ? "verdict pending" : "verdict ok";
@@ -345,7 +347,7 @@
     warn.hidden = !state.offline;
     warn.textContent = state.unverified
       ? "Hors connexion : ce code saisi n'a pas pu être vérifié. L'encaissement sera contrôlé au retour du réseau ; en cas de refus, il sera signalé au coordinateur."
-      : "Vérifié hors connexion (signature et dates). L'encaissement sera envoyé au retour du réseau.";
+      : "Vérifié hors connexion (signature et dates), envoyé au retour du réseau.";
     renderThemes(first.themes);
     const what = state.basket.length > 1 ? `les ${state.basket.length} chèques` : "ce chèque";
     $("redeem").textContent = amount == null ? `Encaisser ${what}` : `Encaisser ${euros(amount)}`;
