@@ -30,7 +30,7 @@ def test_anyone_sees_what_the_voucher_is_worth_until_when_and_where_and_nothing_
     assert response.status_code == 200
     assert_never_stored(response)
     page = html.unescape(response.text)
-    assert "Chèque Pass numérique de 10,00 €" in page
+    assert "Chèque Pass numérique de 10,00\u00a0€" in page
     assert f"Ce chèque est utilisable jusqu'au {booklet.valid_until:%d/%m/%Y} inclus." in page
     assert "Médiathèque Nord" in page  # an accredited site of the booklet's territory
     assert 'href="/lieux/TAS-N"' in page
@@ -91,4 +91,4 @@ def test_other_staff_see_the_public_page(client, world: World) -> None:
     response = client.get(token_path(codes[0]))
     assert response.status_code == 200
     assert 'id="view-scan"' not in response.text
-    assert "Chèque Pass numérique de 10,00 €" in response.text
+    assert "Chèque Pass numérique de 10,00\u00a0€" in response.text

@@ -502,13 +502,17 @@
     }
   }
 
+  // Items queued before version 3 have no user_id (it read a field the session does not have):
+  // they belong to whoever is signed in, as they did then.
+  function mine(item) { return item.user_id == null || item.user_id === state.session.user.user_id; }
+
   let syncing = false;
   async function syncQueue() {
     if (syncing || !state.session || !isOnline()) return;
     syncing = true;
     try {
       for (const item of await queueAll()) {
-        if (item.status !== "pending" || item.user_id !== state.session.user.user_id) continue;
+        if (item.status !== "pending" || !mine(item)) continue;
         const body = { codes: item.codes, theme: item.theme, request_id: item.request_id, occurred_at: item.occurred_at };
         let answer;
         try { answer = await api("POST", "/api/v1/scanner/sync", body); } catch (e) { break; }
@@ -538,7 +542,7 @@
     rendering = (async () => {
       const list = $("today-list");
       const items = [];
-      for (const q of (await queueAll()).filter((i) => i.user_id === state.session.user.user_id)) {
+      for (const q of (await queueAll()).filter(mine)) {
         items.push(queueItem(q));
       }
       if (isOnline()) {
