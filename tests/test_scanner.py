@@ -590,6 +590,33 @@ def test_one_sign_in_on_the_staff_pages_opens_the_scanner_and_back(
     expect(page).to_have_url(re.compile(r"/staff/login"))
 
 
+def test_another_agent_signing_in_on_the_same_phone_gets_the_scanner_as_themself(
+    page: Page, server: str, world: World
+) -> None:
+    log_in(page, server, world)
+    page.goto(server + "/staff/login")
+    page.get_by_label("Adresse e-mail").fill(world.agent_south.email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(server + "/scan")
+    expect(page.locator("#site-name")).to_have_text("Espace Sud")  # not the token kept for the first
+
+
+def test_the_confirmation_on_a_desktop_screen(browser: Browser, server: str, world: World) -> None:
+    _, codes = issue(world)
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        log_in(page, server, world)
+        type_code(page, codes[0].short_code)
+        expect(page.locator("#c-amount")).to_have_text(EUROS)
+        assert no_horizontal_overflow(page)
+        assert serious_violations(page) == [], "confirmation, 1280 px"
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("profile", ["phone", "desktop"])
 def test_the_voucher_url_shows_a_public_page_to_anyone_else(
     browser: Browser, server: str, world: World, profile: str

@@ -88,3 +88,14 @@ def test_the_code_field_takes_any_url_the_service_prints(client, world: World) -
         "/api/v1/vouchers/lookup", json={"code": printed}, headers={"Authorization": f"Bearer {bearer}"}
     )
     assert found.status_code == 200 and found.json()["number"] == 1
+
+
+def test_the_shell_names_the_staff_session_s_agent_so_a_shared_phone_follows_the_sign_in(
+    client, world: World
+) -> None:
+    assert 'data-staff-user=""' in client.get("/scan").text
+    login(client, world.agent)
+    assert f'data-staff-user="{world.agent.user_id}"' in client.get("/scan").text
+    client.cookies.clear()
+    login(client, world.issuer)  # not a site agent: not the scanner's user
+    assert 'data-staff-user=""' in client.get("/scan").text

@@ -153,10 +153,12 @@
     localStorage.removeItem(SESSION_KEY); localStorage.removeItem(CONTEXT_KEY);
     $("logout").hidden = true; $("site-name").textContent = "";
   }
+  async function revokeToken() {
+    if (!state.session) return;
+    try { await api("DELETE", `/api/v1/auth/tokens/${state.session.tokenId}`); } catch (e) { /* offline: the token expires anyway */ }
+  }
   async function logout() {
-    if (state.session) {
-      try { await api("DELETE", `/api/v1/auth/tokens/${state.session.tokenId}`); } catch (e) { /* offline: the token expires anyway */ }
-    }
+    await revokeToken();
     // The staff session too: one sign-in, one sign-out.
     try { await fetch("/staff/logout", { method: "POST", headers: { "X-CSRFToken": csrfToken() }, redirect: "manual" }); } catch (e) { /* offline */ }
     await forgetSession();
@@ -175,6 +177,12 @@
 
   async function start() {
     setNet();
+    // Someone else signed in on the staff pages of this phone: the scanner becomes theirs.
+    const staffUser = document.body.dataset.staffUser;
+    if (state.session && staffUser && String(state.session.user.user_id) !== staffUser && isOnline()) {
+      await revokeToken();
+      await forgetSession();
+    }
     if (!state.session && !(await signInFromStaffSession())) return;
     $("logout").hidden = false;
     await refreshContext();

@@ -59,6 +59,7 @@ class ScannerSession(msgspec.Struct, kw_only=True):
 
 def _shell(request: Request, *, no_store: bool = False) -> Template:
     headers = {**_SECURITY_HEADERS, **(_VOUCHER_URL_HEADERS if no_store else {})}
+    actor = request.scope.get("user")
     return Template(
         template_name="scan/index.html",
         context={
@@ -67,6 +68,8 @@ def _shell(request: Request, *, no_store: bool = False) -> Template:
             # Longer than any URL the service prints; the server bounds what it reads the same way.
             "max_code_length": codes.MAX_INPUT,
             "login_url": f"{LOGIN_URL}?suite={quote(SCAN_URL)}",
+            # Who signed in on the staff pages: a phone keeping another agent's token drops it.
+            "staff_user": actor.user_id if _is_site_agent(request) else "",
         },
         headers=headers,
         media_type="text/html",
