@@ -99,3 +99,13 @@ def test_the_shell_names_the_staff_session_s_agent_so_a_shared_phone_follows_the
     client.cookies.clear()
     login(client, world.issuer)  # not a site agent: not the scanner's user
     assert 'data-staff-user=""' in client.get("/scan").text
+
+
+def test_the_address_printed_on_the_coupons_leads_a_site_agent_to_the_scanner(client, world: World) -> None:
+    anonymous = client.get("/", follow_redirects=True)
+    assert anonymous.url.path == "/staff/login"  # then, signed in, to /scan (above)
+    login(client, world.agent)
+    assert client.get("/", follow_redirects=False).headers["location"] == "/scan"
+    client.cookies.clear()
+    login(client, world.coordinator)
+    assert client.get("/", follow_redirects=False).headers["location"] == "/staff/"

@@ -8,7 +8,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
-from pass_numerique.domain.actors import Role
+from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
@@ -126,5 +126,9 @@ class RootPage(Controller):
     include_in_schema = False
 
     @get("/", guards=[guards.public])
-    async def root(self) -> Redirect:
+    async def root(self, request: Request) -> Redirect:
+        """The address printed on every coupon: a signed-in site agent's home is the scanner."""
+        user = request.scope.get("user")
+        if isinstance(user, Actor) and user.role == Role.site_agent:
+            return see_other(SCANNER_URL)
         return see_other(HOME_URL)
