@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -128,7 +129,9 @@ def issue(world: World) -> tuple[lifecycle.BookletOut, list[lifecycle.VoucherCod
 
 
 def log_in(page: Page, server: str, world: World, path: str = "/scan") -> None:
+    """Open the scanner: it sends an agent without a session to the staff sign-in, and back."""
     page.goto(server + path)
+    expect(page).to_have_url(re.compile(r"/staff/login\?suite=/scan$"))
     page.get_by_label("Adresse e-mail").fill(world.agent.email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
@@ -145,7 +148,7 @@ def type_code(page: Page, code: str) -> None:
 
 def choose_theme_and_redeem(page: Page) -> None:
     expect(page.locator("#view-confirm")).to_be_visible()
-    page.get_by_label("E-mail", exact=True).check()
+    page.get_by_label("Thème de l'atelier").select_option(label="E-mail")
     page.locator("#redeem").click()
 
 
@@ -227,7 +230,8 @@ def test_voucher_url_opened_by_the_phone_camera_lands_on_confirmation(
 ) -> None:
     _, codes = issue(world)
     token_path = "/v/" + codes[3].url.rsplit("/v/", 1)[1]
-    log_in(page, server, world, token_path)
+    log_in(page, server, world)
+    page.goto(server + token_path)
     expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
     expect(page.locator("#c-numbers")).to_have_text("n° 4")
     assert page.evaluate("location.pathname") == "/scan"  # the token does not stay in history
@@ -382,6 +386,7 @@ def test_accessibility_and_screenshots_of_scan_confirmation_and_refusal(
         )
     )
     page.goto(server + "/scan")
+    expect(page).to_have_url(re.compile(r"/staff/login"))
     assert _serious(page) == [], "login screen"
     log_in(page, server, world)
     expect(page.locator("#today-list li")).to_have_count(1)
@@ -389,7 +394,7 @@ def test_accessibility_and_screenshots_of_scan_confirmation_and_refusal(
 
     type_code(page, codes[0].short_code)
     expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
-    page.get_by_label("Aide aux démarches administratives").check()
+    page.get_by_label("Thème de l'atelier").select_option(label="Aide aux démarches administratives")
     assert _serious(page) == [], "confirmation screen"
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=DOCS_IMG / "scanner-confirm.png", full_page=True)
@@ -490,3 +495,240 @@ def test_page_weight_and_time_to_interactive_on_a_slow_phone(page: Page, server:
         print(f"  {size / 1024:7.1f} KiB  {url.replace(server, '')[:90]}")
     assert login_bytes < 60 * 1024 and first_visit < 5
     assert cold_static < 150 * 1024 and cold < 8 and warm < cold
+
+
+# ---------------------------------------------------------------------------
+# issue 17: a 360 × 740 phone, one sign-in, the voucher's public page
+
+SMALL_PHONE = {**PHONE, "viewport": {"width": 360, "height": 740}}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "fr-FR", "timezone_id": "Europe/Paris"}
+EUROS = re.compile(r"^10,00\s€$")  # Intl writes a narrow no-break space before the sign
+# A real département's address: its printed QR URL is longer than the tests' http://testserver/v/….
+LONG_PUBLIC_URL = "https://pass-numerique.departement-exemple.fr"
+
+
+def no_horizontal_overflow(page: Page) -> bool:
+    return page.evaluate("document.scrollingElement.scrollWidth") <= page.viewport_size["width"]
+
+
+def national_programme_booklet(world: World) -> tuple[lifecycle.BookletOut, list[lifecycle.VoucherCode]]:
+    """A booklet of a programme that funds every theme of the national list."""
+    from pass_numerique.domain.actors import SYSTEM
+    from pass_numerique.domain.scheme import programmes, value_lists
+
+    themes = list(value_lists.value_lists()["thematique"])
+    programme = domain(
+        programmes.create_programme(SYSTEM, programmes.ProgrammeCreate(name="Pass national", themes=themes))
+    )
+    booklet = domain(
+        lifecycle.issue_booklet(
+            world.issuer,
+            lifecycle.IssueRequest(
+                programme_id=programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
+            ),
+        )
+    )
+    return booklet, domain(lifecycle.booklet_codes(world.issuer, booklet.serial))
+
+
+@pytest.fixture
+def small_phone(browser: Browser, server: str, world: World) -> Iterator[Page]:
+    context = browser.new_context(**SMALL_PHONE)
+    context.grant_permissions(["camera"], origin=server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def test_a_full_qr_url_typed_or_wedge_scanned_is_accepted(page: Page, server: str, world: World) -> None:
+    _, codes = issue(world)
+    log_in(page, server, world)
+    printed = f"{LONG_PUBLIC_URL}/v/{codes[0].token}"
+    assert len(printed) > 120
+    type_code(page, printed)
+    expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
+    expect(page.locator("#c-numbers")).to_have_text("n° 1")
+
+
+def test_the_button_stays_above_the_fold_with_the_national_themes_and_the_amount_shows(
+    small_phone: Page, server: str, world: World
+) -> None:
+    page = small_phone
+    _, codes = national_programme_booklet(world)
+    log_in(page, server, world)
+    type_code(page, codes[0].short_code)
+    expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
+    expect(page.locator("#c-amount")).to_have_text(EUROS)
+    expect(page.locator("#redeem")).to_have_text(re.compile(r"^Encaisser 10,00\s€$"))
+    themes = page.get_by_label("Thème de l'atelier")
+    assert themes.locator("option:not([value=''])").count() == 30  # the national list
+    box = page.locator("#redeem").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 740, box
+    assert no_horizontal_overflow(page)
+    assert serious_violations(page) == [], "confirmation, 360 px"
+    themes.select_option(label="Santé")
+    page.locator("#redeem").click()
+    expect(page.locator("#result-title")).to_have_text("Chèque encaissé")
+    expect(page.locator("#result-message")).to_have_text(re.compile(r"^10,00\s€ · Santé$"))
+    # Next time, the site's most used theme comes first.
+    page.get_by_role("button", name="Scanner un autre chèque").click()
+    page.reload()
+    page.wait_for_function("() => document.body.dataset.bundle === 'ready'")
+    type_code(page, codes[1].short_code)
+    expect(themes.locator("optgroup").first).to_have_attribute("label", "Les plus utilisés ici")
+    expect(themes.locator("optgroup").first.locator("option")).to_have_text(["Santé"])
+
+
+def test_offline_the_confirmation_fits_the_phone_and_shows_the_serial_and_amount(
+    small_phone: Page, server: str, world: World
+) -> None:
+    page = small_phone
+    booklet, codes = issue(world)
+    log_in(page, server, world)
+    type_code(page, codes[0].short_code)
+    expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
+    assert no_horizontal_overflow(page), "online"
+    page.get_by_role("button", name="Abandonner").click()
+
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_be_visible()
+    type_code(page, codes[0].url)
+    expect(page.locator("#confirm-warning")).to_contain_text("Vérifié hors connexion")
+    expect(page.locator("#c-serial")).to_have_text(booklet.serial)  # not the database id
+    expect(page.locator("#c-amount")).to_have_text(EUROS)
+    assert no_horizontal_overflow(page), "offline"
+    box = page.locator("#redeem").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 740, box
+    assert serious_violations(page) == [], "offline confirmation"
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=DOCS_IMG / "scanner-offline.png")
+    choose_theme_and_redeem(page)
+    expect(page.locator("#today-list")).to_contain_text(f"{booklet.serial} n° 1")
+    page.context.set_offline(False)
+
+
+def test_a_failed_request_while_the_phone_says_online_switches_to_offline_and_the_result_follows_the_sync(
+    page: Page, server: str, world: World
+) -> None:
+    _, codes = issue(world)
+    log_in(page, server, world)
+    page.route("**/api/**", lambda route: route.abort("internetdisconnected"))
+    assert page.evaluate("navigator.onLine") is True
+    type_code(page, codes[0].url)
+    expect(page.locator("#net-status")).to_be_visible()
+    expect(page.locator("#confirm-warning")).to_contain_text("Vérifié hors connexion")
+    choose_theme_and_redeem(page)
+    expect(page.locator("#result-title")).to_have_text("En attente d'envoi")
+    page.wait_for_timeout(6000)  # a probe fails: still waiting, still offline
+    expect(page.locator("#result-title")).to_have_text("En attente d'envoi")
+    assert domain(Redemption.count()) == 0
+
+    page.unroute("**/api/**")
+    expect(page.locator("#result-title")).to_have_text("Chèque encaissé", timeout=20_000)
+    expect(page.locator("#net-status")).to_be_hidden()
+    expect(page.locator("#result-detail")).to_contain_text("Envoyé au retour du réseau")
+    assert domain(Redemption.count()) == 1
+
+
+def test_the_camera_ignores_the_voucher_just_redeemed_still_in_front_of_it(
+    browser: Browser, server: str, world: World, camera_file: Path
+) -> None:
+    _, codes = issue(world)
+    write_y4m(camera_file, codes[6].url)
+    context = browser.new_context(**PHONE)
+    context.grant_permissions(["camera"], origin=server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        log_in(page, server, world)
+        expect(page.locator("#confirm-title")).to_have_text("Chèque valable", timeout=20_000)
+        choose_theme_and_redeem(page)
+        expect(page.locator("#result-title")).to_have_text("Chèque encaissé")
+        page.get_by_role("button", name="Scanner un autre chèque").click()
+        expect(page.locator("#camera-status")).to_have_text(
+            "Ce chèque vient d'être encaissé : présentez le chèque suivant.", timeout=20_000
+        )
+        page.wait_for_timeout(2000)
+        expect(page.locator("#view-scan")).to_be_visible()  # not refused as already used
+        assert page.evaluate("document.body.dataset.refusal") is None
+        assert domain(Redemption.count()) == 1
+    finally:
+        context.close()
+        write_y4m(camera_file, None)
+
+
+def test_one_sign_in_on_the_staff_pages_opens_the_scanner_and_back(
+    page: Page, server: str, world: World
+) -> None:
+    page.goto(server + "/staff/login")
+    page.get_by_label("Adresse e-mail").fill(world.agent.email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    # A site agent's home is the scanner, already signed in.
+    expect(page).to_have_url(server + "/scan")
+    expect(page.locator("#site-name")).to_have_text("Médiathèque Nord")
+    expect(page.locator("#view-scan")).to_be_visible()
+    page.goto(server + "/staff/statements")
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("Connexion à l'espace des professionnels")
+    expect(page).to_have_url(server + "/staff/statements")
+    # One sign-out too: the scanner's ends the staff session.
+    page.goto(server + "/scan")
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.locator("#view-login")).to_be_visible()
+    page.goto(server + "/staff/statements")
+    expect(page).to_have_url(re.compile(r"/staff/login"))
+
+
+def test_another_agent_signing_in_on_the_same_phone_gets_the_scanner_as_themself(
+    page: Page, server: str, world: World
+) -> None:
+    log_in(page, server, world)
+    page.goto(server + "/staff/login")
+    page.get_by_label("Adresse e-mail").fill(world.agent_south.email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(server + "/scan")
+    expect(page.locator("#site-name")).to_have_text("Espace Sud")  # not the token kept for the first
+
+
+def test_the_confirmation_on_a_desktop_screen(browser: Browser, server: str, world: World) -> None:
+    _, codes = issue(world)
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        log_in(page, server, world)
+        type_code(page, codes[0].short_code)
+        expect(page.locator("#c-amount")).to_have_text(EUROS)
+        assert no_horizontal_overflow(page)
+        assert serious_violations(page) == [], "confirmation, 1280 px"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("profile", ["phone", "desktop"])
+def test_the_voucher_url_shows_a_public_page_to_anyone_else(
+    browser: Browser, server: str, world: World, profile: str
+) -> None:
+    booklet, codes = issue(world)
+    context = browser.new_context(**(SMALL_PHONE if profile == "phone" else DESKTOP))
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(server + "/v/" + codes[0].token)
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            re.compile(r"^Chèque Pass numérique de 10,00\s€$")
+        )
+        expect(page.locator("#etat-cheque")).to_contain_text("Ce chèque est utilisable jusqu'au")
+        expect(page.get_by_text("Médiathèque Nord")).to_be_visible()
+        assert booklet.serial not in page.content()
+        assert no_horizontal_overflow(page)
+        assert serious_violations(page) == [], profile
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=DOCS_IMG / f"voucher-page-{profile}.png", full_page=True)
+        page.goto(server + "/v/" + codes[0].token[:-3] + "AAA")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Chèque inconnu")
+    finally:
+        context.close()

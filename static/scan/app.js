@@ -13,6 +13,11 @@
   const CONTEXT_KEY = "pn-scan-context";
   const BUNDLE_KEY = "pn-scan-bundle";
   const TIMEOUT_MS = 8000;
+  const LOGIN_URL = document.body.dataset.login || "/staff/login?suite=/scan";
+  // After a redemption the same voucher is usually still in front of the camera: its code is
+  // ignored this long after the camera reopens, instead of being refused as already used.
+  const JUST_REDEEMED_MS = 8000;
+  const PROBE_MS = 5000;
 
   // ---------------------------------------------------------------- codes (rules: offline-rules.js)
   const RULES = window.PNOfflineRules;
@@ -37,10 +42,13 @@
     offline: false,    // the current session was checked offline
     unverified: false, // manual entry offline: not checked at all
     adding: false,
+    networkDown: false, // a request failed although the browser says it is online
+    pendingResult: null, // request id of the queued redemption the result screen shows
+    justRedeemed: { codes: [], until: 0 },
   };
 
   function say(text) { const live = $("live"); live.textContent = ""; setTimeout(() => { live.textContent = text; }, 30); }
-  function isOnline() { return navigator.onLine !== false; }
+  function isOnline() { return navigator.onLine !== false && !state.networkDown; }
   function todayISO() {
     const d = new Date();
     return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
@@ -49,6 +57,17 @@
   function frTime(iso) { return new Date(iso).toLocaleTimeString("fr-FR", { hour: "2-digit", minute: "2-digit" }); }
   function euros(cents) { return (cents / 100).toLocaleString("fr-FR", { style: "currency", currency: "EUR" }); }
   function themeLabel(code) { return (state.context && state.context.theme_labels[code]) || code; }
+  function csrfToken() { const meta = document.querySelector('meta[name="csrf-token"]'); return meta ? meta.content : ""; }
+  // Booklet id -> {serial, face_value_cents} from the offline bundle (a QR token carries only the id).
+  function bookletFromBundle(id) {
+    for (const run of (state.bundle && state.bundle.booklet_runs) || []) {
+      if (id >= run.first_id && id < run.first_id + run.count) {
+        const n = String(run.first_number + (id - run.first_id)).padStart(run.digits, "0");
+        return { serial: run.serial_prefix + (run.digits ? n : ""), face_value_cents: run.face_value_cents };
+      }
+    }
+    return null;
+  }
   // One fresh id per redemption the agent confirms (a tap on « Encaisser »), never reused for another
   // body: the server refuses a used id with another body (request_id_reused). Only a retry of the
   // same redemption keeps its id: the offline queue stores it with the item.
@@ -59,23 +78,30 @@
 
   // ---------------------------------------------------------------- API
   class NetworkError extends Error {}
+  // A gateway's answer means the service was not reached: the same as no network.
+  const UNREACHABLE = new Set([502, 503, 504]);
   async function api(method, path, body, token) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (token || state.session) headers.Authorization = `Bearer ${token || state.session.token}`;
+    if (!path.startsWith("/api/")) headers["X-CSRFToken"] = csrfToken(); // pages' routes: cookie + CSRF
+    else if (token || state.session) headers.Authorization = `Bearer ${token || state.session.token}`;
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
     let response;
     try {
       response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: ctrl.signal, cache: "no-store" });
     } catch (e) {
+      networkState(true);
       throw new NetworkError(String(e));
     } finally {
       clearTimeout(timer);
     }
+    if (UNREACHABLE.has(response.status)) { networkState(true); throw new NetworkError(`HTTP ${response.status}`); }
+    networkState(false);
     const data = response.status === 204 ? null : await response.json().catch(() => null);
-    if (response.status === 401 && state.session && path !== "/api/v1/auth/login") {
-      logout(false);
+    if (response.status === 401 && state.session && path.startsWith("/api/")) {
+      await forgetSession();
+      start(); // the staff session may still be open: it gives a new token, else the sign-in
       throw new Error("not_authenticated");
     }
     return { ok: response.ok, status: response.status, data };
@@ -90,47 +116,60 @@
     const heading = $(id).querySelector("h1");
     if (heading && heading.tabIndex === -1) heading.focus();
   }
+  function networkState(down) {
+    if (state.networkDown === down) return;
+    state.networkDown = down;
+    setNet();
+    if (!down) syncQueue();
+  }
   function setNet() {
     const el = $("net-status");
     el.hidden = isOnline();
-    el.textContent = "Hors connexion : les chèques sont vérifiés sur le téléphone et mis en attente d'envoi.";
+    el.textContent = "Hors connexion : chèques vérifiés sur le téléphone, envoyés au retour du réseau.";
     document.body.dataset.online = String(isOnline());
   }
 
   // ---------------------------------------------------------------- session
-  async function login(event) {
-    event.preventDefault();
-    const email = $("login-email").value.trim();
-    const password = $("login-password").value;
-    $("login-error").textContent = "";
-    if (!email || !password) { $("login-error").textContent = "Saisissez votre adresse e-mail et votre mot de passe."; return; }
+  // One sign-in: the staff pages' (/staff/login). Signed in there, the page trades the session
+  // cookie for the scanner's own 30-day bearer token (POST /scan/session), kept on the phone.
+  async function signInFromStaffSession() {
     let answer;
-    try { answer = await api("POST", "/api/v1/auth/login", { email, password }); } catch (e) {
-      $("login-error").textContent = "Pas de réseau : la première connexion demande Internet."; return;
+    try { answer = await api("POST", "/scan/session"); } catch (e) {
+      showLogin("Pas de réseau : la première connexion demande Internet."); return false;
     }
-    if (!answer.ok) { $("login-error").textContent = (answer.data && answer.data.message) || "Connexion refusée."; return; }
-    if (answer.data.user.must_change_password) {
-      try { await api("DELETE", `/api/v1/auth/tokens/${answer.data.token.id}`, undefined, answer.data.token.token); } catch (e) { /* it expires anyway */ }
-      $("login-error").textContent = "Mot de passe temporaire : choisissez le vôtre dans l'espace professionnel (/staff/), puis reconnectez-vous ici."; return;
+    if (answer.status === 401) { location.replace(LOGIN_URL); return false; }
+    if (answer.status === 403 && answer.data && answer.data.code === "password_change_required") {
+      showLogin("Mot de passe temporaire : choisissez le vôtre dans l'espace professionnel (/staff/), puis revenez ici.");
+      return false;
     }
-    if (answer.data.user.role !== "site_agent") {
-      $("login-error").textContent = "Cette page est réservée aux agents des lieux de médiation."; return;
+    if (!answer.ok) {
+      showLogin(answer.status === 403 ? "Cette page est réservée aux agents des lieux de médiation." : "Connexion impossible : réessayez.");
+      return false;
     }
     state.session = { token: answer.data.token.token, tokenId: answer.data.token.id, user: answer.data.user };
     localStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
-    $("login-password").value = "";
-    await start();
+    return true;
   }
-  async function logout(revoke = true) {
-    if (revoke && state.session) {
-      try { await api("DELETE", `/api/v1/auth/tokens/${state.session.tokenId}`); } catch (e) { /* offline: the token expires anyway */ }
-    }
+  async function showLogin(message) {
+    const pending = (await queueAll()).filter((i) => i.status === "pending").length;
+    $("login-error").textContent = [message, pending ? `${pending} encaissement(s) en attente : reconnectez-vous pour les envoyer.` : ""].filter(Boolean).join(" ");
+    show("view-login");
+  }
+  async function forgetSession() {
     state.session = null; state.context = null;
     localStorage.removeItem(SESSION_KEY); localStorage.removeItem(CONTEXT_KEY);
     $("logout").hidden = true; $("site-name").textContent = "";
-    const pending = (await queueAll()).filter((i) => i.status === "pending").length;
-    $("login-error").textContent = pending ? `${pending} encaissement(s) en attente : reconnectez-vous pour les envoyer.` : "";
-    show("view-login");
+  }
+  async function revokeToken() {
+    if (!state.session) return;
+    try { await api("DELETE", `/api/v1/auth/tokens/${state.session.tokenId}`); } catch (e) { /* offline: the token expires anyway */ }
+  }
+  async function logout() {
+    await revokeToken();
+    // The staff session too: one sign-in, one sign-out.
+    try { await fetch("/staff/logout", { method: "POST", headers: { "X-CSRFToken": csrfToken() }, redirect: "manual" }); } catch (e) { /* offline */ }
+    await forgetSession();
+    showLogin("");
   }
 
   async function refreshContext() {
@@ -145,7 +184,13 @@
 
   async function start() {
     setNet();
-    if (!state.session) { show("view-login"); return; }
+    // Someone else signed in on the staff pages of this phone: the scanner becomes theirs.
+    const staffUser = document.body.dataset.staffUser;
+    if (state.session && staffUser && String(state.session.user.user_id) !== staffUser && isOnline()) {
+      await revokeToken();
+      await forgetSession();
+    }
+    if (!state.session && !(await signInFromStaffSession())) return;
     $("logout").hidden = false;
     await refreshContext();
     if (state.context) {
@@ -203,7 +248,9 @@
     if (now - lastTry > 150 && video.readyState >= 2 && video.videoWidth) {
       lastTry = now;
       const text = await decodeFrame(video);
-      if (text && scanning) {
+      if (text && scanning && justRedeemed(text)) {
+        $("camera-status").textContent = "Ce chèque vient d'être encaissé : présentez le chèque suivant.";
+      } else if (text && scanning) {
         scanning = false;
         if (navigator.vibrate) navigator.vibrate(80);
         handleCode(text);
@@ -211,6 +258,10 @@
       }
     }
     requestAnimationFrame(tick);
+  }
+  function codeOf(text) { const read = RULES.parse(text); return read.token || read.shortCode || RULES.normalise(text); }
+  function justRedeemed(text) {
+    return Date.now() < state.justRedeemed.until && state.justRedeemed.codes.includes(codeOf(text));
   }
   async function decodeFrame(video) {
     if (detector) {
@@ -262,9 +313,8 @@
   // ---------------------------------------------------------------- look-up and confirmation
   async function handleCode(text) {
     stopCamera();
-    const read = RULES.parse(text);
-    const token = read.token || null;
-    const code = token || read.shortCode || RULES.normalise(text);
+    const token = RULES.parse(text).token || null;
+    const code = codeOf(text);
     if (state.basket.some((v) => v.code === code)) {
       say("Ce chèque est déjà dans la séance.");
       showConfirm();
@@ -277,11 +327,10 @@
         if (!answer.ok) return showRefusal((answer.data && answer.data.message) || "Code refusé.", answer.data && answer.data.code);
         const r = answer.data;
         if (!r.ok) return showRefusal(r.message, r.code);
-        addToBasket({ code, serial: r.booklet_serial, number: r.number, voucher_count: r.voucher_count, remaining: r.remaining, valid_until: r.valid_until, themes: r.themes });
+        addToBasket({ code, serial: r.booklet_serial, number: r.number, voucher_count: r.voucher_count, remaining: r.remaining, valid_until: r.valid_until, face_value_cents: r.face_value_cents, themes: r.themes });
         return;
       } catch (e) {
-        if (!(e instanceof NetworkError)) return;
-        setNet();
+        if (!(e instanceof NetworkError)) return; // api() has set the offline banner on a network failure
       }
     }
     await offlineCheck(text);
@@ -298,9 +347,13 @@
 
   function showConfirm() {
     const first = state.basket[0], last = state.basket[state.basket.length - 1];
-    $("c-serial").textContent = first.serial || "non vérifié";
+    $("c-serial").textContent = first.serial || (state.unverified ? "non vérifié" : "inconnu (hors connexion)");
+    const amount = basketCents();
+    $("c-amount").textContent = amount == null ? "inconnu (hors connexion)" : euros(amount);
     $("c-numbers").textContent = state.basket.map((v) => (v.number ? `n° ${v.number}` : group(v.code))).join(", ");
-    $("c-remaining").textContent = last.remaining != null ? `${Math.max(0, last.remaining - (state.basket.length - 1))} sur ${last.voucher_count}` : "inconnu (hors connexion)";
+    // Offline the count is unknown: the row goes, so the button stays above the fold.
+    $("c-remaining").parentElement.hidden = last.remaining == null;
+    $("c-remaining").textContent = last.remaining != null ? `${Math.max(0, last.remaining - (state.basket.length - 1))} sur ${last.voucher_count}` : "";
     $("c-valid").textContent = last.valid_until ? frDate(last.valid_until) : "inconnu";
     $("confirm-title").textContent = state.unverified ? "Code à vérifier" : state.basket.length > 1 ? `${state.basket.length} chèques valables` : "Chèque valable";
     document.querySelector("#view-confirm .verdict").className = state.unverified ? "verdict pending" : "verdict ok";
@@ -309,39 +362,46 @@
     warn.hidden = !state.offline;
     warn.textContent = state.unverified
       ? "Hors connexion : ce code saisi n'a pas pu être vérifié. L'encaissement sera contrôlé au retour du réseau ; en cas de refus, il sera signalé au coordinateur."
-      : "Vérifié hors connexion (signature et dates). L'encaissement sera envoyé au retour du réseau.";
+      : "Vérifié hors connexion (signature et dates), envoyé au retour du réseau.";
     renderThemes(first.themes);
-    $("redeem").textContent = state.basket.length > 1 ? `Encaisser les ${state.basket.length} chèques` : "Encaisser ce chèque";
+    const what = state.basket.length > 1 ? `les ${state.basket.length} chèques` : "ce chèque";
+    $("redeem").textContent = amount == null ? `Encaisser ${what}` : `Encaisser ${euros(amount)}`;
+    $("redeem").setAttribute("aria-label", amount == null ? `Encaisser ${what}` : `Encaisser ${what} : ${euros(amount)}`);
     $("theme-error").textContent = "";
     show("view-confirm");
-    say(`${$("confirm-title").textContent}. Carnet ${first.serial || ""}. Choisissez le thème de l'atelier puis encaissez.`);
+    say(`${$("confirm-title").textContent}. Carnet ${first.serial || ""}. ${amount == null ? "" : euros(amount) + ". "}Choisissez le thème de l'atelier puis encaissez.`);
+  }
+  function basketCents() {
+    if (state.basket.some((v) => v.face_value_cents == null)) return null;
+    return state.basket.reduce((sum, v) => sum + v.face_value_cents, 0);
   }
 
+  // The voucher's programme says which themes of the national list it funds (offline: every active
+  // programme's). One select: the site's most used themes first, then all of them by label.
   function renderThemes(themes) {
-    const box = $("themes");
-    const checked = (box.querySelector("input:checked") || {}).value;
-    let list = themes && themes.length ? themes : ((state.context && state.context.themes) || []).map((t) => t.code);
-    box.textContent = "";
-    for (const code of list) {
-      const label = document.createElement("label");
-      label.className = "choice";
-      const input = document.createElement("input");
-      input.type = "radio"; input.name = "theme"; input.value = code; input.required = true;
-      if (code === checked || list.length === 1) input.checked = true;
-      const span = document.createElement("span");
-      span.textContent = themeLabel(code);
-      label.append(input, span);
-      box.append(label);
-    }
+    const select = $("theme");
+    const chosen = select.value;
+    const list = themes && themes.length ? themes : ((state.context && state.context.themes) || []).map((t) => t.code);
+    const frequent = ((state.context && state.context.frequent_themes) || []).filter((c) => list.includes(c));
+    const others = list.filter((c) => !frequent.includes(c)).sort((a, b) => themeLabel(a).localeCompare(themeLabel(b), "fr"));
+    const option = (code) => { const o = document.createElement("option"); o.value = code; o.textContent = themeLabel(code); return o; };
+    const group = (label, codes) => { const g = document.createElement("optgroup"); g.label = label; g.append(...codes.map(option)); return g; };
+    const placeholder = document.createElement("option");
+    placeholder.value = ""; placeholder.textContent = "Choisissez le thème…";
+    select.replaceChildren(placeholder);
+    if (frequent.length) select.append(group("Les plus utilisés ici", frequent), group("Tous les thèmes", others));
+    else select.append(...others.map(option));
+    select.value = list.includes(chosen) ? chosen : list.length === 1 ? list[0] : "";
   }
 
-  function resetSession() { state.basket = []; state.offline = false; state.unverified = false; state.adding = false; }
+  function resetSession() { state.basket = []; state.offline = false; state.unverified = false; state.adding = false; state.pendingResult = null; }
+  function rememberRedeemed(codes) { state.justRedeemed = { codes, until: 0 }; }
 
   async function redeem(event) {
     event.preventDefault();
-    const chosen = $("themes").querySelector("input:checked");
-    if (!chosen) { $("theme-error").textContent = "Choisissez le thème de l'atelier."; say("Choisissez le thème de l'atelier."); return; }
-    const body = { codes: state.basket.map((v) => v.code), theme: chosen.value, request_id: requestId() };
+    const theme = $("theme").value;
+    if (!theme) { $("theme-error").textContent = "Choisissez le thème de l'atelier."; $("theme").focus(); say("Choisissez le thème de l'atelier."); return; }
+    const body = { codes: state.basket.map((v) => v.code), theme, request_id: requestId() };
     const button = $("redeem");
     button.disabled = true;
     try {
@@ -354,6 +414,7 @@
       if (!answer.ok) return showRefusal((answer.data && answer.data.message) || "Encaissement refusé.", answer.data && answer.data.code);
       const r = answer.data;
       resetSession();
+      rememberRedeemed(body.codes);
       showResult("ok", r.redeemed.length > 1 ? `${r.redeemed.length} chèques encaissés` : "Chèque encaissé",
         `${euros(r.total_cents)} · ${themeLabel(r.theme)}`,
         `Carnet ${r.booklet_serial} : ${r.remaining} chèque(s) restant(s), valable jusqu'au ${frDate(r.valid_until)}.`);
@@ -395,12 +456,13 @@
     if (checked.code !== "ok") return showRefusal(refusalText(checked.code, checked.date), checked.code);
     if (checked.shortCode) {
       if (inQueue(checked.shortCode)) return queuedAlready();
-      return addToBasket({ code: checked.shortCode, serial: "", number: 0, remaining: null, valid_until: null, themes: null }, true, true);
+      return addToBasket({ code: checked.shortCode, serial: "", number: 0, remaining: null, valid_until: null, face_value_cents: null, themes: null }, true, true);
     }
     const { claims } = checked;
     const sameBooklet = queued.some((i) => i.status !== "conflict" && i.vouchers && i.vouchers.some((v) => v.booklet_id === claims.booklet_id && v.number === claims.number));
     if (inQueue(checked.token) || sameBooklet) return queuedAlready();
-    addToBasket({ code: checked.token, booklet_id: claims.booklet_id, serial: `carnet n° ${claims.booklet_id}`, number: claims.number, remaining: null, valid_until: checked.validUntil, themes: null }, true, false);
+    const booklet = bookletFromBundle(claims.booklet_id);
+    addToBasket({ code: checked.token, booklet_id: claims.booklet_id, serial: booklet ? booklet.serial : "", number: claims.number, remaining: null, valid_until: checked.validUntil, face_value_cents: booklet ? booklet.face_value_cents : null, themes: null }, true, false);
   }
 
   // ---------------------------------------------------------------- offline queue (IndexedDB)
@@ -433,16 +495,35 @@
       occurred_at: new Date().toISOString(),
       status: "pending",
       unverified: state.unverified,
-      user_id: state.session.user.id,
+      user_id: state.session.user.user_id,
       vouchers: state.basket.map((v) => ({ booklet_id: v.booklet_id || null, number: v.number, serial: v.serial })),
-      label: state.basket.map((v) => (v.number ? `${v.serial} n° ${v.number}` : group(v.code))).join(", "),
+      label: state.basket.map((v) => (v.number ? `${v.serial || "carnet inconnu"} n° ${v.number}` : group(v.code))).join(", "),
     };
     await queuePut(item);
     resetSession();
+    rememberRedeemed(item.codes);
+    state.pendingResult = item.request_id;
     showResult("pending", "En attente d'envoi", `${item.codes.length} chèque(s) · ${themeLabel(item.theme)}`,
       "Enregistré sur ce téléphone. Il sera envoyé automatiquement dès le retour du réseau.");
     renderToday();
   }
+  // The result screen of a queued redemption follows its upload: sent, or refused (a conflict).
+  function queuedResultSent(item, answer) {
+    if (state.pendingResult !== item.request_id || $("view-result").hidden) return;
+    state.pendingResult = null;
+    if (answer.status === "redeemed") {
+      const r = answer.result;
+      showResult("ok", r.redeemed.length > 1 ? `${r.redeemed.length} chèques encaissés` : "Chèque encaissé",
+        `${euros(r.total_cents)} · ${themeLabel(r.theme)}`,
+        `Envoyé au retour du réseau. Carnet ${r.booklet_serial} : ${r.remaining} chèque(s) restant(s).`);
+    } else {
+      showResult("ko", "Encaissement refusé à l'envoi", answer.message, "Signalé au coordinateur, non payé.");
+    }
+  }
+
+  // Items queued before version 3 have no user_id (it read a field the session does not have):
+  // they belong to whoever is signed in, as they did then.
+  function mine(item) { return item.user_id == null || item.user_id === state.session.user.user_id; }
 
   let syncing = false;
   async function syncQueue() {
@@ -450,14 +531,16 @@
     syncing = true;
     try {
       for (const item of await queueAll()) {
-        if (item.status !== "pending" || item.user_id !== state.session.user.id) continue;
+        if (item.status !== "pending" || !mine(item)) continue;
         const body = { codes: item.codes, theme: item.theme, request_id: item.request_id, occurred_at: item.occurred_at };
         let answer;
         try { answer = await api("POST", "/api/v1/scanner/sync", body); } catch (e) { break; }
         if (answer.ok && answer.data.status === "redeemed") {
           await queueDelete(item.request_id);
+          queuedResultSent(item, answer.data);
         } else if (answer.ok) {
           await queuePut({ ...item, status: "conflict", message: answer.data.message, conflict_id: answer.data.conflict_id });
+          queuedResultSent(item, answer.data);
           say(`Conflit : ${answer.data.message} Signalé au coordinateur.`);
         } else if (answer.status === 429) {
           break; // too many attempts: the item stays pending and goes at the next sync
@@ -480,7 +563,7 @@
     rendering = (async () => {
       const list = $("today-list");
       const items = [];
-      for (const q of (await queueAll()).filter((i) => i.user_id === state.session.user.id)) {
+      for (const q of (await queueAll()).filter(mine)) {
         items.push(queueItem(q));
       }
       if (isOnline()) {
@@ -552,8 +635,7 @@
 
   // ---------------------------------------------------------------- wiring
   function wire() {
-    $("login-form").addEventListener("submit", login);
-    $("logout").addEventListener("click", () => logout(true));
+    $("logout").addEventListener("click", () => logout());
     $("code").addEventListener("input", onCodeInput);
     $("code-form").addEventListener("submit", onCodeSubmit);
     $("redeem-form").addEventListener("submit", redeem);
@@ -566,14 +648,27 @@
     });
     $("basket-cancel").addEventListener("click", () => showConfirm());
     $("confirm-cancel").addEventListener("click", () => { resetSession(); show("view-scan"); });
-    $("next").addEventListener("click", () => { resetSession(); show("view-scan"); });
+    $("next").addEventListener("click", () => {
+      resetSession();
+      if (state.justRedeemed.codes.length) state.justRedeemed.until = Date.now() + JUST_REDEEMED_MS;
+      show("view-scan");
+    });
     const observer = () => { $("basket-banner").hidden = !state.adding; $("basket-cancel").hidden = !state.adding; };
     $("view-scan").addEventListener("focusin", observer);
     new MutationObserver(observer).observe($("view-scan"), { attributes: true, attributeFilter: ["hidden"] });
-    window.addEventListener("online", () => { setNet(); refreshContext(); syncQueue(); });
+    window.addEventListener("online", () => { state.networkDown = false; setNet(); refreshContext(); syncQueue(); });
     window.addEventListener("offline", setNet);
-    setInterval(() => { setNet(); if (isOnline()) syncQueue(); }, 5000);
+    setInterval(probe, PROBE_MS);
     if ("serviceWorker" in navigator) navigator.serviceWorker.register("/scan-sw.js", { scope: "/" }).catch(() => {});
+  }
+
+  // Every few seconds: after a failed request, ask the server whether it answers again; when
+  // online, send the queue.
+  async function probe() {
+    setNet();
+    if (!state.session || navigator.onLine === false) return;
+    if (state.networkDown) { try { await api("GET", "/api/v1/scanner/context"); } catch (e) { return; } }
+    syncQueue();
   }
 
   wire();

@@ -1,48 +1,97 @@
-"""The phone scanner's page shell, at ``/scan`` and at ``/v/{token}`` (the voucher QR's URL).
+"""The phone scanner's page shell at ``/scan``, and ``/v/{token}``, the URL of every voucher QR.
 
-The shell is public and holds no data: the page signs in with a bearer token kept on
-the device and calls the JSON API, which decides everything. ``/scan-sw.js`` is the
-service worker, served from the root so its scope covers ``/scan`` and ``/v/``.
+The shell holds no data: the page calls the JSON API with a bearer token kept on the device,
+and the API decides everything. There is one sign-in, the staff pages' (``/staff/login``): the
+shell trades a site agent's session cookie for that bearer token (``POST /scan/session``,
+CSRF-protected like every form), so an agent signed in on the staff pages can scan and an agent
+signed in for the scanner can open the staff pages. ``/v/{token}`` is the scanner with the code
+filled for a signed-in site agent, and for anyone else the public page of that voucher
+(``domain/redemption/public_voucher.py``). ``/scan-sw.js`` is the service worker, served from
+the root so its scope covers ``/scan`` and ``/v/``.
 """
 
 from __future__ import annotations
 
 from importlib import resources
+from urllib.parse import quote
 
-from litestar import Controller, Response, get
+import msgspec
+from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
+from pass_numerique.domain.accounts import authentication
+from pass_numerique.domain.actors import Actor, Role
+from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.redemption import public_voucher
+from pass_numerique.domain.vouchers import codes
 from pass_numerique.http import guards
+from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.http.parameters import ScannedParameter
 from pass_numerique.http.security_headers import SCANNER_SHELL_HEADERS
-from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS
+from pass_numerique.web.staff.layout import LOGIN_URL, PAGE_EXCEPTION_HANDLERS, page
 
 STATIC_URL = "/static"
+SCAN_URL = "/scan"
 # Bump when a file in static/scan changes: it names the service worker's cache.
-ASSET_VERSION = "3"
+ASSET_VERSION = "4"
+
+# /v/{token} answers differently to a signed-in site agent and to anyone else: never stored.
+_VOUCHER_URL_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-def _shell() -> Template:
+class ScannerSession(msgspec.Struct, kw_only=True):
+    """The scanner's bearer token, traded for a site agent's staff session."""
+
+    token: authentication.IssuedToken
+    user: Actor
+
+
+def _shell(request: Request, *, no_store: bool = False) -> Template:
+    headers = {**SCANNER_SHELL_HEADERS, **(_VOUCHER_URL_HEADERS if no_store else {})}
+    actor = request.scope.get("user")
     return Template(
         template_name="scan/index.html",
-        context={"static": STATIC_URL, "version": ASSET_VERSION},
-        headers=SCANNER_SHELL_HEADERS,
+        context={
+            "static": STATIC_URL,
+            "version": ASSET_VERSION,
+            # Longer than any URL the service prints; the server bounds what it reads the same way.
+            "max_code_length": codes.MAX_INPUT,
+            "login_url": f"{LOGIN_URL}?suite={quote(SCAN_URL)}",
+            # Who signed in on the staff pages: a phone keeping another agent's token drops it.
+            "staff_user": actor.user_id if _is_site_agent(request) else "",
+        },
+        headers=headers,
         media_type="text/html",
     )
+
+
+def _is_site_agent(request: Request) -> bool:
+    actor = request.scope.get("user")
+    return isinstance(actor, Actor) and actor.role == Role.site_agent
 
 
 class ScannerPages(Controller):
     include_in_schema = False
     exception_handlers = PAGE_EXCEPTION_HANDLERS
 
-    @get("/scan", guards=[guards.public])
-    async def scan(self) -> Template:
-        return _shell()
+    @get(SCAN_URL, guards=[guards.public])
+    async def scan(self, request: Request) -> Template:
+        return _shell(request)
 
     @get("/v/{token:str}", guards=[guards.public])
-    async def voucher(self, token: ScannedParameter) -> Template:
-        """Opened by a phone's own camera app; the page reads the token from its URL."""
-        return _shell()
+    async def voucher(self, request: Request, token: ScannedParameter) -> Template:
+        """A site agent's scanner with this code filled; for anyone else, the voucher's public page."""
+        if _is_site_agent(request):
+            return _shell(request, no_store=True)
+        try:
+            facts = await public_voucher.public_voucher(token)
+        except DomainError as exc:
+            response = page(request, "voucher_unknown.html", status_code=status_of(exc))
+        else:
+            response = page(request, "public_voucher.html", voucher=facts, token=token)
+        response.headers.update(_VOUCHER_URL_HEADERS)
+        return response
 
     @get("/scan-sw.js", guards=[guards.public])
     async def service_worker(self) -> Response[str]:
@@ -54,4 +103,21 @@ class ScannerPages(Controller):
         )
 
 
-PAGES = [ScannerPages]
+class ScannerSessionExchange(Controller):
+    """Read by the page's script: errors are the application's JSON ones, never a redirect."""
+
+    include_in_schema = False
+
+    @post(
+        "/scan/session",
+        guards=[guards.SITE_AGENT],
+        status_code=200,
+    )
+    async def session_token(self, request: Request) -> ScannerSession:
+        """The scanner's 30-day bearer token for the site agent of this staff session."""
+        actor = actor_of(request)
+        token = await authentication.scanner_token(actor)
+        return ScannerSession(token=token, user=actor)
+
+
+PAGES = [ScannerPages, ScannerSessionExchange]

@@ -210,6 +210,13 @@ async def login(email: str, password: str, *, client_address: str = "") -> tuple
     return actor, token
 
 
+async def scanner_token(actor: Actor) -> IssuedToken:
+    """The phone scanner's bearer token (30 days), for a site agent already signed in on the
+    staff pages: one sign-in gives both (web/scanner.py trades the session for it)."""
+    actor.require_role(Role.site_agent)
+    return await create_token(actor, "scanner", expires_in=timedelta(days=LOGIN_TOKEN_DAYS))
+
+
 async def create_token(actor: Actor, label: str, expires_in: timedelta | None = None) -> IssuedToken:
     """A new bearer token for the actor themself, expiring after ``expires_in`` (default
     ``PN_TOKEN_DEFAULT_DAYS``; longer than ``PN_TOKEN_MAX_DAYS`` is refused)."""

@@ -11,9 +11,11 @@ agent. Nothing is dropped silently, nothing is paid twice.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timedelta
 
 import msgspec
+from piccolo.query.functions.aggregate import Count
 
 from pass_numerique.db.errors import is_unique_violation
 from pass_numerique.db.json_columns import json_value
@@ -26,7 +28,7 @@ from pass_numerique.domain.partners.sites import agent_site, is_accredited_on
 from pass_numerique.domain.redemption import redeem
 from pass_numerique.domain.scheme import value_lists
 from pass_numerique.domain.states import BookletStatus
-from pass_numerique.domain.tables import Booklet, Programme, RedemptionConflict
+from pass_numerique.domain.tables import Booklet, Programme, Redemption, RedemptionConflict, Voucher
 from pass_numerique.security.signing_keys import PublicKey, keyring
 from pass_numerique.settings import get_settings
 
@@ -40,6 +42,7 @@ _NOT_A_CONFLICT = {
     "request_id_reused",
     "too_many_attempts",  # the phone keeps the item and sends it again later
 }
+FREQUENT_THEMES = 5
 
 
 class Theme(msgspec.Struct, frozen=True):
@@ -63,6 +66,9 @@ class ScannerContext(msgspec.Struct, kw_only=True):
     """Themes of the active programmes, with their French labels."""
     theme_labels: dict[str, str]
     """Every national thematique code and its label (to show a voucher's themes)."""
+    frequent_themes: list[str]
+    """The themes most used at this site over the last year, most used first (at most
+    ``FREQUENT_THEMES``): the scanner offers them first."""
     undo_minutes: int
     today: date
 
@@ -76,6 +82,21 @@ class OfflineBundle(msgspec.Struct, kw_only=True):
     """Ids of cancelled booklets whose codes are not yet expired (the revocation list)."""
     valid_until: dict[str, date]
     """Booklet id -> effective end of validity, for booklets extended beyond their signed date."""
+    booklet_runs: list[BookletRun]
+    """The serial and face value of every booklet still valid and not cancelled, as runs of
+    consecutive ids and serials (a print run is one): what a QR token does not carry."""
+
+
+class BookletRun(msgspec.Struct, kw_only=True):
+    """Booklets ``first_id`` … ``first_id + count - 1`` are serials ``serial_prefix`` followed by
+    ``first_number`` … on ``digits`` digits, their vouchers worth ``face_value_cents`` each."""
+
+    first_id: int
+    count: int
+    serial_prefix: str
+    first_number: int
+    digits: int
+    face_value_cents: int
 
 
 class SyncResult(msgspec.Struct, kw_only=True):
@@ -115,6 +136,7 @@ async def scanner_context(actor: Actor) -> ScannerContext:
             seen.setdefault(code, Theme(code=code, label=labels.get(code, code)))
     return ScannerContext(
         agent_name=actor.display_name,
+        frequent_themes=await _frequent_themes(site["id"]),
         site=ScannerSite(
             id=site["id"],
             name=site["name"],
@@ -126,6 +148,54 @@ async def scanner_context(actor: Actor) -> ScannerContext:
         undo_minutes=get_settings().agent_undo_minutes,
         today=local_date(utcnow()),
     )
+
+
+async def _frequent_themes(site_id: int) -> list[str]:
+    since = utcnow() - timedelta(days=365)
+    rows = (
+        await Redemption.select(Redemption.theme, Count().as_alias("uses"))
+        .where(
+            (Redemption.site == site_id) & Redemption.undone_at.is_null() & (Redemption.redeemed_at >= since)
+        )
+        .group_by(Redemption.theme)
+    )
+    ranked = sorted(rows, key=lambda row: (-row["uses"], row["theme"]))
+    return [row["theme"] for row in ranked[:FREQUENT_THEMES]]
+
+
+_SERIAL = re.compile(r"^(.*?)(\d+)$")
+
+
+def _booklet_runs(rows: list[dict]) -> list[BookletRun]:
+    """Fold ``{id, serial, face_value_cents}`` rows, in id order, into runs."""
+    runs: list[BookletRun] = []
+    for row in rows:
+        match = _SERIAL.match(row["serial"])
+        prefix, digits = (match.group(1), match.group(2)) if match else (row["serial"], "")
+        number = int(digits) if digits else 0
+        last = runs[-1] if runs else None
+        if (
+            last is not None
+            and digits
+            and last.serial_prefix == prefix
+            and last.digits == len(digits)
+            and last.face_value_cents == row["face_value_cents"]
+            and last.first_id + last.count == row["id"]
+            and last.first_number + last.count == number
+        ):
+            last.count += 1
+            continue
+        runs.append(
+            BookletRun(
+                first_id=row["id"],
+                count=1,
+                serial_prefix=prefix,
+                first_number=number,
+                digits=len(digits),
+                face_value_cents=row["face_value_cents"],
+            )
+        )
+    return runs
 
 
 async def offline_bundle(actor: Actor) -> OfflineBundle:
@@ -140,8 +210,22 @@ async def offline_bundle(actor: Actor) -> OfflineBundle:
         & (Booklet.valid_until > Booklet.codes_valid_until)
         & (Booklet.valid_until >= today)
     )
+    booklets = (
+        await Voucher.select(
+            Voucher.booklet.id.as_alias("id"),
+            Voucher.booklet.serial.as_alias("serial"),
+            Voucher.face_value_cents,
+        )
+        .where(
+            (Voucher.number == 1)
+            & (Voucher.booklet.status != BookletStatus.cancelled)
+            & (Voucher.booklet.valid_until >= today)
+        )
+        .order_by(Voucher.booklet.id)
+    )
     return OfflineBundle(
         generated_at=utcnow(),
+        booklet_runs=_booklet_runs(booklets),
         keys=keyring().published(),
         cancelled_booklets=sorted(r["id"] for r in cancelled),
         valid_until={str(r["id"]): r["valid_until"] for r in extended},

@@ -7,6 +7,7 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
+from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of, client_address
@@ -24,10 +25,14 @@ from pass_numerique.web.staff.layout import (
     see_other,
 )
 
+# Where a sign-in may return: the staff pages and the phone scanner (its page and a voucher's URL).
+_RETURN_PREFIXES = ("/staff/", "/scan", "/v/")
+SCANNER_URL = "/scan"
+
 
 def _safe_next(target: str | None) -> str:
-    # Only our own staff pages: never an open redirect to another site.
-    if target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
+    # Only our own pages: never an open redirect to another site.
+    if target and target.startswith(_RETURN_PREFIXES) and not target.startswith("//") and "\\" not in target:
         return target
     return HOME_URL
 
@@ -74,6 +79,8 @@ class AccountPages(StaffController):
         if previous:  # a new id at each login (no session fixation); the old one is ended
             await sessions.close_session(previous)
         raw = await sessions.open_session(actor)
+        if target == HOME_URL and actor.role == Role.site_agent:
+            target = SCANNER_URL  # a site agent's home is the scanner
         if actor.must_change_password:
             target = f"{PASSWORD_URL}?fait=must_change"
         response = see_other(target)
@@ -124,5 +131,9 @@ class RootPage(Controller):
     include_in_schema = False
 
     @get("/", guards=[guards.public])
-    async def root(self) -> Redirect:
+    async def root(self, request: Request) -> Redirect:
+        """The address printed on every coupon: a signed-in site agent's home is the scanner."""
+        user = request.scope.get("user")
+        if isinstance(user, Actor) and user.role == Role.site_agent:
+            return see_other(SCANNER_URL)
         return see_other(HOME_URL)
