@@ -35,9 +35,9 @@ def test_coordinator_sees_the_funnel_and_site_table_and_exports_them(client, wor
     assert page.status_code == 200
     text = page.text
     assert "Parcours des carnets" in text and 'role="img"' in text  # chart, with its table beside it
-    assert "Médiathèque Nord" in text and "30,00 €" in text
+    assert "Médiathèque Nord" in text and "30,00\u00a0€" in text
     assert "Espace Sud" not in text  # the southern site is outside the coordinator's territories
-    assert "30,0 %" in text  # 3 of the 10 vouchers issued in the north
+    assert "30,0\u202f%" in text  # 3 of the 10 vouchers issued in the north
     # The filters live in the URL and come back selected; the export links carry them.
     filtered = client.get(f"/staff/reports?territory_id={world.north.id}&theme=email")
     assert f'<option value="{world.north.id}" selected' in filtered.text
@@ -112,7 +112,7 @@ def test_a_site_agent_sees_only_its_own_site(client, world: World) -> None:
     login(client, world.agent)
     page = client.get("/staff/reports")
     assert page.status_code == 200
-    assert "Tableau de bord du lieu" in page.text and "20,00 €" in page.text
+    assert "Tableau de bord du lieu" in page.text and "20,00\u00a0€" in page.text
     assert "Espace Sud" not in page.text and "Parcours des carnets" not in page.text
     assert client.get(f"/staff/reports?site_id={world.site_south.id}").status_code == 404
     exported = client.get(f"/staff/reports/export?format=csv&table=lieux&site_id={world.site_south.id}")

@@ -26,7 +26,7 @@ def test_coordinator_closes_last_month_downloads_and_pays(client, world: World) 
     login(client, world.coordinator)
     listing = client.get("/staff/statements")
     assert listing.status_code == 200
-    assert f"Relevés de remboursement : {month}" in listing.text and "20,00 €" in listing.text
+    assert f"Relevés de remboursement : {month}" in listing.text and "20,00\u00a0€" in listing.text
     # Closing asks to confirm first: nothing is closed by the first post.
     token = csrf(client, "/staff/statements")
     first = client.post(f"/staff/statements/{month}/close", data={"_csrf_token": token})
@@ -54,7 +54,7 @@ def test_coordinator_closes_last_month_downloads_and_pays(client, world: World) 
     empty = client.post(path, data={"_csrf_token": token, "payment_reference": " "})
     assert empty.status_code == 422 and "Indiquez la référence" in empty.text
     confirm = client.post(path, data={"_csrf_token": token, "payment_reference": "MANDAT-42"})
-    assert "Confirmez le paiement de 20,00 €" in confirm.text
+    assert "Confirmez le paiement de 20,00\u00a0€" in confirm.text
     paid = client.post(
         path,
         data={"_csrf_token": token, "payment_reference": "MANDAT-42", "confirm": "oui"},

@@ -22,6 +22,7 @@ from pass_numerique.domain.clock import local_zone
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.states import BookletStatus, PrintJobStatus, VoucherStatus
 from pass_numerique.http.errors import page_exception_handlers
+from pass_numerique.rendering import french_format
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"
@@ -108,11 +109,11 @@ def fmt_datetime(value: datetime | None) -> str:
 
 
 def fmt_date(value: Any) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
+    return french_format.day(value)
 
 
-def fmt_euros(cents: int) -> str:
-    return f"{cents / 100:.2f} €".replace(".", ",")
+def fmt_euros(cents: int | None) -> str:
+    return french_format.euros(cents)
 
 
 class NavItem(NamedTuple):
@@ -164,6 +165,11 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         "fmt_datetime": fmt_datetime,
         "fmt_date": fmt_date,
         "fmt_euros": fmt_euros,
+        # French numbers, plurals and months (rendering/french_format.py) for every page.
+        "number": french_format.number,
+        "percent": french_format.percent,
+        "plural": french_format.plural,
+        "month_label": french_format.month_label,
         "notice": NOTICES.get(request.query_params.get("fait", "")),
         "errors": {},
         "values": {},

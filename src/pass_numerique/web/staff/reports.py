@@ -25,7 +25,7 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import report_download
 from pass_numerique.http.report_filters import REPORT_FILTER
-from pass_numerique.rendering.charts import bar_chart, french_number
+from pass_numerique.rendering.charts import bar_chart
 from pass_numerique.web.staff.layout import PAGE_SIZE, StaffController, page, page_count
 
 FUNNEL_STEPS = (
@@ -35,10 +35,6 @@ FUNNEL_STEPS = (
     ("started", "Entamés (au moins un chèque utilisé)"),
     ("fully_used", "Entièrement utilisés"),
 )
-
-
-def percent(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate * 100:.1f} %".replace(".", ",")
 
 
 def _charts(result: Report) -> dict[str, object]:
@@ -129,8 +125,6 @@ class ReportPages(StaffController):
             pages=pages[0],
             structure_page=current[1],
             structure_pages=pages[1],
-            percent=percent,
-            number=french_number,
         )
 
     @get("/reports/export", guards=[guards.REPORTS])
