@@ -18,6 +18,7 @@ from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.reimbursement import statement_files, statements
 from pass_numerique.domain.reports import dashboard
 from pass_numerique.domain.reports.export_tables import report_tables
+from pass_numerique.domain.scheme import value_lists
 from pass_numerique.domain.tables import AuditEvent, StatementPayment
 from pass_numerique.rendering import spreadsheets as exports
 from test_reports import NOW, RANGE, Data, at, build
@@ -101,6 +102,80 @@ def test_close_and_pay_are_audited_and_frozen(world: World, data: Data) -> None:
     result = redeem_at(world, codes[:1], at(2026, 3, 2), occurred_at=at(2026, 2, 25))
     assert result.period == "2026-03"
     assert run(statements.statement(world.admin, world.site.id, "2026-02")).voucher_count == 15
+
+
+def test_months_with_their_state_and_totals(world: World, data: Data) -> None:
+    def months(actor) -> dict[str, tuple]:
+        return {
+            m.month: (m.state, m.site_count, m.voucher_count, m.total_cents, m.paid_count)
+            for m in run(statements.list_months(actor, now=NOW))
+        }
+
+    admin = months(world.admin)
+    assert list(admin) == ["2026-03", "2026-02", "2026-01", "2025-03"]  # newest first
+    assert admin["2026-03"] == ("open", 0, 0, 0, 0)  # the current month, even empty
+    assert admin["2026-02"] == ("open", 2, 16, 16_000, 0)
+    assert admin["2026-01"] == ("closed", 1, 2, 2000, 0)
+    # The months add up to the statements of each month.
+    assert admin["2026-02"][2] == sum(
+        s.voucher_count for s in run(statements.list_statements(world.admin, "2026-02"))
+    )
+    request = statements.PaymentRequest(payment_reference="MANDAT-1")
+    run(statements.mark_paid(world.admin, world.site.id, "2026-01", request, now=NOW))
+    assert months(world.admin)["2026-01"] == ("paid", 1, 2, 2000, 1)
+    # Within the actor's scope: a site agent sees its own site's months only.
+    south = months(world.agent_south)
+    assert south["2026-02"] == ("open", 1, 1, 1000, 0) and south["2026-01"][1:] == (0, 0, 0, 0)
+
+
+def test_statement_pdf_prints_labels_site_identity_and_payer(world: World, data: Data, monkeypatch) -> None:
+    import pypdfium2 as pdfium
+
+    from pass_numerique.domain.partners import sites
+    from pass_numerique.settings import get_settings
+
+    monkeypatch.setenv("PN_PAYER_NAME", "Département de la Charente")
+    monkeypatch.setenv("PN_PAYER_ADDRESS", "31 boulevard Émile Roux, 16000 Angoulême")
+    get_settings.cache_clear()
+    try:
+        site = world.site
+        run(
+            sites.update_site(
+                world.admin,
+                site.id,
+                sites.SiteCreate(
+                    name=site.name,
+                    territory_id=site.territory_id,
+                    address="1 rue de la Paix",
+                    postal_code="16000",
+                    commune_name="Angoulême",
+                    siret="12345678900012",
+                ),
+            )
+        )
+        february = run(statements.statement(world.admin, world.site.id, "2026-02"))
+        assert february.state == "open" and february.site_address == "1 rue de la Paix, 16000 Angoulême"
+        pdf = statement_files.statement_pdf(february)
+    finally:
+        get_settings.cache_clear()
+    text = "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(pdf))
+    text = text.replace("\r\n", "\n")
+    for expected in (
+        "Médiathèque Nord",
+        "SIRET 12345678900012",
+        "1 rue de la Paix, 16000 Angoulême",
+        "Département de la Charente",
+        "31 boulevard Émile Roux",
+        "février 2026",
+        "15 chèques utilisés",
+        "150,00\u00a0€",
+    ):
+        assert expected in text, expected
+    themes = {line.theme for line in february.lines}
+    for code in themes:
+        label = value_lists.label("thematique", code)
+        assert label != code and label in text
+        assert code not in text  # the national label, never the code
 
 
 def test_exports_open_with_csv_and_openpyxl(world: World, data: Data) -> None:
