@@ -202,6 +202,45 @@ def test_exports_open_with_csv_and_openpyxl(world: World, data: Data) -> None:
     assert parsed[1][0] == "Nord" and parsed[1][3] == "8" and parsed[1][9] == "20,0"
 
 
+def test_human_exports_read_in_french_with_date_cells_and_fitted_columns(world: World, data: Data) -> None:
+    from datetime import datetime
+
+    february = run(statements.statement(world.admin, world.site.id, "2026-02"))
+    table = statement_files.statement_table(february)
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx([table]))).active
+    first = sheet.cell(row=2, column=1)
+    assert isinstance(first.value, datetime) and first.number_format == "dd/mm/yyyy hh:mm"
+    codes = {line.theme for line in february.lines}
+    shown = {sheet.cell(row=r, column=4).value for r in range(2, sheet.max_row)}
+    assert shown == {value_lists.label("thematique", code) for code in codes} and not shown & codes
+    assert {sheet.cell(row=r, column=6).value for r in range(2, sheet.max_row)} <= {"oui", "non"}
+    widths = {letter: sheet.column_dimensions[letter].width for letter in "ABCDEF"}
+    assert widths["A"] >= len("15/02/2026 10:00") and widths["C"] < widths["A"]  # fitted, not 12 each
+    assert widths["D"] >= max(len(label) for label in shown)
+
+    tables = report_tables(run(dashboard.report(world.admin, RANGE, now=NOW)))
+    book = load_workbook(io.BytesIO(exports.to_xlsx(tables)))
+    start = book["synthese"].cell(row=2, column=2)
+    assert start.value == datetime(2025, 1, 1) and start.number_format == "dd/mm/yyyy"
+    assert [row[0] for row in book["mois"].iter_rows(min_row=2, values_only=True)] == [
+        "Mars 2025",
+        "Janvier 2026",
+        "Février 2026",
+    ]
+    themes = " ".join(str(row[4]) for row in book["lieux"].iter_rows(min_row=2, values_only=True))
+    assert (
+        "securite_numerique" not in themes and value_lists.label("thematique", "securite_numerique") in themes
+    )
+    synthese = {row[0]: row[1] for row in book["synthese"].iter_rows(min_row=2, values_only=True)}
+    assert synthese["Chèques utilisés dans les lieux du périmètre"] == synthese["Chèques utilisés"]
+    assert (
+        synthese["Carnets imprimés sur la période (devenir à ce jour)"]
+        >= synthese["… dont remis à un bénéficiaire"]
+    )
+    expiring = list(book["expiration"].iter_rows(min_row=2, values_only=True))
+    assert all(row[1] in ("Nord", "Sud") for row in expiring)
+
+
 def test_http_reports_statements_and_public_statistics(client, world: World, data: Data) -> None:
     coordinator = bearer(client, world.coordinator)
     answer = client.get(
