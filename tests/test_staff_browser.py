@@ -277,7 +277,7 @@ def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: 
     expect(
         page.get_by_role("heading", name=f"Confirmez l'annulation du carnet {booklet.serial}")
     ).to_be_visible()
-    expect(page.get_by_text("Un carnet de remplacement de 7 chèque(s)")).to_be_visible()
+    expect(page.get_by_text("Un carnet de remplacement de 7 chèques")).to_be_visible()
     assert serious_violations(page) == [], "cancel confirmation"
     page.get_by_role("button", name="Confirmer l'annulation").click()
     expect(page.get_by_text("Le carnet a été annulé et remplacé")).to_be_visible()
