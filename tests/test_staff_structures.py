@@ -38,8 +38,7 @@ def test_structure_pages_show_the_sleeping_stock(client, world: World) -> None:
     )
     page = client.get(f"/staff/structures/{structure_id}")
     assert (
-        "3 carnets attendent d&#39;être remis" in page.text
-        or "3 carnets attendent d'être remis" in page.text
+        "3 carnets attendent d&#39;être remis" in page.text or "3 carnets attendent d'être remis" in page.text
     )
     assert f"/staff/users/new?role=issuer&amp;structure_id={structure_id}" in page.text
     edited = client.post(
