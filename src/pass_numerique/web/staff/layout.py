@@ -137,7 +137,7 @@ NOTICES = {
 
 
 def fmt_datetime(value: datetime | None) -> str:
-    return value.astimezone(local_zone()).strftime("%d/%m/%Y à %Hh%M") if value else ""
+    return french_format.day_and_time(value.astimezone(local_zone())) if value else ""
 
 
 def fmt_date(value: Any) -> str:
