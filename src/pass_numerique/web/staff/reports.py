@@ -40,9 +40,9 @@ FUNNEL_STEPS = (
 
 COHORT_STEPS = (
     ("printed", "Imprimés sur la période"),
-    ("left_stock", "… sortis du stock (attribués ou remis au guichet)"),
+    ("left_stock", "… sortis du stock"),
     ("issued", "… remis à un bénéficiaire"),
-    ("started", "… entamés (au moins un chèque utilisé)"),
+    ("started", "… entamés"),
     ("fully_used", "… entièrement utilisés"),
 )
 """The funnel's steps: each counts booklets of the step before (domain/reports/cohort.py)."""
