@@ -8,6 +8,7 @@ import pytest
 
 from conftest import World, issue, run
 from pass_numerique.domain import audit
+from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.issuance import beneficiaries, lifecycle
 from pass_numerique.domain.tables import AuditEvent
@@ -75,3 +76,37 @@ def test_audit_page_filters_in_the_url(client, world: World) -> None:
     assert page.status_code == 200 and f'href="/staff/booklets/{booklet.serial}"' in page.text
     assert "Carnet remis (neuf)" in page.text
     assert client.get("/staff/audit?du=hier").status_code == 422
+
+
+def test_the_log_reads_in_french_with_the_objects_names(client, world: World) -> None:
+    from pass_numerique.domain.scheme import value_lists
+    from test_reports import redeem_at
+
+    booklet, codes = issue(world)
+    redeem_at(world, codes[:1], utcnow(), theme="email")
+    login(client, world.admin)
+    page = client.get("/staff/audit?objet=voucher").text
+    assert "Chèque encaissé" in page and "voucher.redeem" not in page.replace('value="voucher.redeem"', "")
+    # The voucher by its number and booklet, the site by its name, the theme by its national label.
+    assert f"Chèque n°\u00a0{codes[0].number} du carnet {booklet.serial}" in page
+    assert "Lieu : Médiathèque Nord" in page
+    assert f"Thématique : {value_lists.label('thematique', 'email')}" in page
+    assert "État : Disponible → Utilisé" in page
+    assert '"status"' not in page and "&#34;status&#34;" not in page  # no JSON, no English keys
+    structures = client.get("/staff/audit?objet=distributing_structure").text
+    assert "<td>Structure MDS Nord</td>" in structures
+    assert "Type : Maison départementale des solidarités" in structures and "Territoire : Nord" in structures
+
+
+def test_every_audited_action_has_a_french_label() -> None:
+    import re
+    from pathlib import Path
+
+    import pass_numerique
+    from pass_numerique.web.staff.layout import AUDIT_ACTIONS
+
+    source = Path(pass_numerique.__file__).parent / "domain"
+    text = "\n".join(path.read_text("utf-8") for path in source.rglob("*.py"))
+    actions = set(re.findall(r'record\(\s*[^,]+,\s*"([a-z_]+\.[a-z_]+)"', text))
+    assert len(actions) > 30
+    assert actions <= set(AUDIT_ACTIONS), actions - set(AUDIT_ACTIONS)

@@ -80,10 +80,31 @@ def test_erasure_blanks_the_person_and_keeps_the_counts(world: World) -> None:
         run(data_rights.erase_beneficiary(world.issuer, public_id))  # already gone
 
 
+def test_the_staff_page_gives_a_readable_french_document(client, world: World) -> None:
+    public_id, serial = person_with_a_used_booklet(world)
+    login(client, world.issuer)
+    document = client.get(f"/staff/beneficiaries/{public_id}/export")
+    assert document.status_code == 200 and document.headers["content-type"].startswith("text/html")
+    text = document.text
+    assert "Vos données dans le Pass numérique" in text and f"Carnet {serial} : Remis" in text
+    # French labels of the national lists, never their codes or the English keys of the JSON.
+    for expected in ("25 - 39 ans", "Allocataire du RSA</th><td>oui", "16015", "Médiathèque Nord", "Utilisé"):
+        assert expected in text, expected
+    for raw in ("vingt_cinq_trente_neuf", "sans_emploi", "age_band", "social_status", "has_external_ref"):
+        assert raw not in text, raw
+    assert "1234567" not in text  # the external reference itself is never kept
+    assert "empreinte chiffrée" in text
+    # The JSON stays for the API and for portability, with its stable keys.
+    assert (
+        client.get(f"/staff/beneficiaries/{public_id}/export?format=json").json()["beneficiary"]["rsa"]
+        is True
+    )
+
+
 def test_pages_export_and_erase_with_confirmation(client, world: World) -> None:
     public_id, _ = person_with_a_used_booklet(world)
     login(client, world.issuer)
-    exported = client.get(f"/staff/beneficiaries/{public_id}/export")
+    exported = client.get(f"/staff/beneficiaries/{public_id}/export?format=json")
     assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
     assert exported.json()["beneficiary"]["id"] == public_id
     token = csrf(client, f"/staff/beneficiaries/{public_id}")

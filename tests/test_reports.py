@@ -358,3 +358,101 @@ def test_the_site_table_pages(world: World, data: Data) -> None:
         with pytest.raises(DomainError) as refused:
             run(dashboard.report(world.admin, RANGE, now=NOW, **bad))
         assert refused.value.code == "invalid_input"
+
+
+def test_the_funnel_is_a_cohort_and_the_site_table_reconciles_on_generated_data(world: World) -> None:
+    """Booklets printed, allocated, issued on demand or from stock, used, cancelled and replaced on
+    random days: every step of the cohort counts part of the step before, for any period, and the
+    per-site total reconciles with the headline for a coordinator of one territory."""
+    import contextlib
+    import random
+
+    from pass_numerique.domain.tables import Booklet
+
+    rng = random.Random(17)
+    pairs = [
+        (world.issuer, world.agent),
+        (world.issuer_south, world.agent_south),
+        (world.issuer, world.agent_south),  # northern booklets used in the south
+        (world.issuer_south, world.agent),  # southern booklets used in the north
+    ]
+    for _ in range(36):
+        moment = at(2025, rng.randint(1, 11), rng.randint(1, 28))
+        choice = rng.random()
+        in_stock = run(Booklet.select(Booklet.serial).where(Booklet.status.is_in(["printed", "allocated"])))
+        if choice < 0.15:
+            run(
+                stock.create_print_run(
+                    world.admin,
+                    stock.PrintRunCreate(
+                        territory_id=world.north.id, programme_id=world.programme.id, quantity=3
+                    ),
+                    now=moment,
+                )
+            )
+        elif choice < 0.25 and in_stock:
+            with contextlib.suppress(DomainError):  # nothing left in the printed stock
+                run(
+                    stock.allocate(
+                        world.admin,
+                        stock.AllocateRequest(structure_id=world.structure.id, count=1),
+                        now=moment,
+                    )
+                )
+        elif choice < 0.35 and in_stock:
+            person = run(
+                beneficiaries.create_beneficiary(
+                    world.issuer, beneficiaries.BeneficiaryCreate(territory_id=world.north.id)
+                )
+            )
+            serial = rng.choice(in_stock)["serial"]
+            booklet = run(
+                lifecycle.assign_booklet(
+                    world.issuer, serial, lifecycle.AssignRequest(beneficiary_id=person.id), now=moment
+                )
+            )
+            codes = run(lifecycle.booklet_codes(world.issuer, booklet.serial))
+            redeem_at(world, codes[: rng.randint(0, len(codes))] or codes[:1], at(2025, 12, 1))
+        else:
+            issuer, agent = rng.choice(pairs)
+            booklet, codes = issue_at(world, moment, issuer=issuer)
+            used = rng.choice([0, 1, 3, len(codes)])
+            if used:
+                redeem_at(world, codes[:used], at(2025, 12, 1), agent=agent)
+            if rng.random() < 0.2 and used < len(codes):
+                run(
+                    lifecycle.cancel_booklet(
+                        issuer,
+                        booklet.serial,
+                        lifecycle.CancelRequest(reason="perdu", replace=True),
+                        now=at(2025, 12, 2),
+                    )
+                )
+
+    now = at(2026, 1, 2)
+    year = (date(2025, 1, 1), date(2025, 12, 31))
+    periods = [year, (date(2025, 1, 1), date(2025, 3, 31)), (date(2025, 4, 15), date(2025, 9, 14))]
+    for start, end in periods:
+        for actor in (world.admin, world.coordinator):
+            report = run(dashboard.report(actor, ReportFilter(start=start, end=end), now=now))
+            c = report.cohort
+            assert c is not None
+            steps = [c.printed, c.left_stock, c.issued, c.started, c.fully_used]
+            assert steps == sorted(steps, reverse=True), (start, end, steps)
+            # The per-site total reconciles with the headline through cross-territory use.
+            st = report.site_totals
+            assert st.vouchers_redeemed == sum(s.vouchers_redeemed for s in report.sites)
+            assert st.amount_cents == sum(s.amount_cents for s in report.sites)
+            assert st.vouchers_redeemed == (
+                report.totals.vouchers_redeemed - st.used_elsewhere + st.from_elsewhere
+            )
+            if actor is world.admin:
+                assert st.used_elsewhere == st.from_elsewhere == 0
+    # The whole year's cohort is every booklet created in it, replacements excluded.
+    replacements = Booklet.select(Booklet.replaced_by).where(Booklet.replaced_by.is_not_null())
+    created = run(Booklet.count().where(Booklet.id.not_in(replacements)))
+    whole = run(dashboard.report(world.admin, ReportFilter(start=year[0], end=year[1]), now=now))
+    assert whole.cohort is not None and whole.cohort.printed == created > 10
+    assert 0 < whole.cohort.fully_used < whole.cohort.started < whole.cohort.issued
+    north = run(dashboard.report(world.coordinator, ReportFilter(start=year[0], end=year[1]), now=now))
+    assert north.site_totals.from_elsewhere > 0 and north.site_totals.used_elsewhere > 0

@@ -163,7 +163,8 @@ def test_dashboard_with_charts_and_tables_is_accessible(page: Page, server: str,
     _sign_in(page, server, world.coordinator.email, "/staff/reports")
     expect(page.get_by_role("heading", name="Tableau de bord", exact=True)).to_be_visible()
     # Each chart is an image with a name, and its figures are in a table beside it.
-    expect(page.get_by_role("img", name=re.compile("Parcours des carnets"))).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("Devenir des carnets imprimés"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Comment lire ces chiffres")).to_be_visible()
     expect(
         page.get_by_role("table", name="Chèques utilisés et montants à rembourser par lieu")
     ).to_contain_text("Médiathèque Nord")
@@ -176,6 +177,64 @@ def test_dashboard_with_charts_and_tables_is_accessible(page: Page, server: str,
     with page.expect_download() as download:
         page.get_by_role("link", name="tous les tableaux (XLSX)").click()
     assert download.value.suggested_filename.endswith(".xlsx")
+
+
+def test_statement_names_the_site_and_the_payer_and_is_accessible(
+    page: Page, server: str, world: World
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from pass_numerique.domain.issuance import beneficiaries, lifecycle
+    from pass_numerique.domain.partners import sites
+    from pass_numerique.domain.redemption import redeem
+    from pass_numerique.domain.reimbursement import statements
+
+    site = world.site
+    domain(
+        sites.update_site(
+            world.admin,
+            site.id,
+            sites.SiteCreate(
+                name=site.name,
+                territory_id=site.territory_id,
+                address="12 place du Marché",
+                postal_code="16000",
+                commune_name="Angoulême",
+                siret="12345678900012",
+            ),
+        )
+    )
+    month = statements.last_month()
+    moment = datetime(int(month[:4]), int(month[5:]), 12, 14, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    booklet = domain(
+        lifecycle.issue_booklet(
+            world.issuer,
+            lifecycle.IssueRequest(
+                programme_id=world.programme.id,
+                beneficiary=beneficiaries.BeneficiaryCreate(territory_id=world.north.id),
+            ),
+            now=moment,
+        )
+    )
+    codes = domain(lifecycle.booklet_codes(world.issuer, booklet.serial))
+    domain(
+        redeem.redeem(
+            world.agent,
+            redeem.RedeemRequest(
+                codes=[c.short_code for c in codes[:3]],
+                theme="prendre_en_main_du_materiel",
+                request_id="statement-000001",
+            ),
+            now=moment,
+        )
+    )
+    _sign_in(page, server, world.coordinator.email, f"/staff/statements/{site.id}/{month}")
+    expect(page.get_by_text("SIRET : 12345678900012")).to_be_visible()
+    expect(page.get_by_role("heading", name="Payeur")).to_be_visible()
+    expect(page.get_by_text("3 chèques utilisés")).to_be_visible()
+    assert serious_violations(page) == [], "statement"
+    page.screenshot(path=DOCS_IMG / "statement.png", full_page=True)
 
 
 def test_public_statistics_page_is_accessible(page: Page, server: str, world: World) -> None:
@@ -277,7 +336,7 @@ def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: 
     expect(
         page.get_by_role("heading", name=f"Confirmez l'annulation du carnet {booklet.serial}")
     ).to_be_visible()
-    expect(page.get_by_text("Un carnet de remplacement de 7 chèque(s)")).to_be_visible()
+    expect(page.get_by_text("Un carnet de remplacement de 7 chèques")).to_be_visible()
     assert serious_violations(page) == [], "cancel confirmation"
     page.get_by_role("button", name="Confirmer l'annulation").click()
     expect(page.get_by_text("Le carnet a été annulé et remplacé")).to_be_visible()

@@ -60,7 +60,7 @@ def test_programme_create_edit_and_extend(client, world: World) -> None:
     done = client.post(
         path, data={"_csrf_token": token, "valid_until": new_end.isoformat(), "confirm": "oui"}
     )
-    assert "1 carnet(s) prolongé(s)" in done.text
+    assert "1 carnet prolongé" in done.text
     assert run(lifecycle.get_booklet(world.admin, booklet.serial)).valid_until == new_end
 
 

@@ -34,10 +34,12 @@ def test_coordinator_sees_the_funnel_and_site_table_and_exports_them(client, wor
     page = client.get("/staff/reports")
     assert page.status_code == 200
     text = page.text
-    assert "Parcours des carnets" in text and 'role="img"' in text  # chart, with its table beside it
-    assert "Médiathèque Nord" in text and "30,00 €" in text
+    assert (
+        "Devenir des carnets imprimés sur la période" in text and 'role="img"' in text
+    )  # chart, with its table beside it
+    assert "Médiathèque Nord" in text and "30,00\u00a0€" in text
     assert "Espace Sud" not in text  # the southern site is outside the coordinator's territories
-    assert "30,0 %" in text  # 3 of the 10 vouchers issued in the north
+    assert "30,0\u202f%" in text  # 3 of the 10 vouchers issued in the north
     # The filters live in the URL and come back selected; the export links carry them.
     filtered = client.get(f"/staff/reports?territory_id={world.north.id}&theme=email")
     assert f'<option value="{world.north.id}" selected' in filtered.text
@@ -112,8 +114,8 @@ def test_a_site_agent_sees_only_its_own_site(client, world: World) -> None:
     login(client, world.agent)
     page = client.get("/staff/reports")
     assert page.status_code == 200
-    assert "Tableau de bord du lieu" in page.text and "20,00 €" in page.text
-    assert "Espace Sud" not in page.text and "Parcours des carnets" not in page.text
+    assert "Tableau de bord du lieu" in page.text and "20,00\u00a0€" in page.text
+    assert "Espace Sud" not in page.text and "Devenir des carnets" not in page.text
     assert client.get(f"/staff/reports?site_id={world.site_south.id}").status_code == 404
     exported = client.get(f"/staff/reports/export?format=csv&table=lieux&site_id={world.site_south.id}")
     assert exported.status_code == 404
@@ -141,3 +143,33 @@ def test_public_statistics_hide_small_counts(client, world: World) -> None:
     assert "&lt; 5" in text  # one booklet issued in the south: hidden
     assert "<td>6</td>" in text  # six booklets in the north: shown
     assert client.get("/lieux/TAS-N").text.count('href="/statistiques"') == 1
+
+
+def test_the_dashboard_figures_add_up_and_say_their_base(client, world: World) -> None:
+    # Northern booklets: 3 used in the north, 2 in the south; a southern booklet: 4 used in the north.
+    _, north = issue(world)
+    redeem_codes(world, north[:3])
+    redeem_codes(world, north[3:5], agent=world.agent_south, request_id="page-000002")
+    _, south = issue(world, world.issuer_south)
+    redeem_codes(world, south[:4], request_id="page-000003")
+    login(client, world.coordinator)
+    text = client.get("/staff/reports").text
+    assert "Comment lire ces chiffres" in text
+    assert "chèques utilisés sur la période, des carnets de vos territoires" in text
+    # The headline counts the 5 used vouchers of northern booklets; the site table the 7 used at
+    # the northern site; a total row and the reconciliation say why they differ.
+    assert '<p class="pn-kpi__value">5</p>' in text
+    assert '<tfoot><tr><th scope="row">Total, 1 lieu</th><td></td><td>7</td>' in text
+    assert (
+        "5 − 2 utilisés dans des lieux d'autres territoires + 4 venus de carnets d'autres territoires = 7"
+        in text
+    )
+    # The funnel is a cohort: of the booklets printed in the period, how far they went.
+    assert "Devenir des carnets imprimés sur la période" in text
+    funnel = text[text.index("Carnets imprimés sur la période : combien") :]
+    funnel = funnel[: funnel.index("</table>")]
+    assert '<th scope="row">Imprimés sur la période</th><td>1</td>' in funnel
+    assert '<th scope="row">… entamés</th><td>1</td><td>100,0\u202f%</td>' in funnel
+    login(client, world.admin)
+    everything = client.get("/staff/reports").text
+    assert "Total, 2 lieux" in everything and 'id="rapprochement"' not in everything

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from conftest import World, run
 from pass_numerique.domain.reimbursement import statements
 from pass_numerique.domain.tables import AuditEvent
+from pass_numerique.rendering.french_format import month_label
 from test_reports import issue_at, redeem_at
 from test_staff_pages import csrf, login
 
@@ -26,7 +27,12 @@ def test_coordinator_closes_last_month_downloads_and_pays(client, world: World) 
     login(client, world.coordinator)
     listing = client.get("/staff/statements")
     assert listing.status_code == 200
-    assert f"Relevés de remboursement : {month}" in listing.text and "20,00 €" in listing.text
+    label = month_label(month)
+    assert f"Relevés de remboursement : {label}" in listing.text and "20,00\u00a0€" in listing.text
+    # Every month with its state: this one is open, with its total.
+    months = listing.text[listing.text.index("Tous les mois") :]
+    assert f'{label}</a></th>\n      <td><p class="fr-badge fr-badge--sm">Ouvert</p>' in months
+    assert "(s)" not in listing.text
     # Closing asks to confirm first: nothing is closed by the first post.
     token = csrf(client, "/staff/statements")
     first = client.post(f"/staff/statements/{month}/close", data={"_csrf_token": token})
@@ -45,6 +51,13 @@ def test_coordinator_closes_last_month_downloads_and_pays(client, world: World) 
     # Each site's statement, as PDF and CSV.
     page = client.get(f"/staff/statements/{world.site.id}/{month}")
     assert page.status_code == 200 and "Marquer comme payé" in page.text
+    # The statement names the site (SIRET, address) and the payer, and reads in French.
+    assert (
+        "SIRET : non renseigné" in page.text
+        and "Payeur" in page.text
+        and "Conseil départemental" in page.text
+    )
+    assert "2 chèques utilisés" in page.text and "Clôturé, à payer" in page.text
     pdf = client.get(f"/staff/statements/{world.site.id}/{month}/export?format=pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     csv_file = client.get(f"/staff/statements/{world.site.id}/{month}/export?format=csv")
@@ -54,7 +67,7 @@ def test_coordinator_closes_last_month_downloads_and_pays(client, world: World) 
     empty = client.post(path, data={"_csrf_token": token, "payment_reference": " "})
     assert empty.status_code == 422 and "Indiquez la référence" in empty.text
     confirm = client.post(path, data={"_csrf_token": token, "payment_reference": "MANDAT-42"})
-    assert "Confirmez le paiement de 20,00 €" in confirm.text
+    assert "Confirmez le paiement de 20,00\u00a0€" in confirm.text
     paid = client.post(
         path,
         data={"_csrf_token": token, "payment_reference": "MANDAT-42", "confirm": "oui"},
@@ -62,6 +75,10 @@ def test_coordinator_closes_last_month_downloads_and_pays(client, world: World) 
     )
     assert paid.status_code == 303
     assert "référence MANDAT-42" in client.get(paid.headers["location"]).text
+    months = client.get("/staff/statements").text
+    assert (
+        f'{label}</a></th>\n      <td><p class="fr-badge fr-badge--sm fr-badge--success">Payé</p>' in months
+    )
 
 
 def test_a_site_agent_reads_its_own_statements_only(client, world: World) -> None:

@@ -18,6 +18,7 @@ from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.reimbursement import statement_files, statements
 from pass_numerique.domain.reports import dashboard
 from pass_numerique.domain.reports.export_tables import report_tables
+from pass_numerique.domain.scheme import value_lists
 from pass_numerique.domain.tables import AuditEvent, StatementPayment
 from pass_numerique.rendering import spreadsheets as exports
 from test_reports import NOW, RANGE, Data, at, build
@@ -103,6 +104,80 @@ def test_close_and_pay_are_audited_and_frozen(world: World, data: Data) -> None:
     assert run(statements.statement(world.admin, world.site.id, "2026-02")).voucher_count == 15
 
 
+def test_months_with_their_state_and_totals(world: World, data: Data) -> None:
+    def months(actor) -> dict[str, tuple]:
+        return {
+            m.month: (m.state, m.site_count, m.voucher_count, m.total_cents, m.paid_count)
+            for m in run(statements.list_months(actor, now=NOW))
+        }
+
+    admin = months(world.admin)
+    assert list(admin) == ["2026-03", "2026-02", "2026-01", "2025-03"]  # newest first
+    assert admin["2026-03"] == ("open", 0, 0, 0, 0)  # the current month, even empty
+    assert admin["2026-02"] == ("open", 2, 16, 16_000, 0)
+    assert admin["2026-01"] == ("closed", 1, 2, 2000, 0)
+    # The months add up to the statements of each month.
+    assert admin["2026-02"][2] == sum(
+        s.voucher_count for s in run(statements.list_statements(world.admin, "2026-02"))
+    )
+    request = statements.PaymentRequest(payment_reference="MANDAT-1")
+    run(statements.mark_paid(world.admin, world.site.id, "2026-01", request, now=NOW))
+    assert months(world.admin)["2026-01"] == ("paid", 1, 2, 2000, 1)
+    # Within the actor's scope: a site agent sees its own site's months only.
+    south = months(world.agent_south)
+    assert south["2026-02"] == ("open", 1, 1, 1000, 0) and south["2026-01"][1:] == (0, 0, 0, 0)
+
+
+def test_statement_pdf_prints_labels_site_identity_and_payer(world: World, data: Data, monkeypatch) -> None:
+    import pypdfium2 as pdfium
+
+    from pass_numerique.domain.partners import sites
+    from pass_numerique.settings import get_settings
+
+    monkeypatch.setenv("PN_PAYER_NAME", "Département de la Charente")
+    monkeypatch.setenv("PN_PAYER_ADDRESS", "31 boulevard Émile Roux, 16000 Angoulême")
+    get_settings.cache_clear()
+    try:
+        site = world.site
+        run(
+            sites.update_site(
+                world.admin,
+                site.id,
+                sites.SiteCreate(
+                    name=site.name,
+                    territory_id=site.territory_id,
+                    address="1 rue de la Paix",
+                    postal_code="16000",
+                    commune_name="Angoulême",
+                    siret="12345678900012",
+                ),
+            )
+        )
+        february = run(statements.statement(world.admin, world.site.id, "2026-02"))
+        assert february.state == "open" and february.site_address == "1 rue de la Paix, 16000 Angoulême"
+        pdf = statement_files.statement_pdf(february)
+    finally:
+        get_settings.cache_clear()
+    text = "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(pdf))
+    text = text.replace("\r\n", "\n")
+    for expected in (
+        "Médiathèque Nord",
+        "SIRET 12345678900012",
+        "1 rue de la Paix, 16000 Angoulême",
+        "Département de la Charente",
+        "31 boulevard Émile Roux",
+        "février 2026",
+        "15 chèques utilisés",
+        "150,00\u00a0€",
+    ):
+        assert expected in text, expected
+    themes = {line.theme for line in february.lines}
+    for code in themes:
+        label = value_lists.label("thematique", code)
+        assert label != code and label in text
+        assert code not in text  # the national label, never the code
+
+
 def test_exports_open_with_csv_and_openpyxl(world: World, data: Data) -> None:
     february = run(statements.statement(world.admin, world.site.id, "2026-02"))
     raw = exports.to_csv(statement_files.statement_table(february))
@@ -125,6 +200,45 @@ def test_exports_open_with_csv_and_openpyxl(world: World, data: Data) -> None:
     territories = next(t for t in tables if t.name == "territoires")
     parsed = list(csv.reader(io.StringIO(exports.to_csv(territories).decode("utf-8-sig")), delimiter=";"))
     assert parsed[1][0] == "Nord" and parsed[1][3] == "8" and parsed[1][9] == "20,0"
+
+
+def test_human_exports_read_in_french_with_date_cells_and_fitted_columns(world: World, data: Data) -> None:
+    from datetime import datetime
+
+    february = run(statements.statement(world.admin, world.site.id, "2026-02"))
+    table = statement_files.statement_table(february)
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx([table]))).active
+    first = sheet.cell(row=2, column=1)
+    assert isinstance(first.value, datetime) and first.number_format == "dd/mm/yyyy hh:mm"
+    codes = {line.theme for line in february.lines}
+    shown = {sheet.cell(row=r, column=4).value for r in range(2, sheet.max_row)}
+    assert shown == {value_lists.label("thematique", code) for code in codes} and not shown & codes
+    assert {sheet.cell(row=r, column=6).value for r in range(2, sheet.max_row)} <= {"oui", "non"}
+    widths = {letter: sheet.column_dimensions[letter].width for letter in "ABCDEF"}
+    assert widths["A"] >= len("15/02/2026 10:00") and widths["C"] < widths["A"]  # fitted, not 12 each
+    assert widths["D"] >= max(len(label) for label in shown)
+
+    tables = report_tables(run(dashboard.report(world.admin, RANGE, now=NOW)))
+    book = load_workbook(io.BytesIO(exports.to_xlsx(tables)))
+    start = book["synthese"].cell(row=2, column=2)
+    assert start.value == datetime(2025, 1, 1) and start.number_format == "dd/mm/yyyy"
+    assert [row[0] for row in book["mois"].iter_rows(min_row=2, values_only=True)] == [
+        "Mars 2025",
+        "Janvier 2026",
+        "Février 2026",
+    ]
+    themes = " ".join(str(row[4]) for row in book["lieux"].iter_rows(min_row=2, values_only=True))
+    assert (
+        "securite_numerique" not in themes and value_lists.label("thematique", "securite_numerique") in themes
+    )
+    synthese = {row[0]: row[1] for row in book["synthese"].iter_rows(min_row=2, values_only=True)}
+    assert synthese["Chèques utilisés dans les lieux du périmètre"] == synthese["Chèques utilisés"]
+    assert (
+        synthese["Carnets imprimés sur la période (devenir à ce jour)"]
+        >= synthese["… dont remis à un bénéficiaire"]
+    )
+    expiring = list(book["expiration"].iter_rows(min_row=2, values_only=True))
+    assert all(row[1] in ("Nord", "Sud") for row in expiring)
 
 
 def test_http_reports_statements_and_public_statistics(client, world: World, data: Data) -> None:

@@ -39,6 +39,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     departement_code: str = "16"
     """Département number, the first part of every booklet serial (``16-2026-000123``)."""
 
+    payer_name: str = "Conseil départemental"
+    """Who pays the partner sites' statements, printed on each statement (page and PDF), e.g.
+    ``Département de la Charente``."""
+
+    payer_address: str = ""
+    """The payer's postal address on one line, printed under its name on statements."""
+
     timezone: str = "Europe/Paris"
     """Local time zone: days, months and reimbursement periods are counted in it."""
 

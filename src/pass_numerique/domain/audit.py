@@ -16,8 +16,14 @@ from pass_numerique.domain.tables import (
     CoordinatorTerritory,
     DistributingStructure,
     PartnerSite,
+    PrintRun,
+    Programme,
+    Redemption,
     StaffUser,
+    Territory,
+    Voucher,
 )
+from pass_numerique.rendering.french_format import month_label
 
 
 def _plain(value: Any) -> Any:
@@ -157,3 +163,86 @@ async def actor_names(actor_ids: set[int]) -> dict[int, str]:
         StaffUser.id.is_in(sorted(actor_ids))
     )
     return {r["id"]: r["display_name"] for r in rows}
+
+
+REFERENCE_KEYS: dict[str, str] = {
+    "site": "partner_site",
+    "site_id": "partner_site",
+    "programme": "programme",
+    "programme_id": "programme",
+    "territory": "territory",
+    "territory_id": "territory",
+    "structure_id": "distributing_structure",
+    "print_run_id": "print_run",
+}
+"""Keys of an event's before/after that hold the id of another object, and that object's type."""
+
+
+async def object_names(entries: list[AuditEntry]) -> dict[tuple[str, str], str]:
+    """What a person reads for each object of these events, and for the ids their changes hold.
+
+    Keyed by ``(object_type, object_id)``: a voucher reads ``chèque n° 3 du carnet 16-2026-000123``,
+    a site or structure its name, an account its display name; booklets are already named by their
+    serial, beneficiaries by their pseudonymous id. One query per type of object.
+    """
+    wanted: dict[str, set[str]] = {}
+    for entry in entries:
+        wanted.setdefault(entry.object_type, set()).add(entry.object_id)
+        for change in (entry.before, entry.after):
+            if isinstance(change, dict):
+                for key, kind in REFERENCE_KEYS.items():
+                    if isinstance(change.get(key), int):
+                        wanted.setdefault(kind, set()).add(str(change[key]))
+    names: dict[tuple[str, str], str] = {}
+
+    def ids(kind: str) -> list[int]:
+        return sorted(int(i) for i in wanted.get(kind, ()) if i.isdigit()) or [0]
+
+    for kind, table in (
+        ("partner_site", PartnerSite),
+        ("distributing_structure", DistributingStructure),
+        ("programme", Programme),
+        ("territory", Territory),
+    ):
+        if kind in wanted:
+            for row in await table.select(table.id, table.name).where(table.id.is_in(ids(kind))):
+                names[(kind, str(row["id"]))] = row["name"]
+    if "staff_user" in wanted:
+        for row in await StaffUser.select(StaffUser.id, StaffUser.display_name).where(
+            StaffUser.id.is_in(ids("staff_user"))
+        ):
+            names[("staff_user", str(row["id"]))] = row["display_name"]
+    if "voucher" in wanted:
+        for row in await Voucher.select(
+            Voucher.id, Voucher.number, Voucher.booklet.serial.as_alias("serial")
+        ).where(Voucher.id.is_in(ids("voucher"))):
+            names[("voucher", str(row["id"]))] = f"n°\u00a0{row['number']} du carnet {row['serial']}"
+    if "redemption" in wanted:
+        for row in await Redemption.select(
+            Redemption.id,
+            Redemption.voucher.number.as_alias("number"),
+            Redemption.voucher.booklet.serial.as_alias("serial"),
+        ).where(Redemption.id.is_in(ids("redemption"))):
+            names[("redemption", str(row["id"]))] = (
+                f"du chèque n°\u00a0{row['number']} du carnet {row['serial']}"
+            )
+    if "print_run" in wanted:
+        for row in await PrintRun.select(PrintRun.id, PrintRun.first_serial, PrintRun.last_serial).where(
+            PrintRun.id.is_in(ids("print_run"))
+        ):
+            names[("print_run", str(row["id"]))] = (
+                f"n°\u00a0{row['id']} (carnets {row['first_serial']} à {row['last_serial']})"
+            )
+    if "statement" in wanted:
+        site_ids = sorted({int(i.split(":")[0]) for i in wanted["statement"] if i.split(":")[0].isdigit()})
+        sites = {
+            r["id"]: r["name"]
+            for r in await PartnerSite.select(PartnerSite.id, PartnerSite.name).where(
+                PartnerSite.id.is_in(site_ids or [0])
+            )
+        }
+        for key in wanted["statement"]:
+            site, _, month = key.partition(":")
+            if site.isdigit() and int(site) in sites:
+                names[("statement", key)] = f"{sites[int(site)]}, {month_label(month)}"
+    return names

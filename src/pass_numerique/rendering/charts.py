@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from pass_numerique.rendering.french_format import number
+
 LABEL_WIDTH = 230
 BAR_AREA = 380
 VALUE_WIDTH = 90
@@ -40,7 +42,7 @@ def bar_chart(chart_id: str, title: str, rows: list[tuple[str, int | float | Non
     bars = []
     for index, (label, value) in enumerate(rows):
         width = BAR_AREA * value / largest if value and largest else 0
-        value_text = french_number(value)
+        value_text = number(value)
         bars.append(
             Bar(label=_shorten(label), value_text=value_text, y=index * ROW_HEIGHT, width=round(width, 1))
         )
@@ -53,15 +55,6 @@ def bar_chart(chart_id: str, title: str, rows: list[tuple[str, int | float | Non
         label_width=LABEL_WIDTH,
         bar_height=BAR_HEIGHT,
     )
-
-
-def french_number(value: int | float | None) -> str:
-    """12 345 or 12,5 (narrow no-break space for thousands, comma for decimals); « – » when missing."""
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")
-    return f"{value:,}".replace(",", "\u202f")
 
 
 def _shorten(label: str, limit: int = 34) -> str:

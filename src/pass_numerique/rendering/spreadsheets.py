@@ -2,7 +2,9 @@
 
 CSV is UTF-8 with a byte-order mark and ``;`` separators, euros with a decimal
 comma (``12,50``), dates ``JJ/MM/AAAA``: what French Excel opens without a wizard.
-The XLSX keeps numbers as numbers (euros formatted ``#,##0.00 €``).
+The XLSX keeps numbers as numbers (euros formatted ``#,##0.00 €``) and dates as real date
+cells shown ``jj/mm/aaaa`` (``french_format.XLSX_DATE_FORMAT``), yes/no as ``oui``/``non``,
+and each column as wide as its longest value.
 
 A leaf: it is given ``Table``s whose headers are already in French and whose cells are typed
 values. Which figures fill them is decided by the context that owns the data
@@ -19,6 +21,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import msgspec
+
+from pass_numerique.rendering.french_format import XLSX_DATE_FORMAT, XLSX_DATETIME_FORMAT, XLSX_EUROS_FORMAT
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SIGNED_NUMBER = re.compile(r"[+-]\d+(?:[.,]\d+)?")
@@ -83,8 +87,11 @@ def to_csv(table: Table) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+_MIN_WIDTH, _MAX_WIDTH = 8, 60
+
+
 def to_xlsx(tables: Sequence[Table]) -> bytes:
-    """One sheet per table, header in bold, euros as numbers with a euro format."""
+    """One sheet per table, header in bold, euros as numbers with a euro format, dates as dates."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -98,7 +105,9 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
         for row in table.rows:
             values = []
             for value in row:
-                if isinstance(value, Decimal):
+                if isinstance(value, bool):
+                    value = french_text(value)
+                elif isinstance(value, Decimal):
                     value = float(value)
                 elif isinstance(value, datetime):
                     value = value.replace(tzinfo=None)  # openpyxl refuses zones: the local time as shown
@@ -107,13 +116,20 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
             for index, value in enumerate(row):
                 cell = sheet.cell(row=sheet.max_row, column=index + 1)
                 if isinstance(value, Euros):
-                    cell.number_format = '#,##0.00 "€"'
+                    cell.number_format = XLSX_EUROS_FORMAT
+                elif isinstance(value, datetime):
+                    cell.number_format = XLSX_DATETIME_FORMAT
+                elif isinstance(value, date):
+                    cell.number_format = XLSX_DATE_FORMAT
                 elif isinstance(value, str) and value.startswith("="):
                     cell.data_type = "s"  # openpyxl would store it as a formula
+        # Each column as wide as its longest value as shown (the header included), within bounds.
         for index, title in enumerate(table.header):
-            sheet.column_dimensions[sheet.cell(row=1, column=index + 1).column_letter].width = max(
-                12, len(title) + 2
+            longest = max(
+                [len(title), *(len(french_text(row[index])) for row in table.rows if index < len(row))]
             )
+            letter = sheet.cell(row=1, column=index + 1).column_letter
+            sheet.column_dimensions[letter].width = min(_MAX_WIDTH, max(_MIN_WIDTH, longest + 2))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -17,9 +17,7 @@ from pass_numerique.domain.partners import sites
 from pass_numerique.domain.reports.public_statistics import public_statistics
 from pass_numerique.http import guards
 from pass_numerique.http.parameters import CodeParameter
-from pass_numerique.rendering.charts import french_number
 from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS, page
-from pass_numerique.web.staff.reports import percent
 
 
 class PublicPages(Controller):
@@ -36,7 +34,7 @@ class PublicPages(Controller):
         self, request: Request, start: FromQuery[date | None] = None, end: FromQuery[date | None] = None
     ) -> Template:
         figures = await public_statistics(start, end)
-        return page(request, "public_statistics.html", figures=figures, number=french_number, percent=percent)
+        return page(request, "public_statistics.html", figures=figures)
 
 
 PAGES = [PublicPages]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 from piccolo.query.functions.aggregate import Count, Sum
@@ -24,9 +25,36 @@ from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.reimbursement import periods
 from pass_numerique.domain.reports import redemption_rollups
 from pass_numerique.domain.tables import PartnerSite, Redemption, ReimbursementPeriod, StatementPayment
+from pass_numerique.settings import get_settings
 
 STATEMENT_ROLES = (Role.admin, Role.coordinator, Role.site_agent)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+StatementState = Literal["open", "closed", "paid"]
+STATE_LABELS: dict[str, str] = {
+    "open": "Ouvert",
+    "closed": "Clôturé, à payer",
+    "paid": "Payé",
+}
+"""What each state of a statement (or of a month: paid when every statement of it is) reads."""
+
+
+def state_of(closed: bool, paid: bool) -> StatementState:
+    """A statement's state: open until its month is closed, then closed until it is paid."""
+    return "paid" if paid else "closed" if closed else "open"
+
+
+class Payer(msgspec.Struct, kw_only=True):
+    """Who pays the statements: the département (``PN_PAYER_NAME``, ``PN_PAYER_ADDRESS``)."""
+
+    name: str
+    address: str
+
+
+def payer() -> Payer:
+    settings = get_settings()
+    return Payer(name=settings.payer_name, address=settings.payer_address)
 
 
 class StatementLine(msgspec.Struct, kw_only=True):
@@ -51,8 +79,12 @@ class Statement(msgspec.Struct, kw_only=True):
     site_name: str
     territory_id: int
     siret: str | None
+    site_address: str
+    """The site's postal address on one line (street, postal code, commune); empty when unknown."""
+    payer: Payer
     month: str
     closed: bool
+    state: StatementState
     voucher_count: int
     total_cents: int
     payment: Payment | None
@@ -65,9 +97,26 @@ class StatementSummary(msgspec.Struct, kw_only=True):
     territory_id: int
     month: str
     closed: bool
+    state: StatementState
     voucher_count: int
     total_cents: int
     payment: Payment | None
+
+
+class MonthSummary(msgspec.Struct, kw_only=True):
+    """One reimbursement month within the actor's scope: its state and what its statements add up to."""
+
+    month: str
+    state: StatementState
+    """``paid`` once every statement of a closed month with vouchers is paid."""
+    closed_at: datetime | None
+    site_count: int
+    """Sites with at least one voucher in the month."""
+    voucher_count: int
+    total_cents: int
+    paid_count: int
+    """Statements of the month marked paid."""
+    paid_cents: int
 
 
 class PeriodOut(msgspec.Struct, kw_only=True):
@@ -97,7 +146,15 @@ def require_month(month: str) -> str:
 async def _site(actor: Actor, site_id: int) -> dict:
     actor.require_role(*STATEMENT_ROLES)
     row = (
-        await PartnerSite.select(PartnerSite.id, PartnerSite.name, PartnerSite.territory, PartnerSite.siret)
+        await PartnerSite.select(
+            PartnerSite.id,
+            PartnerSite.name,
+            PartnerSite.territory,
+            PartnerSite.siret,
+            PartnerSite.address,
+            PartnerSite.postal_code,
+            PartnerSite.commune_name,
+        )
         .where(PartnerSite.id == site_id)
         .first()
     )
@@ -141,16 +198,22 @@ async def statement(actor: Actor, site_id: int, month: str) -> Statement:
         .order_by(Redemption.id),
         list[StatementLine],
     )
+    closed = await periods.is_closed(month)
+    payment = (await _payments(month, [site_id])).get(site_id)
+    town = " ".join(part for part in (site["postal_code"], site["commune_name"]) if part)
     return Statement(
         site_id=site["id"],
         site_name=site["name"],
         territory_id=site["territory"],
         siret=site["siret"],
+        site_address=", ".join(part for part in (site["address"], town) if part),
+        payer=payer(),
         month=month,
-        closed=await periods.is_closed(month),
+        closed=closed,
+        state=state_of(closed, payment is not None),
         voucher_count=len(lines),
         total_cents=sum(line.face_value_cents for line in lines),
-        payment=(await _payments(month, [site_id])).get(site_id),
+        payment=payment,
         lines=lines,
     )
 
@@ -191,12 +254,57 @@ async def list_statements(actor: Actor, month: str) -> list[StatementSummary]:
                 **{**r, "total_cents": int(r["total_cents"] or 0)},
                 month=month,
                 closed=closed,
+                state=state_of(closed, r["site_id"] in payments),
                 payment=payments.get(r["site_id"]),
             )
             for r in rows
         ),
         key=lambda s: s.site_name,
     )
+
+
+async def list_months(actor: Actor, *, now: datetime | None = None) -> list[MonthSummary]:
+    """Every reimbursement month with vouchers or closed, and the current and last months, newest
+    first, with their state and totals within the actor's scope (the statements page's months)."""
+    actor.require_role(*STATEMENT_ROLES)
+    agent = actor.role == Role.site_agent
+    scope = None if agent else actor.territory_filter()
+    totals = await redemption_rollups.site_totals_by_period(
+        None,
+        territories=None if scope is None else sorted(scope),
+        site_id=(actor.site_id or 0) if agent else None,
+    )
+    closed_at = {
+        r["month"]: r["closed_at"]
+        for r in await ReimbursementPeriod.select(
+            ReimbursementPeriod.month, ReimbursementPeriod.closed_at
+        ).where(ReimbursementPeriod.closed_at.is_not_null())
+    }
+    owed = {(t["period"], t["site"]) for t in totals}
+    paid_rows = await StatementPayment.select(
+        StatementPayment.month, StatementPayment.site, StatementPayment.total_cents
+    ).where(StatementPayment.site.is_in(sorted({site for _, site in owed}) or [0]))
+    paid = {(r["month"], r["site"]): r["total_cents"] for r in paid_rows if (r["month"], r["site"]) in owed}
+    now = now or utcnow()
+    months = {t["period"] for t in totals} | set(closed_at) | {month_of(now), last_month(now)}
+    out = []
+    for month in sorted(months, reverse=True):
+        of_month = [t for t in totals if t["period"] == month]
+        paid_here = [cents for (m, _), cents in paid.items() if m == month]
+        closed = month in closed_at
+        out.append(
+            MonthSummary(
+                month=month,
+                state=state_of(closed, closed and bool(of_month) and len(paid_here) == len(of_month)),
+                closed_at=closed_at.get(month),
+                site_count=len(of_month),
+                voucher_count=sum(t["count"] for t in of_month),
+                total_cents=sum(t["amount"] for t in of_month),
+                paid_count=len(paid_here),
+                paid_cents=sum(paid_here),
+            )
+        )
+    return out
 
 
 async def close_period(actor: Actor, month: str, *, now: datetime | None = None) -> PeriodOut:

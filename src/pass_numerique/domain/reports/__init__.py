@@ -16,6 +16,7 @@ Modules
 ``booklet_rollups``     the monthly rollup of the booklet funnel: fold and exact reads
 ``booklet_usage``       vouchers used and first use, kept on the booklet row by redemption and undo
 ``booklets_today``      figures relative to today, read from the booklets (no rollup can hold them)
+``cohort``              the funnel as a cohort: booklets printed in the period and how far they went
 ``rollup_sql``          what both rollups share: bound SQL, whole months, a fold retried on a new snapshot
 ``export_tables``       the report as the tables of its XLSX and CSV exports (``rendering`` writes them)
 
@@ -43,6 +44,10 @@ by_age_band
 sites[]: ranking, vouchers_redeemed, amount_cents; sites_total
     → redemption_by_site_month [programme: redemption_by_site_programme; theme: redemption_by_site]
     → ``redemption_rollups.ranked_sites``
+site_totals (the per-site table's total row, over every site in scope, and its reconciliation with
+totals.vouchers_redeemed: from_elsewhere, used_elsewhere)
+    → redemption_by_territory_pair, by site territory → ``redemption_counts(["booklet_territory",
+      "site_territory"], …)``; used_elsewhere from the pairs of totals → ``dashboard._site_totals``
 sites[].themes
     → redemption_by_site → ``redemption_counts(["site", "theme"], …)``, for the page's sites
 sites[].beneficiaries (distinct people do not add up over months: no rollup)
@@ -68,6 +73,8 @@ vouchers_expired_unused
       booklets (index booklet_issued_valid_until) → ``booklet_figures``
 first_use: booklets, median_days, buckets
     → stage first_use (booklets per days) → ``booklet_figures``, then ``figures.median``
+cohort (printed in the period → left the stock → issued → started → fully used, as of now)
+    → the booklets (index booklet_created_at), five counts → ``cohort.cohort``
 territories[], structures[]: the funnel columns
     → the same stages, per territory or structure → ``booklet_figures``, ``sum_stages``
 structures[].oldest_sleeping_days, median_sleeping_days

@@ -16,8 +16,9 @@ from pass_numerique.db.transaction import read_snapshot, side_by_side
 from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.clock import utcnow
 from pass_numerique.domain.errors import DomainError
-from pass_numerique.domain.reports import booklet_rollups, booklets_today, redemption_rollups
+from pass_numerique.domain.reports import booklet_rollups, booklets_today, cohort, redemption_rollups
 from pass_numerique.domain.reports.figures import (
+    Cohort,
     CountRow,
     CrossTerritory,
     ExpiringBooklet,
@@ -26,6 +27,7 @@ from pass_numerique.domain.reports.figures import (
     Report,
     ReportFilter,
     SiteFigures,
+    SiteTotals,
     StructureFunnel,
     TerritoryFunnel,
     Totals,
@@ -111,27 +113,33 @@ async def _report(
             for keys in (["booklet_territory", "site_territory"], ["period"], ["theme"], ["age_band"])
         ]
 
-    async def funnel() -> tuple[booklet_rollups.BookletFigures, _StructurePage]:
+    async def funnel() -> tuple[booklet_rollups.BookletFigures, _StructurePage, Cohort]:
         figures = await booklet_rollups.booklet_figures(booklets)
+        printed = await cohort.cohort(booklets)
         # The ages of the sleeping stock are read for the page's structures only: each one's
         # booklets in its drawer, where every structure's would be tens of thousands of rows.
         per_structure = _active_structures(figures.stages)
         ranked = _rank_structures(per_structure)
         shown = structures_page.of(ranked)
         ages = await booklets_today.sleeping_ages(booklets, now, None if len(shown) == len(ranked) else shown)
-        return figures, _StructurePage(rows=per_structure, shown=shown, total=len(ranked), ages=ages)
+        page = _StructurePage(rows=per_structure, shown=shown, total=len(ranked), ages=ages)
+        return figures, page, printed
 
     async def expiring() -> tuple[dict[int, booklets_today.Expiring], list[ExpiringBooklet]]:
         serials = await booklets_today.expiring_booklets(scope, flt, window.today) if scope.serials else []
         return await booklets_today.expiring_by_territory(booklets), serials
 
-    async def sites() -> tuple[list[SiteFigures], int]:
-        return await _sites(redemption_selection(scope, flt, window, by_site=True), sites_page)
+    by_site = redemption_selection(scope, flt, window, by_site=True)
+
+    async def sites() -> tuple[list[SiteFigures], int, list[dict]]:
+        # The pairs of every site in scope: the per-site table's total row, whatever page it shows.
+        pairs = await redemption_rollups.redemption_counts(["booklet_territory", "site_territory"], by_site)
+        return (*await _sites(by_site, sites_page), pairs)
 
     # Independent reads of the same snapshot, side by side on PostgreSQL; a site agent sees no
     # booklet figures, so their reads are not even started.
     sides = await side_by_side(redemption_side, sites, *((funnel, expiring) if scope.booklets else ()))
-    (pairs, by_month, by_theme, by_age_band), (site_rows, sites_total) = sides[:2]
+    (pairs, by_month, by_theme, by_age_band), (site_rows, sites_total, site_pairs) = sides[:2]
     booklet_part, expiring_part = sides[2:] if scope.booklets else (None, None)
     structures_total = 0
     redeemed_by_territory: dict[int, int] = {}
@@ -144,10 +152,11 @@ async def _report(
     territories_out: list[TerritoryFunnel] = []
     structures_out: list[StructureFunnel] = []
     first_use = None
+    printed_cohort = None
     expiring_out: list[ExpiringTerritory] = []
     expiring_booklets: list[ExpiringBooklet] = []
     if booklet_part is not None:
-        figures, structure_page = booklet_part
+        figures, structure_page, printed_cohort = booklet_part
         expiring_counts, expiring_booklets = expiring_part
         rows = figures.stages
         per_territory = booklet_rollups.sum_stages(rows, "territory")
@@ -265,6 +274,8 @@ async def _report(
         structures_total=structures_total,
         sites=site_rows,
         sites_total=sites_total,
+        site_totals=_site_totals(scope, pairs, site_pairs),
+        cohort=printed_cohort,
         first_use=first_use,
         by_month=sorted(_count_rows(by_month, "period", {}), key=lambda row: row.key),
         by_theme=_count_rows(by_theme, "theme", themes),
@@ -284,6 +295,22 @@ async def _names(table: Any, ids: list[int]) -> dict[int, dict]:
     if table is DistributingStructure:
         columns.append(table.territory)
     return {r["id"]: r for r in await table.select(*columns).where(table.id.is_in(ids or [0]))}
+
+
+def _site_totals(scope: Scope, pairs: list[dict], site_pairs: list[dict]) -> SiteTotals:
+    """The per-site table's total, and the cross-territory use that separates it from the headline
+    (redemptions of the booklets in scope): only a territory scope has an outside."""
+    inside = None if scope.territories is None else set(scope.territories)
+    return SiteTotals(
+        vouchers_redeemed=sum(p["count"] for p in site_pairs),
+        amount_cents=sum(p["amount"] for p in site_pairs),
+        from_elsewhere=0
+        if inside is None
+        else sum(p["count"] for p in site_pairs if p["booklet_territory"] not in inside),
+        used_elsewhere=0
+        if inside is None
+        else sum(p["count"] for p in pairs if p["site_territory"] not in inside),
+    )
 
 
 def _count_rows(rows: list[dict], key: str, labels: dict[str, str]) -> list[CountRow]:

@@ -2,12 +2,18 @@
 
 What each sheet holds is decided here, beside the figures; ``rendering/spreadsheets.py`` only
 writes the tables. The sheet names are the ``table`` values of the CSV export.
+
+These exports are for people (French Excel): French headers, national labels instead of codes
+(themes, age bands), months in words, territory names, dates as dates. A program reads the JSON
+of ``GET /api/v1/reports`` instead, whose codes and keys are stable (docs/reports.md, "Exports").
 """
 
 from __future__ import annotations
 
 from pass_numerique.domain.reports.figures import Report
-from pass_numerique.rendering.spreadsheets import Table, euros
+from pass_numerique.domain.scheme import value_lists
+from pass_numerique.rendering.french_format import month_label_capitalised
+from pass_numerique.rendering.spreadsheets import Cell, Table, euros
 
 
 def _percent(rate: float | None) -> float | None:
@@ -18,6 +24,20 @@ def _percent(rate: float | None) -> float | None:
 def report_tables(report: Report) -> list[Table]:
     """The report as named tables (one per section), in French."""
     t = report.totals
+    themes = value_lists.value_lists()["thematique"]
+    territory_names = {f.territory_id: f.territory_name for f in report.territories}
+    territory_names |= {e.territory_id: e.territory_name for e in report.expiring}
+    cohort_rows: list[list[Cell]] = []
+    if report.cohort is not None:
+        c = report.cohort
+        cohort_rows = [
+            ["Carnets imprimés sur la période (devenir à ce jour)", c.printed],
+            ["… dont sortis du stock (attribués ou remis au guichet)", c.left_stock],
+            ["… dont remis à un bénéficiaire", c.issued],
+            ["… dont entamés", c.started],
+            ["… dont entièrement utilisés", c.fully_used],
+        ]
+    st = report.site_totals
     return [
         Table(
             name="synthese",
@@ -39,6 +59,11 @@ def report_tables(report: Report) -> list[Table]:
                 ["Montant des chèques utilisés (€)", euros(t.amount_redeemed_cents)],
                 ["Taux d'utilisation (%)", _percent(t.usage_rate)],
                 ["Taux d'activation des carnets (%)", _percent(t.activation_rate)],
+                ["Chèques utilisés dans les lieux du périmètre", st.vouchers_redeemed],
+                ["… dont venus de carnets d'autres territoires", st.from_elsewhere],
+                ["Chèques des carnets du périmètre utilisés dans d'autres territoires", st.used_elsewhere],
+                ["Montant des chèques utilisés dans les lieux du périmètre (€)", euros(st.amount_cents)],
+                *cohort_rows,
             ],
         ),
         Table(
@@ -108,13 +133,15 @@ def report_tables(report: Report) -> list[Table]:
                     s.vouchers_redeemed,
                     s.beneficiaries,
                     euros(s.amount_cents),
-                    ", ".join(f"{k} ({v})" for k, v in s.themes.items()),
+                    ", ".join(f"{themes.get(k, k)} ({v})" for k, v in s.themes.items()),
                 ]
                 for s in report.sites
             ],
         ),
         Table(
-            name="mois", header=["Mois", "Chèques utilisés"], rows=[[r.key, r.count] for r in report.by_month]
+            name="mois",
+            header=["Mois de remboursement", "Chèques utilisés"],
+            rows=[[month_label_capitalised(r.key), r.count] for r in report.by_month],
         ),
         Table(
             name="thematiques",
@@ -129,6 +156,9 @@ def report_tables(report: Report) -> list[Table]:
         Table(
             name="expiration",
             header=["Carnet", "Territoire", "Fin de validité", "Chèques non utilisés"],
-            rows=[[b.serial, b.territory_id, b.valid_until, b.unused] for b in report.expiring_booklets],
+            rows=[
+                [b.serial, territory_names.get(b.territory_id, str(b.territory_id)), b.valid_until, b.unused]
+                for b in report.expiring_booklets
+            ],
         ),
     ]

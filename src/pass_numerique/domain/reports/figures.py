@@ -142,6 +142,37 @@ class ExpiringBooklet(msgspec.Struct, kw_only=True):
     unused: int
 
 
+class Cohort(msgspec.Struct, kw_only=True):
+    """The funnel as a cohort: the booklets printed in the period, and how far each of them went.
+
+    Each step counts booklets of the previous one, so it never exceeds it (docs/reports.md).
+    """
+
+    printed: int
+    """Booklets created in the period (print runs and on demand), replacements excluded."""
+    left_stock: int
+    """Of them: handed to a distributing structure, or issued directly at a desk."""
+    issued: int
+    """Of them: issued to a beneficiary (whenever, up to now)."""
+    started: int
+    """Of them: at least one voucher used (live redemption)."""
+    fully_used: int
+    """Of them: every voucher used."""
+
+
+class SiteTotals(msgspec.Struct, kw_only=True):
+    """The per-site table's total row, over every site in scope (not only the page shown), and how
+    it reconciles with ``totals.vouchers_redeemed``:
+    ``vouchers_redeemed = totals.vouchers_redeemed - used_elsewhere + from_elsewhere``."""
+
+    vouchers_redeemed: int
+    amount_cents: int
+    from_elsewhere: int
+    """Vouchers used at the sites in scope from booklets of territories out of scope."""
+    used_elsewhere: int
+    """Vouchers of the booklets in scope used at sites of territories out of scope."""
+
+
 class Report(msgspec.Struct, kw_only=True):
     start: date
     end: date
@@ -157,6 +188,9 @@ class Report(msgspec.Struct, kw_only=True):
     sites: list[SiteFigures]
     """The page of sites asked for (all by default), most vouchers first."""
     sites_total: int
+    site_totals: SiteTotals
+    cohort: Cohort | None
+    """None for a site agent, who sees no booklet figures."""
     first_use: FirstUse | None
     by_month: list[CountRow]
     by_theme: list[CountRow]

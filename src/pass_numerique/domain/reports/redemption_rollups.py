@@ -309,10 +309,19 @@ async def site_totals_of_period(
     """Live redemptions of one reimbursement period per site (``site``, ``count``, ``amount``):
     the statements of a month. Exact like ``redemption_counts``: the rollup rows of the period
     plus the rows not folded yet; ``territories`` are the sites' own."""
+    rows = await site_totals_by_period(period, territories=territories, site_id=site_id)
+    return [{key: row[key] for key in ("site", "count", "amount")} for row in rows]
+
+
+async def site_totals_by_period(
+    period: str | None, *, territories: list[int] | None, site_id: int | None
+) -> list[dict]:
+    """Live redemptions per reimbursement period and site (``period``, ``site``, ``count``,
+    ``amount``), of one period or of every one (``None``: the months of the statements page)."""
     sql = BoundSql()
 
-    def scope(column: str) -> list[str]:
-        out = []
+    def scope(column: str, period_column: str) -> list[str]:
+        out = [] if period is None else [f"{period_column} = {sql.bind(period)}"]
         if site_id is not None:
             out.append(f"{column} = {sql.bind(site_id)}")
         if territories is not None:
@@ -321,18 +330,24 @@ async def site_totals_of_period(
             )
         return out
 
-    folded = " AND ".join([f"period = {sql.bind(period)}", *scope("site")])
-    tail = " AND ".join([_NOT_FOLDED, f"r.period = {sql.bind(period)}", *scope("r.site")])
+    folded = " AND ".join(["1 = 1", *scope("site", "period")])
+    tail = " AND ".join([_NOT_FOLDED, *scope("r.site", "r.period")])
     rows = await Redemption.raw(
-        "SELECT site, SUM(n) AS count, SUM(amount) AS amount FROM ("
-        f"SELECT site, redeemed AS n, amount_cents AS amount FROM redemption_by_site WHERE {folded} "
-        f"UNION ALL SELECT r.site AS site, {_DELTA} AS n, {_DELTA} * v.face_value_cents AS amount "
+        "SELECT period, site, SUM(n) AS count, SUM(amount) AS amount FROM ("
+        f"SELECT period, site, redeemed AS n, amount_cents AS amount FROM redemption_by_site WHERE {folded} "
+        f"UNION ALL SELECT r.period AS period, r.site AS site, {_DELTA} AS n, "
+        f"{_DELTA} * v.face_value_cents AS amount "
         f"FROM {_pending_from()} WHERE {tail}"
-        ") s GROUP BY site",
+        ") s GROUP BY period, site",
         *sql.params,
     )
     return [
-        {"site": row["site"], "count": int(row["count"]), "amount": int(row["amount"] or 0)}
+        {
+            "period": row["period"],
+            "site": row["site"],
+            "count": int(row["count"]),
+            "amount": int(row["amount"] or 0),
+        }
         for row in rows
         if row["count"]
     ]

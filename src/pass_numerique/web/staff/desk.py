@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from pass_numerique.domain import bounds
@@ -19,6 +20,7 @@ from pass_numerique.http.errors import status_of
 from pass_numerique.http.parameters import PublicIdParameter
 from pass_numerique.web.staff.layout import (
     BOOKLET_STATUS,
+    VOUCHER_STATUS,
     StaffController,
     form_errors,
     form_int,
@@ -152,12 +154,32 @@ class DeskPages(StaffController):
             **context,
         )
 
-    @get("/beneficiaries/{public_id:str}/export", guards=[guards.ISSUERS], media_type="application/json")
-    async def export_beneficiary(self, request: Request, public_id: PublicIdParameter) -> Response[bytes]:
-        """Everything held on the person, as a JSON file to hand over (RGPD right of access)."""
-        data = await data_rights.export_beneficiary(actor_of(request), public_id)
-        body = msgspec.json.format(msgspec.json.encode(data), indent=2)
-        return download(body, MEDIA_TYPES["json"], f"donnees-{public_id}.json")
+    @get("/beneficiaries/{public_id:str}/export", guards=[guards.ISSUERS])
+    async def export_beneficiary(
+        self,
+        request: Request,
+        public_id: PublicIdParameter,
+        format: FromQuery[Literal["html", "json"]] = "html",
+    ) -> Response:
+        """Everything held on the person (RGPD right of access): a French page to print and hand
+        over, or (``format=json``) the same data as a JSON file for portability."""
+        actor = actor_of(request)
+        data = await data_rights.export_beneficiary(actor, public_id)
+        if format == "json":
+            body = msgspec.json.format(msgspec.json.encode(data), indent=2)
+            return download(body, MEDIA_TYPES["json"], f"donnees-{public_id}.json")
+        names = {t.id: t.name for t in await territories.list_territories()}
+        return page(
+            request,
+            "beneficiary_data.html",
+            data=data,
+            person=data.beneficiary,
+            territory_names=names,
+            programme_names={p.id: p.name for p in await programmes.list_programmes()},
+            labels=value_lists.value_lists(),
+            booklet_status=BOOKLET_STATUS,
+            voucher_status=VOUCHER_STATUS,
+        )
 
     @post("/beneficiaries/{public_id:str}/erase", guards=[guards.ISSUERS])
     async def erase_beneficiary(self, request: Request, public_id: PublicIdParameter) -> Response:

@@ -23,6 +23,7 @@ from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.states import BookletStatus, PrintJobStatus, VoucherStatus
 from pass_numerique.http.errors import page_exception_handlers
 from pass_numerique.http.security_headers import STAFF_PAGE_HEADERS
+from pass_numerique.rendering import french_format
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"
@@ -56,9 +57,41 @@ AUDIT_ACTIONS = {
     "booklet.issue": "Carnet remis (neuf)",
     "booklet.assign": "Carnet pré-imprimé remis",
     "booklet.cancel": "Carnet annulé",
-    "booklet.allocate": "Carnet attribué à une structure",
+    "booklet.allocate": "Carnets attribués à une structure",
+    "voucher.redeem": "Chèque encaissé",
+    "redemption.undo": "Encaissement annulé",
+    "redemption.conflict": "Envoi hors ligne refusé",
+    "beneficiary.create": "Bénéficiaire enregistré",
+    "beneficiary.export": "Données d'un bénéficiaire exportées",
+    "beneficiary.erase": "Données d'un bénéficiaire effacées",
+    "print_run.create": "Tirage créé",
+    "print_job.start": "Impression d'un tirage lancée",
+    "programme.create": "Programme créé",
+    "programme.update": "Programme modifié",
+    "programme.extend_validity": "Validité des carnets prolongée",
+    "territory.create": "Territoire créé",
+    "territory.rename": "Territoire renommé",
+    "site.create": "Lieu créé",
+    "site.update": "Lieu modifié",
+    "site.accreditation": "Habilitation du lieu modifiée",
+    "sites.import": "Lieux importés",
+    "structure.create": "Structure créée",
+    "structure.update": "Structure modifiée",
+    "period.close": "Mois clôturé",
+    "statement.paid": "Relevé payé",
+    "user.create": "Compte créé",
+    "user.update": "Compte modifié",
+    "user.set_active": "Compte activé ou désactivé",
+    "user.reset_password": "Mot de passe réinitialisé",
+    "user.change_password": "Mot de passe changé",
+    "session.open": "Connexion",
+    "session.close": "Déconnexion",
+    "token.create": "Jeton d'accès créé",
+    "token.revoke": "Jeton d'accès révoqué",
+    "retention.prune": "Purge des données anciennes",
     "stock.revalidate": "Stock revalidé",
 }
+"""Every audited action in French (tests/test_audit.py checks none is missing)."""
 NOTICES = {
     "issued": "Le carnet a été remis. Imprimez-le maintenant.",
     "assigned": "Le carnet pré-imprimé a été remis au bénéficiaire.",
@@ -98,15 +131,15 @@ NOTICES = {
 
 
 def fmt_datetime(value: datetime | None) -> str:
-    return value.astimezone(local_zone()).strftime("%d/%m/%Y à %Hh%M") if value else ""
+    return french_format.day_and_time(value.astimezone(local_zone())) if value else ""
 
 
 def fmt_date(value: Any) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
+    return french_format.day(value)
 
 
-def fmt_euros(cents: int) -> str:
-    return f"{cents / 100:.2f} €".replace(".", ",")
+def fmt_euros(cents: int | None) -> str:
+    return french_format.euros(cents)
 
 
 class NavItem(NamedTuple):
@@ -158,6 +191,11 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         "fmt_datetime": fmt_datetime,
         "fmt_date": fmt_date,
         "fmt_euros": fmt_euros,
+        # French numbers, plurals and months (rendering/french_format.py) for every page.
+        "number": french_format.number,
+        "percent": french_format.percent,
+        "plural": french_format.plural,
+        "month_label": french_format.month_label,
         "notice": NOTICES.get(request.query_params.get("fait", "")),
         "errors": {},
         "values": {},

@@ -26,7 +26,8 @@ from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.downloads import report_download
 from pass_numerique.http.parameters import PageNumber, ValueParameter
 from pass_numerique.http.report_filters import REPORT_FILTER
-from pass_numerique.rendering.charts import bar_chart, french_number
+from pass_numerique.rendering.charts import bar_chart
+from pass_numerique.rendering.french_format import month_label_capitalised
 from pass_numerique.web.staff.layout import PAGE_SIZE, StaffController, page, page_count
 
 FUNNEL_STEPS = (
@@ -36,17 +37,24 @@ FUNNEL_STEPS = (
     ("started", "Entamés (au moins un chèque utilisé)"),
     ("fully_used", "Entièrement utilisés"),
 )
+"""The per-territory table's columns: what happened in the period (events, not a cohort)."""
 
-
-def percent(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate * 100:.1f} %".replace(".", ",")
+COHORT_STEPS = (
+    ("printed", "Imprimés sur la période"),
+    ("left_stock", "… sortis du stock"),
+    ("issued", "… remis à un bénéficiaire"),
+    ("started", "… entamés"),
+    ("fully_used", "… entièrement utilisés"),
+)
+"""The funnel's steps: each counts booklets of the step before (domain/reports/cohort.py)."""
 
 
 def _charts(result: Report) -> dict[str, object]:
-    totals = result.totals
     charts: dict[str, object] = {
         "by_month": bar_chart(
-            "graphique-mois", "Chèques utilisés par mois", [(r.label, r.count) for r in result.by_month]
+            "graphique-mois",
+            "Chèques utilisés par mois de remboursement",
+            [(month_label_capitalised(r.key), r.count) for r in result.by_month],
         ),
         "by_theme": bar_chart(
             "graphique-thematiques",
@@ -59,18 +67,11 @@ def _charts(result: Report) -> dict[str, object]:
             [(r.label, r.count) for r in result.by_age_band],
         ),
     }
-    if totals.booklets_issued is not None:
-        funnel = {
-            "printed": totals.booklets_printed,
-            "allocated": totals.booklets_allocated,
-            "issued": totals.booklets_issued,
-            "started": totals.booklets_started,
-            "fully_used": totals.booklets_fully_used,
-        }
+    if result.cohort is not None:
         charts["funnel"] = bar_chart(
             "graphique-parcours",
-            "Parcours des carnets, de l'impression à l'utilisation complète",
-            [(label, funnel[key]) for key, label in FUNNEL_STEPS],
+            "Devenir des carnets imprimés sur la période, jusqu'à aujourd'hui",
+            [(label, getattr(result.cohort, key)) for key, label in COHORT_STEPS],
         )
     if result.first_use is not None:
         charts["first_use"] = bar_chart(
@@ -115,6 +116,7 @@ class ReportPages(StaffController):
             report=result,
             charts=_charts(result),
             funnel_steps=FUNNEL_STEPS,
+            cohort_steps=COHORT_STEPS,
             territory_names={t.id: t.name for t in all_territories},
             territory_options=[(t.id, t.name) for t in visible] if actor.role != Role.site_agent else [],
             site_options=[(s.id, s.name) for s in site_list] if actor.role != Role.site_agent else [],
@@ -130,8 +132,6 @@ class ReportPages(StaffController):
             pages=pages[0],
             structure_page=current[1],
             structure_pages=pages[1],
-            percent=percent,
-            number=french_number,
         )
 
     @get("/reports/export", guards=[guards.REPORTS])

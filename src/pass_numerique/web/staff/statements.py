@@ -32,8 +32,8 @@ class StatementPages(StaffController):
         actor = actor_of(request)
         statements.require_month(month)
         rows = await statements.list_statements(actor, month)
-        periods = await statements.list_periods(actor) if actor.role != Role.site_agent else []
-        closed = {p.month for p in periods if p.closed_at is not None}
+        months = await statements.list_months(actor)
+        closed = {m.month for m in months if m.closed_at is not None}
         return page(
             request,
             "statements.html",
@@ -42,7 +42,8 @@ class StatementPages(StaffController):
             rows=rows,
             is_closed=month in closed or any(r.closed for r in rows),
             may_close=actor.role in (Role.admin, Role.coordinator) and month < month_of(utcnow()),
-            periods=periods,
+            months=months,
+            state_labels=statements.STATE_LABELS,
             total_cents=sum(r.total_cents for r in rows),
             total_vouchers=sum(r.voucher_count for r in rows),
             **context,
@@ -76,6 +77,7 @@ class StatementPages(StaffController):
             status_code=status_code,
             statement=await statements.statement(actor, site_id, month),
             may_pay=actor.role in (Role.admin, Role.coordinator),
+            state_labels=statements.STATE_LABELS,
             theme_label=lambda code: value_lists.label("thematique", code),
             **context,
         )
