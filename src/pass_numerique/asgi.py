@@ -29,10 +29,11 @@ from pass_numerique.db.transaction import engine
 from pass_numerique.domain.reports import booklet_rollups, redemption_rollups
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import BearerTokenMiddleware
-from pass_numerique.http.errors import API_EXCEPTION_HANDLERS
+from pass_numerique.http.errors import application_exception_handlers
 from pass_numerique.security import signing_keys, token_cache
 from pass_numerique.settings import get_settings
 from pass_numerique.web import public, scanner, staff
+from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # static/ at the top of the repository, shipped as this package (pyproject's package-dir mapping).
@@ -158,7 +159,8 @@ def create_app() -> Litestar:
             cookie_samesite="lax",
             exclude=[r"^/api/"],
         ),
-        exception_handlers=API_EXCEPTION_HANDLERS,
+        # JSON under /api/, French pages elsewhere, for what no controller answers (an unknown URL).
+        exception_handlers=application_exception_handlers(PAGE_EXCEPTION_HANDLERS),
         template_config=TemplateConfig(directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         # The scanner runs on phones with one bar of network: gzip what is worth it.
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=6),

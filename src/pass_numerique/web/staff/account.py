@@ -10,8 +10,8 @@ from litestar.response import Redirect, Template
 from pass_numerique.domain.accounts import authentication, sessions
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.http import guards
-from pass_numerique.http.authentication import actor_of
-from pass_numerique.http.errors import status_of
+from pass_numerique.http.authentication import actor_of, local_path
+from pass_numerique.http.errors import SESSION_EXPIRED, status_of
 from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import (
     HOME_URL,
@@ -25,10 +25,8 @@ from pass_numerique.web.staff.layout import (
 
 
 def _safe_next(target: str | None) -> str:
-    # Only our own staff pages: never an open redirect to another site.
-    if target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return HOME_URL
+    # Only a path of this site: never an open redirect to another one (http/authentication.py).
+    return local_path(target) or HOME_URL
 
 
 def _session_cookie(value: str, max_age: int | None) -> Cookie:
@@ -47,8 +45,12 @@ class AccountPages(StaffController):
     # -- sign-in -------------------------------------------------------------
 
     @get("/login", guards=[guards.public])
-    async def login_form(self, request: Request, suite: FromQuery[str | None] = None) -> Template:
-        return page(request, "login.html", suite=_safe_next(suite), values={})
+    async def login_form(
+        self, request: Request, suite: FromQuery[str | None] = None, session: FromQuery[str | None] = None
+    ) -> Template:
+        return page(
+            request, "login.html", suite=_safe_next(suite), expired=session == SESSION_EXPIRED, values={}
+        )
 
     @post("/login", guards=[guards.public])
     async def login(self, request: Request) -> Response:
