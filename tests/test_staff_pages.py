@@ -548,3 +548,67 @@ def test_booklet_search_by_voucher_code_is_posted_never_in_the_url(client, world
     wrong = codes[0].short_code[:-1] + ("0" if codes[0].short_code[-1] != "0" else "1")
     refused = client.post("/staff/booklets/find", data={"_csrf_token": token, "code": wrong})
     assert refused.status_code == 422 and "erreur de frappe" in refused.text
+
+
+# ---------------------------------------------------------------------------
+# the menu and the home pages
+
+NAV_BLOCK = re.compile(r'<nav class="fr-nav" id="navigation".*?</nav>', re.S)
+
+
+def _menu(text: str) -> tuple[list[str], list[str]]:
+    """The menu's links and its group headings (DSFR ``fr-nav__btn``)."""
+    block = NAV_BLOCK.search(text)
+    assert block, "no menu"
+    links = re.findall(r'class="fr-nav__link" href="([^"]+)"', block.group(0))
+    groups = re.findall(r'<button class="fr-nav__btn"[^>]*>([^<]+)</button>', block.group(0))
+    return links, groups
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_roles_menu_holds_exactly_the_pages_it_may_open(client, world: World, role: str) -> None:
+    from pass_numerique.web.staff.layout import NAV, NavGroup
+
+    login(client, world.by_role(role))
+    links, groups = _menu(client.get("/staff/").text)
+    menu_urls = [link.url for item in NAV for link in (item.links if isinstance(item, NavGroup) else (item,))]
+    # Who may open a page is the matrix above (the routes' guards); the scanner is the site agents'.
+    allowed = {path for method, path, who in PAGE_MATRIX if method == "GET" and who and role in who}
+    allowed |= {"/scan"} if role == "site_agent" else set()
+    assert sorted(links) == sorted(url for url in menu_urls if url in allowed)
+    assert len(groups) <= 4 and len(links) == len(set(links))
+
+
+def test_the_menu_groups_the_admins_pages_under_four_headings(client, world: World) -> None:
+    login(client, world.admin)
+    page = client.get("/staff/structures")
+    links, groups = _menu(page.text)
+    assert groups == ["Carnets", "Partenaires", "Suivi", "Administration"]
+    assert len(links) == 12
+    # The open page is marked, and so is its group's heading.
+    assert '<a class="fr-nav__link" href="/staff/structures" aria-current="page">' in page.text
+    assert re.search(r'<button class="fr-nav__btn"[^>]*aria-current="true">Partenaires</button>', page.text)
+    # A group one role sees a single entry of is that entry: the viewer's dashboard.
+    client.cookies.delete(sessions.COOKIE_NAME)
+    login(client, world.viewer)
+    assert _menu(client.get("/staff/").text) == (["/staff/", "/staff/reports"], [])
+
+
+def test_the_home_page_is_each_roles_work_page(client, world: World) -> None:
+    issue(world)
+    pages = {}
+    for role in ROLES:
+        client.cookies.delete(sessions.COOKIE_NAME)
+        login(client, world.by_role(role))
+        pages[role] = html.unescape(client.get("/staff/").text)
+    for role in ("admin", "coordinator", "issuer"):
+        assert 'href="/staff/desk">Remettre un carnet</a>' in pages[role]
+        assert "À faire" in pages[role]
+    assert "Attribuer du stock" in pages["coordinator"] and "Attribuer du stock" not in pages["issuer"]
+    agent = pages["site_agent"]
+    assert 'href="/scan">Encaisser un chèque</a>' in agent and "chèques encaissés aujourd'hui" in agent
+    viewer = pages["viewer"]
+    assert "Chiffres clés" in viewer and "carnets remis" in viewer and "À faire" not in viewer
+    assert "pas encore disponibles" not in viewer
+    # No tile repeating the menu any more.
+    assert all("fr-tile" not in text for text in pages.values())

@@ -34,6 +34,9 @@ async def authenticated(connection: ASGIConnection, _: BaseRouteHandler) -> None
     _require_actor(connection)
 
 
+authenticated.roles = frozenset(Role)  # type: ignore[attr-defined]
+
+
 def requires(*roles: Role) -> Guard:
     """Signed in with one of ``roles``."""
 
@@ -42,7 +45,13 @@ def requires(*roles: Role) -> Guard:
             raise PermissionDeniedException("Vous n'avez pas les droits pour cette action.")
 
     guard.__name__ = "requires_" + "_or_".join(r.value for r in roles)
+    guard.roles = frozenset(roles)  # type: ignore[attr-defined]
     return guard
+
+
+def roles_of(guard: Guard) -> frozenset[Role]:
+    """The roles a guard lets through: what the staff menu shows each role (web/staff/layout.py)."""
+    return getattr(guard, "roles", frozenset())
 
 
 ADMIN = requires(Role.admin)

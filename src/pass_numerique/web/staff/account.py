@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, password change and the staff home page."""
+"""Sign-in, sign-out, password change and the staff home page (each role's work page)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
+from pass_numerique.domain.actors import MANAGERS
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.reimbursement import periods
+from pass_numerique.domain.reports import home_figures
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of, local_path
 from pass_numerique.http.errors import SESSION_EXPIRED, status_of
+from pass_numerique.rendering.charts import french_number
 from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import (
     HOME_URL,
@@ -22,6 +26,7 @@ from pass_numerique.web.staff.layout import (
     page,
     see_other,
 )
+from pass_numerique.web.staff.reports import percent
 
 
 def _safe_next(target: str | None) -> str:
@@ -114,7 +119,19 @@ class AccountPages(StaffController):
 
     @get("/", guards=[guards.STAFF])
     async def home(self, request: Request) -> Template:
-        return page(request, "home.html")
+        """A work page: the role's main action, its tasks and its key figures."""
+        actor = actor_of(request)
+        figures = await home_figures.home_figures(actor)
+        to_close = await periods.months_to_close(actor) if actor.role in MANAGERS else []
+        return page(
+            request,
+            "home.html",
+            figures=figures,
+            months_to_close=to_close,
+            sleeping_days=home_figures.SLEEPING_DAYS,
+            number=french_number,
+            percent=percent,
+        )
 
 
 class RootPage(Controller):
