@@ -267,6 +267,48 @@ def test_refused_desk_form_shows_the_error_next_to_the_field_keeping_what_was_ty
     assert run(Beneficiary.count()) == 0
 
 
+def test_the_desk_asks_for_the_booklet_first_and_groups_the_needs(client, world: World) -> None:
+    login(client, world.issuer)
+    desk = client.get("/staff/desk").text
+    form = desk[desk.index('id="formulaire-remise"') :]
+    # The choices a booklet needs come before everything optional.
+    assert form.index('id="programme_id"') < form.index('id="territory_id"') < form.index('id="external_ref"')
+    assert form.index('id="territory_id"') < form.index('name="needs"')
+    # The needs in La Coop's two national groups, each theme once.
+    legends = re.findall(r'id="besoins-\w+-legende">([^<]+)<', form)
+    assert legends == [
+        "Besoins exprimés : usages du numérique ",
+        "Besoins exprimés : démarches administratives ",
+    ]
+    numerique = form[form.index('id="besoins-numerique"') : form.index('id="besoins-demarches"')]
+    assert 'value="sante"' in numerique and 'value="social_sante"' not in numerique
+    needs = re.findall(r'name="needs" value="([^"]+)"', form)
+    assert len(needs) == len(set(needs)) == 30
+
+
+def test_a_refused_desk_form_lists_every_error_at_the_top_with_links_to_the_fields(
+    client, world: World
+) -> None:
+    login(client, world.admin)  # several territories and no preselection
+    response = post(
+        client,
+        "/staff/desk/create",
+        new_beneficiary_form(world, territory_id="", programme_id="", action="issue"),
+        "/staff/desk",
+    )
+    assert response.status_code == 422
+    text = html.unescape(response.text)
+    summary = text[text.index('id="erreurs"') : text.index("</div>", text.index('id="erreurs"'))]
+    assert text.index('id="erreurs"') < text.index('id="formulaire-remise"')  # above the form
+    assert 'role="alert" id="erreurs" tabindex="-1" autofocus' in text
+    assert "2 erreurs empêchent l'enregistrement" in summary
+    assert re.findall(r'<a href="#(\w+)">', summary) == ["programme_id", "territory_id"]
+    assert 'id="programme_id-erreur"' in text and 'id="territory_id-erreur"' in text
+    assert "<title>Erreur – Guichet de remise" in text
+    assert 'value="diagnostic_numerique" checked' in text  # what was ticked is kept
+    assert run(Beneficiary.count()) == 0
+
+
 def test_lost_booklet_is_cancelled_after_confirmation_and_replaced(client, world: World) -> None:
     booklet, _ = issue(world)
     login(client, world.issuer)
