@@ -438,6 +438,9 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/print-runs/1/allocate", MANAGERS),
     ("GET", "/lieux/TAS-N", None),
     ("GET", "/statistiques", None),
+    ("GET", "/mentions-legales", None),
+    ("GET", "/accessibilite", None),
+    ("GET", "/donnees-personnelles", None),
 ]
 
 
@@ -566,6 +569,46 @@ def test_public_site_list_shows_only_the_territorys_accredited_sites(client, wor
     assert "Espace Sud" in html.unescape(client.get("/lieux/tas-s").text)
     missing = client.get("/lieux/NOWHERE")
     assert missing.status_code == 404 and "Territoire introuvable." in missing.text
+
+
+FOOTER_LINKS = ["/accessibilite", "/mentions-legales", "/donnees-personnelles", "/statistiques"]
+
+
+def _footer_links(text: str) -> list[str]:
+    footer = text[text.index('<footer class="fr-footer"') :]
+    return re.findall(r'class="fr-footer__bottom-link" href="([^"]+)"', footer)
+
+
+def test_every_page_has_the_legal_footer_and_its_pages_exist(client, world: World, monkeypatch) -> None:
+    from pass_numerique.settings import get_settings
+
+    monkeypatch.setenv("PN_OPERATOR_NAME", "Département de la Charente")
+    monkeypatch.setenv("PN_CONTACT_EMAIL", "pass-numerique@lacharente.fr")
+    get_settings.cache_clear()
+    try:
+        for path in ("/lieux/TAS-N", "/statistiques", "/staff/login", "/staff/nulle-part"):
+            text = html.unescape(client.get(path).text)
+            assert _footer_links(text) == FOOTER_LINKS, path
+            assert "Accessibilité : non conforme" in text
+        login(client, world.issuer)
+        assert _footer_links(client.get("/staff/desk").text) == FOOTER_LINKS
+        client.cookies.delete(sessions.COOKIE_NAME)
+        for path, heading in (
+            ("/mentions-legales", "Mentions légales"),
+            ("/accessibilite", "Déclaration d'accessibilité"),
+            ("/donnees-personnelles", "Données personnelles"),
+        ):
+            page = client.get(path)
+            text = html.unescape(page.text)
+            assert page.status_code == 200 and f"<h1>{heading}</h1>" in text, path
+            assert "Département de la Charente" in text and "pass-numerique@lacharente.fr" in text
+        assert "<strong>non conforme</strong>" in client.get("/accessibilite").text
+        monkeypatch.setenv("PN_ACCESSIBILITY_STATUS", "partiellement conforme")
+        get_settings.cache_clear()
+        assert "Accessibilité : partiellement conforme" in client.get("/lieux/TAS-N").text
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 def test_each_login_gets_a_new_session_id_and_ends_the_previous_one(client, world: World) -> None:

@@ -2,7 +2,9 @@
 
 The QR code on every booklet cover opens ``/lieux/{code}`` (``rendering/booklet_pdf.py``), so a
 beneficiary finds where to use their vouchers. ``/statistiques`` shows everyone the figures
-per territory, with counts from 1 to 4 hidden so no one can be singled out.
+per territory, with counts from 1 to 4 hidden so no one can be singled out. Every page's footer
+links the legal pages a public service owes its users: legal notice, accessibility, personal data
+(the operator's details come from the settings: ``PN_OPERATOR_NAME``, ``PN_CONTACT_EMAIL``…).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pass_numerique.domain.partners import sites
 from pass_numerique.domain.reports.public_statistics import public_statistics
 from pass_numerique.http import guards
 from pass_numerique.rendering.charts import french_number
+from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS, page
 from pass_numerique.web.staff.reports import percent
 
@@ -36,6 +39,20 @@ class PublicPages(Controller):
     ) -> Template:
         figures = await public_statistics(start, end)
         return page(request, "public_statistics.html", figures=figures, number=french_number, percent=percent)
+
+    # -- the legal pages every public service links from its footer (templates/staff/base.html) --
+
+    @get("/mentions-legales", guards=[guards.public])
+    async def legal_notice(self, request: Request) -> Template:
+        return page(request, "legal_notice.html", operator=get_settings())
+
+    @get("/accessibilite", guards=[guards.public])
+    async def accessibility(self, request: Request) -> Template:
+        return page(request, "accessibility.html", operator=get_settings())
+
+    @get("/donnees-personnelles", guards=[guards.public])
+    async def personal_data(self, request: Request) -> Template:
+        return page(request, "personal_data.html", operator=get_settings())
 
 
 PAGES = [PublicPages]

@@ -23,6 +23,7 @@ from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.states import BookletStatus, PrintJobStatus, VoucherStatus
 from pass_numerique.http import guards
 from pass_numerique.http.errors import page_exception_handlers
+from pass_numerique.settings import get_settings
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"
@@ -225,6 +226,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         "fmt_date": fmt_date,
         "fmt_euros": fmt_euros,
         "notice": NOTICES.get(request.query_params.get("fait", "")),
+        "accessibility_status": get_settings().accessibility_status,
         "errors": {},
         "values": {},
     }
