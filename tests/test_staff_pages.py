@@ -571,6 +571,26 @@ def test_public_site_list_shows_only_the_territorys_accredited_sites(client, wor
     assert missing.status_code == 404 and "Territoire introuvable." in missing.text
 
 
+def test_public_site_list_shows_phone_and_opening_hours_in_french(client, world: World) -> None:
+    from pass_numerique.domain.partners import sites
+
+    run(
+        sites.update_site(
+            SYSTEM,
+            world.site.id,
+            sites.SiteCreate(
+                name=world.site.name,
+                territory_id=world.north.id,
+                opening_hours="Mo-Fr 09:00-12:00,14:00-18:30; Sa 08:30-12:00",
+                contact_phone="05 45 00 00 00",
+            ),
+        )
+    )
+    text = html.unescape(client.get("/lieux/TAS-N").text)
+    assert "Du lundi au vendredi : 9h-12h, 14h-18h30\nSamedi : 8h30-12h" in text
+    assert 'Téléphone : <a href="tel:0545000000">05 45 00 00 00</a>' in text
+
+
 FOOTER_LINKS = ["/accessibilite", "/mentions-legales", "/donnees-personnelles", "/statistiques"]
 
 

@@ -15,7 +15,7 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from pass_numerique.domain.partners import sites
+from pass_numerique.domain.partners import opening_hours, sites
 from pass_numerique.domain.reports.public_statistics import public_statistics
 from pass_numerique.http import guards
 from pass_numerique.rendering.charts import french_number
@@ -31,7 +31,7 @@ class PublicPages(Controller):
     @get("/lieux/{territory_code:str}", guards=[guards.public])
     async def territory_sites(self, request: Request, territory_code: FromPath[str]) -> Template:
         listing = await sites.public_sites(territory_code)
-        return page(request, "public_sites.html", listing=listing)
+        return page(request, "public_sites.html", listing=listing, hours=opening_hours.in_french)
 
     @get("/statistiques", guards=[guards.public])
     async def statistics(
