@@ -128,8 +128,9 @@ class NavLink(NamedTuple):
 
 
 class NavGroup(NamedTuple):
-    """A heading of the menu opening a submenu (DSFR ``fr-nav__btn`` + ``fr-menu``)."""
+    """A heading of the menu opening a submenu (DSFR ``fr-nav__btn`` + ``fr-menu``, id ``menu-<key>``)."""
 
+    key: str
     label: str
     links: tuple[NavLink, ...]
 
@@ -141,6 +142,7 @@ NAV: list[NavLink | NavGroup] = [
     NavLink(HOME_URL, "Accueil", guards.STAFF),
     NavLink("/scan", "Encaisser un chèque", guards.SITE_AGENT),
     NavGroup(
+        "carnets",
         "Carnets",
         (
             NavLink("/staff/desk", "Guichet de remise", guards.ISSUERS),
@@ -149,6 +151,7 @@ NAV: list[NavLink | NavGroup] = [
         ),
     ),
     NavGroup(
+        "partenaires",
         "Partenaires",
         (
             NavLink("/staff/sites", "Lieux de médiation", guards.MANAGERS),
@@ -156,6 +159,7 @@ NAV: list[NavLink | NavGroup] = [
         ),
     ),
     NavGroup(
+        "suivi",
         "Suivi",
         (
             NavLink(
@@ -171,6 +175,7 @@ NAV: list[NavLink | NavGroup] = [
         ),
     ),
     NavGroup(
+        "administration",
         "Administration",
         (
             NavLink("/staff/users", "Comptes", guards.ADMIN),
@@ -189,6 +194,7 @@ class MenuEntry(NamedTuple):
     current: bool
     url: str = ""
     links: tuple[MenuEntry, ...] = ()
+    key: str = ""
 
 
 def _is_current(url: str, path: str) -> bool:
@@ -207,7 +213,9 @@ def menu_of(role: Role, path: str = "") -> list[MenuEntry]:
             if role in guards.roles_of(link.guard)
         )
         if isinstance(item, NavGroup) and len(shown) > 1:
-            entries.append(MenuEntry(item.label, any(link.current for link in shown), links=shown))
+            entries.append(
+                MenuEntry(item.label, any(link.current for link in shown), links=shown, key=item.key)
+            )
         else:
             entries.extend(shown)
     return entries
