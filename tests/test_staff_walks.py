@@ -114,8 +114,6 @@ def test_issuer_issues_a_booklet_from_the_home_page(
     _usable(page, "desk")
     page.get_by_label("E-mail", exact=True).check(force=True)  # DSFR draws the box on the label
     page.get_by_label("Aide aux démarches administratives").check(force=True)
-    if screen == "desktop":
-        page.screenshot(path=DOCS_IMG / "staff-desk.png", full_page=True)
     page.get_by_role("button", name="Enregistrer et remettre un carnet neuf").click()
     expect(page.get_by_text("Le carnet a été remis. Imprimez-le maintenant.")).to_be_visible()
     _usable(page, "booklet")
