@@ -591,7 +591,7 @@ def test_public_site_list_shows_phone_and_opening_hours_in_french(client, world:
     assert 'Téléphone : <a href="tel:0545000000">05 45 00 00 00</a>' in text
 
 
-FOOTER_LINKS = ["/accessibilite", "/mentions-legales", "/donnees-personnelles", "/statistiques"]
+FOOTER_LINKS = ["/accessibilite", "/mentions-legales", "/donnees-personnelles"]
 
 
 def _footer_links(text: str) -> list[str]:
