@@ -64,6 +64,7 @@ def test_stock_allocated_long_ago_and_not_issued_is_a_coordinators_task(world: W
     everything = run(home_figures(world.admin, now=now))
     assert [s.structure_name for s in everything.sleeping_structures] == ["MDS Nord"]  # Sud's is recent
     assert everything.totals.booklets_sleeping == 5
+    assert run(home_figures(world.issuer, now=now)).sleeping_structures == []  # not an issuer's task
 
 
 def test_booklets_expiring_soon_are_listed_by_serial_except_for_the_observatory(world: World) -> None:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 import msgspec
 
-from pass_numerique.domain.actors import Actor, Role
+from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.clock import local_date, utcnow
 from pass_numerique.domain.reports import dashboard
 from pass_numerique.domain.reports.figures import ExpiringBooklet, ReportFilter, StructureFunnel, Totals
@@ -27,7 +27,8 @@ class HomeFigures(msgspec.Struct, kw_only=True):
     """First day of ``totals``' period (twelve calendar months; today only for a site agent)."""
     totals: Totals
     sleeping_structures: list[StructureFunnel]
-    """Structures holding booklets allocated more than ``SLEEPING_DAYS`` ago and not issued, oldest first."""
+    """Structures holding booklets allocated more than ``SLEEPING_DAYS`` ago and not issued, oldest
+    first (admins and coordinators only)."""
     expiring_booklets_30_days: int
     expiring_vouchers_30_days: int
     expiring_booklets: list[ExpiringBooklet]
@@ -42,10 +43,13 @@ async def home_figures(actor: Actor, *, now: datetime | None = None) -> HomeFigu
     today = local_date(now)
     flt = ReportFilter(start=today, end=today) if actor.role == Role.site_agent else ReportFilter()
     report = await dashboard.report(actor, flt, now=now, site_limit=1)
+    # Handing stock out is the coordinators' work: an issuer sees its own drawer at the desk.
     sleeping = sorted(
         (s for s in report.structures if (s.oldest_sleeping_days or 0) > SLEEPING_DAYS),
         key=lambda s: (-(s.oldest_sleeping_days or 0), s.structure_name),
     )
+    if actor.role not in MANAGERS:
+        sleeping = []
     return HomeFigures(
         today=today,
         start=report.start,
