@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pytest
 from litestar import get
 from litestar.params import FromPath
 from litestar.testing import TestClient
 
-from conftest import World, bearer, issue, run
+from conftest import PASSWORD, World, bearer, issue, run
 from pass_numerique.asgi import create_app
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.tables import IdempotencyRecord
 from pass_numerique.http import guards
 from pass_numerique.http.errors import DEFAULT_STATUS, STATUS_BY_CODE, status_of
 from pass_numerique.web.staff.layout import StaffController
-from test_staff_pages import login, post
+from test_staff_pages import csrf, login, post
 
 
 def _same_refusal(api: Any, page: Any, code: str, message: str) -> None:
@@ -143,3 +144,102 @@ def test_an_internal_error_logs_the_route_never_the_values_in_its_path(caplog) -
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("internal error")]
     assert logged == ["internal error on GET /api/v1/broken/{secret}"]
     assert not any("K3Y-T0K3N" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unknown_page_is_a_french_404_page_and_an_unknown_api_path_json(client) -> None:
+    for path in ("/staff/nulle-part", "/nulle-part", "/lieux/XX/plus-loin"):
+        page = client.get(path)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html"), path
+        assert "Page introuvable" in page.text and '<html lang="fr"' in page.text
+    api = client.get("/api/v1/nulle-part")
+    assert api.status_code == 404 and api.json()["code"] == "not_found"
+
+
+def test_a_method_a_page_does_not_take_is_a_french_405_page(client) -> None:
+    page = client.delete("/staff/login")
+    assert page.status_code == 405 and page.headers["content-type"].startswith("text/html")
+    assert "Action non prévue" in page.text
+    api = client.delete("/api/v1/structures")
+    assert api.status_code == 405 and api.headers["content-type"].startswith("application/json")
+
+
+def test_an_expired_session_says_so_on_the_login_page_and_returns_to_the_page(client, world: World) -> None:
+    client.cookies.set("pn_session", "a-session-that-ended")
+    wall = client.get("/staff/structures?page_number=2", follow_redirects=False)
+    assert wall.status_code == 303
+    assert (
+        wall.headers["location"] == "/staff/login?suite=/staff/structures%3Fpage_number%3D2&session=expiree"
+    )
+    form = client.get(wall.headers["location"])
+    assert "Votre session a expiré, reconnectez-vous" in form.text
+    assert 'name="suite" value="/staff/structures?page_number=2"' in form.text
+    # Without a cookie, no such message: the person had simply not signed in.
+    client.cookies.clear()
+    wall = client.get("/staff/structures", follow_redirects=False)
+    assert "session=" not in wall.headers["location"]
+    assert "Votre session a expiré" not in client.get(wall.headers["location"]).text
+
+
+def test_a_form_posted_after_the_session_ended_returns_to_its_form_after_signing_in(
+    client, world: World
+) -> None:
+    token = csrf(client)
+    client.cookies.set("pn_session", "a-session-that-ended")
+    lost = client.post(
+        "/staff/desk/create",
+        data={"territory_id": str(world.north.id), "_csrf_token": token},
+        headers={"referer": "http://testserver.local/staff/desk"},
+        follow_redirects=False,
+    )
+    assert lost.status_code == 303
+    assert lost.headers["location"] == "/staff/login?suite=/staff/desk&session=expiree"
+    # A referer from another site is not followed: home instead.
+    elsewhere = client.post(
+        "/staff/desk/create",
+        data={"_csrf_token": token},
+        headers={"referer": "https://evil.example/staff/desk"},
+        follow_redirects=False,
+    )
+    assert elsewhere.headers["location"] == "/staff/login?suite=/staff/&session=expiree"
+    client.cookies.delete("pn_session")
+    signed_in = client.post(
+        "/staff/login",
+        data={
+            "email": world.issuer.email,
+            "password": PASSWORD,
+            "suite": "/staff/desk",
+            "_csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert signed_in.headers["location"] == "/staff/desk"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/staff/",
+        "https://evil.example/staff/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "http:/staff/",
+        "/staff/\n//evil.example",
+        "javascript:alert(1)",
+        "/api/v1/structures",
+        "staff/desk",
+    ],
+)
+def test_the_return_after_signing_in_is_a_local_path_only(client, world: World, target: str) -> None:
+    form = client.get("/staff/login", params={"suite": target})
+    assert 'name="suite" value="/staff/"' in form.text
+    response = client.post(
+        "/staff/login",
+        data={
+            "email": world.issuer.email,
+            "password": PASSWORD,
+            "suite": target,
+            "_csrf_token": csrf(client),
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/staff/"

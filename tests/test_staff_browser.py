@@ -293,7 +293,10 @@ def test_desk_flow_with_the_keyboard_only(page: Page, server: str, world: World)
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=re.compile("^Bonjour"))).to_be_visible()
-    _tab_to(page, 'nav a[href="/staff/desk"]')  # the menu, then the desk
+    _tab_to(page, "#menu-carnets-bouton")  # the menu's group, opened, then the desk
+    page.keyboard.press("Enter")
+    expect(page.locator('nav a[href="/staff/desk"]')).to_be_visible()  # once the submenu has opened
+    _tab_to(page, 'nav a[href="/staff/desk"]')
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Guichet de remise", level=1)).to_be_visible()
     _tab_to(page, "#external_ref")

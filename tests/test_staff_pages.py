@@ -273,6 +273,48 @@ def test_refused_desk_form_shows_the_error_next_to_the_field_keeping_what_was_ty
     assert run(Beneficiary.count()) == 0
 
 
+def test_the_desk_asks_for_the_booklet_first_and_groups_the_needs(client, world: World) -> None:
+    login(client, world.issuer)
+    desk = client.get("/staff/desk").text
+    form = desk[desk.index('id="formulaire-remise"') :]
+    # The choices a booklet needs come before everything optional.
+    assert form.index('id="programme_id"') < form.index('id="territory_id"') < form.index('id="external_ref"')
+    assert form.index('id="territory_id"') < form.index('name="needs"')
+    # The needs in La Coop's two national groups, each theme once.
+    legends = re.findall(r'id="besoins-\w+-legende">([^<]+)<', form)
+    assert legends == [
+        "Besoins exprimés : usages du numérique ",
+        "Besoins exprimés : démarches administratives ",
+    ]
+    numerique = form[form.index('id="besoins-numerique"') : form.index('id="besoins-demarches"')]
+    assert 'value="sante"' in numerique and 'value="social_sante"' not in numerique
+    needs = re.findall(r'name="needs" value="([^"]+)"', form)
+    assert len(needs) == len(set(needs)) == 30
+
+
+def test_a_refused_desk_form_lists_every_error_at_the_top_with_links_to_the_fields(
+    client, world: World
+) -> None:
+    login(client, world.admin)  # several territories and no preselection
+    response = post(
+        client,
+        "/staff/desk/create",
+        new_beneficiary_form(world, territory_id="", programme_id="", action="issue"),
+        "/staff/desk",
+    )
+    assert response.status_code == 422
+    text = html.unescape(response.text)
+    summary = text[text.index('id="erreurs"') : text.index("</div>", text.index('id="erreurs"'))]
+    assert text.index('id="erreurs"') < text.index('id="formulaire-remise"')  # above the form
+    assert 'role="alert" id="erreurs" tabindex="-1" autofocus' in text
+    assert "2 erreurs empêchent l'enregistrement" in summary
+    assert re.findall(r'<a href="#(\w+)">', summary) == ["programme_id", "territory_id"]
+    assert 'id="programme_id-erreur"' in text and 'id="territory_id-erreur"' in text
+    assert "<title>Erreur – Guichet de remise" in text
+    assert 'value="diagnostic_numerique" checked' in text  # what was ticked is kept
+    assert run(Beneficiary.count()) == 0
+
+
 def test_lost_booklet_is_cancelled_after_confirmation_and_replaced(client, world: World) -> None:
     booklet, _ = issue(world)
     login(client, world.issuer)
@@ -474,6 +516,9 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/structures/1/revalidate", MANAGERS),
     ("GET", "/lieux/TAS-N", None),
     ("GET", "/statistiques", None),
+    ("GET", "/mentions-legales", None),
+    ("GET", "/accessibilite", None),
+    ("GET", "/donnees-personnelles", None),
 ]
 
 
@@ -604,6 +649,66 @@ def test_public_site_list_shows_only_the_territorys_accredited_sites(client, wor
     assert missing.status_code == 404 and "Territoire introuvable." in missing.text
 
 
+def test_public_site_list_shows_phone_and_opening_hours_in_french(client, world: World) -> None:
+    from pass_numerique.domain.partners import sites
+
+    run(
+        sites.update_site(
+            SYSTEM,
+            world.site.id,
+            sites.SiteCreate(
+                name=world.site.name,
+                territory_id=world.north.id,
+                opening_hours="Mo-Fr 09:00-12:00,14:00-18:30; Sa 08:30-12:00",
+                contact_phone="05 45 00 00 00",
+            ),
+        )
+    )
+    text = html.unescape(client.get("/lieux/TAS-N").text)
+    assert "Du lundi au vendredi : 9h-12h, 14h-18h30\nSamedi : 8h30-12h" in text
+    assert 'Téléphone : <a href="tel:0545000000">05 45 00 00 00</a>' in text
+
+
+FOOTER_LINKS = ["/accessibilite", "/mentions-legales", "/donnees-personnelles"]
+
+
+def _footer_links(text: str) -> list[str]:
+    footer = text[text.index('<footer class="fr-footer"') :]
+    return re.findall(r'class="fr-footer__bottom-link" href="([^"]+)"', footer)
+
+
+def test_every_page_has_the_legal_footer_and_its_pages_exist(client, world: World, monkeypatch) -> None:
+    from pass_numerique.settings import get_settings
+
+    monkeypatch.setenv("PN_OPERATOR_NAME", "Département de la Charente")
+    monkeypatch.setenv("PN_CONTACT_EMAIL", "pass-numerique@lacharente.fr")
+    get_settings.cache_clear()
+    try:
+        for path in ("/lieux/TAS-N", "/statistiques", "/staff/login", "/staff/nulle-part"):
+            text = html.unescape(client.get(path).text)
+            assert _footer_links(text) == FOOTER_LINKS, path
+            assert "Accessibilité : non conforme" in text
+        login(client, world.issuer)
+        assert _footer_links(client.get("/staff/desk").text) == FOOTER_LINKS
+        client.cookies.delete(sessions.COOKIE_NAME)
+        for path, heading in (
+            ("/mentions-legales", "Mentions légales"),
+            ("/accessibilite", "Déclaration d'accessibilité"),
+            ("/donnees-personnelles", "Données personnelles"),
+        ):
+            page = client.get(path)
+            text = html.unescape(page.text)
+            assert page.status_code == 200 and f"<h1>{heading}</h1>" in text, path
+            assert "Département de la Charente" in text and "pass-numerique@lacharente.fr" in text
+        assert "<strong>non conforme</strong>" in client.get("/accessibilite").text
+        monkeypatch.setenv("PN_ACCESSIBILITY_STATUS", "partiellement conforme")
+        get_settings.cache_clear()
+        assert "Accessibilité : partiellement conforme" in client.get("/lieux/TAS-N").text
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
 def test_each_login_gets_a_new_session_id_and_ends_the_previous_one(client, world: World) -> None:
     login(client, world.issuer)
     first = client.cookies[sessions.COOKIE_NAME]
@@ -626,3 +731,67 @@ def test_booklet_search_by_voucher_code_is_posted_never_in_the_url(client, world
     wrong = codes[0].short_code[:-1] + ("0" if codes[0].short_code[-1] != "0" else "1")
     refused = client.post("/staff/booklets/find", data={"_csrf_token": token, "code": wrong})
     assert refused.status_code == 422 and "erreur de frappe" in refused.text
+
+
+# ---------------------------------------------------------------------------
+# the menu and the home pages
+
+NAV_BLOCK = re.compile(r'<nav class="fr-nav" id="navigation".*?</nav>', re.S)
+
+
+def _menu(text: str) -> tuple[list[str], list[str]]:
+    """The menu's links and its group headings (DSFR ``fr-nav__btn``)."""
+    block = NAV_BLOCK.search(text)
+    assert block, "no menu"
+    links = re.findall(r'class="fr-nav__link" href="([^"]+)"', block.group(0))
+    groups = re.findall(r'<button class="fr-nav__btn"[^>]*>([^<]+)</button>', block.group(0))
+    return links, groups
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_roles_menu_holds_exactly_the_pages_it_may_open(client, world: World, role: str) -> None:
+    from pass_numerique.web.staff.layout import NAV, NavGroup
+
+    login(client, world.by_role(role))
+    links, groups = _menu(client.get("/staff/").text)
+    menu_urls = [link.url for item in NAV for link in (item.links if isinstance(item, NavGroup) else (item,))]
+    # Who may open a page is the matrix above (the routes' guards); the scanner is the site agents'.
+    allowed = {path for method, path, who in PAGE_MATRIX if method == "GET" and who and role in who}
+    allowed |= {"/scan"} if role == "site_agent" else set()
+    assert sorted(links) == sorted(url for url in menu_urls if url in allowed)
+    assert len(groups) <= 4 and len(links) == len(set(links))
+
+
+def test_the_menu_groups_the_admins_pages_under_four_headings(client, world: World) -> None:
+    login(client, world.admin)
+    page = client.get("/staff/structures")
+    links, groups = _menu(page.text)
+    assert groups == ["Carnets", "Partenaires", "Suivi", "Administration"]
+    assert len(links) == 12
+    # The open page is marked, and so is its group's heading.
+    assert '<a class="fr-nav__link" href="/staff/structures" aria-current="page">' in page.text
+    assert re.search(r'<button class="fr-nav__btn"[^>]*aria-current="true">Partenaires</button>', page.text)
+    # A group one role sees a single entry of is that entry: the viewer's dashboard.
+    client.cookies.delete(sessions.COOKIE_NAME)
+    login(client, world.viewer)
+    assert _menu(client.get("/staff/").text) == (["/staff/", "/staff/reports"], [])
+
+
+def test_the_home_page_is_each_roles_work_page(client, world: World) -> None:
+    issue(world)
+    pages = {}
+    for role in ROLES:
+        client.cookies.delete(sessions.COOKIE_NAME)
+        login(client, world.by_role(role))
+        pages[role] = html.unescape(client.get("/staff/").text)
+    for role in ("admin", "coordinator", "issuer"):
+        assert 'href="/staff/desk">Remettre un carnet</a>' in pages[role]
+        assert "À faire" in pages[role]
+    assert "Attribuer du stock" in pages["coordinator"] and "Attribuer du stock" not in pages["issuer"]
+    agent = pages["site_agent"]
+    assert 'href="/scan">Encaisser un chèque</a>' in agent and "chèques encaissés aujourd'hui" in agent
+    viewer = pages["viewer"]
+    assert "Chiffres clés" in viewer and "carnets remis" in viewer and "À faire" not in viewer
+    assert "pas encore disponibles" not in viewer
+    # No tile repeating the menu any more.
+    assert all("fr-tile" not in text for text in pages.values())

@@ -31,12 +31,13 @@ from pass_numerique.domain.reports import booklet_rollups, redemption_rollups
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import BearerTokenMiddleware
 from pass_numerique.http.background_jobs import recover_print_jobs
-from pass_numerique.http.errors import API_EXCEPTION_HANDLERS
+from pass_numerique.http.errors import application_exception_handlers
 from pass_numerique.http.openapi import document_errors
 from pass_numerique.http.security_headers import security_headers_hook
 from pass_numerique.security import signing_keys, token_cache
 from pass_numerique.settings import get_settings
 from pass_numerique.web import api_docs, public, scanner, staff
+from pass_numerique.web.staff.layout import PAGE_EXCEPTION_HANDLERS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # static/ at the top of the repository, shipped as this package (pyproject's package-dir mapping).
@@ -164,7 +165,8 @@ def create_app() -> Litestar:
             cookie_samesite="lax",
             exclude=[r"^/api/"],
         ),
-        exception_handlers=API_EXCEPTION_HANDLERS,
+        # JSON under /api/, French pages elsewhere, for what no controller answers (an unknown URL).
+        exception_handlers=application_exception_handlers(PAGE_EXCEPTION_HANDLERS),
         # The one logging configuration: our own INFO lines (printing, folds, errors) and only the
         # warnings of libraries, whose INFO lines say nothing to an operator (fontTools wrote 13 kB
         # of them for every PDF).

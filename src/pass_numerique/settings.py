@@ -113,6 +113,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Unissued stock whose validity ends within this many days is flagged on the print-run and
     structure pages (expired stock always is), so it is handed out or re-validated in time."""
 
+    operator_name: str = "Conseil départemental"
+    """Who runs the service (the département), named on the public legal pages."""
+
+    operator_address: str = ""
+    """The operator's postal address (mentions légales)."""
+
+    publication_director: str = ""
+    """The director of publication (mentions légales): usually the département's president."""
+
+    hosting_provider: str = ""
+    """Who hosts the service: name and address (mentions légales)."""
+
+    contact_email: str = ""
+    """Where people write about the service, their personal data or its accessibility."""
+
+    accessibility_status: Literal["non conforme", "partiellement conforme", "totalement conforme"] = (
+        "non conforme"
+    )
+    """The RGAA compliance shown in every page's footer: « non conforme » until an audit says otherwise."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

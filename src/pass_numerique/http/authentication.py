@@ -9,6 +9,8 @@ The pages, which do read the cookie, are protected by the CSRF middleware
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -17,6 +19,23 @@ from pass_numerique.domain.accounts import authentication, sessions
 from pass_numerique.domain.actors import Actor
 
 API_PREFIX = "/api/"
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` when it is a path of this site to send a browser back to, else None.
+
+    What comes back after signing in is typed by anyone (``?suite=``): never an absolute URL,
+    a scheme-relative ``//host``, a backslash some browsers read as a slash, or control characters,
+    so the login is no open redirect; never the API or the login page itself.
+    """
+    if not target or len(target) > 1000 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path.startswith((API_PREFIX, "/staff/login")):
+        return None
+    return target
 
 
 def actor_of(request: Request) -> Actor:

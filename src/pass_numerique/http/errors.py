@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
     HTTPException,
+    MethodNotAllowedException,
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
@@ -27,7 +28,9 @@ from litestar.exceptions import (
 from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
+from pass_numerique.domain.accounts import sessions
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.http.authentication import API_PREFIX, local_path
 
 log = logging.getLogger("pass_numerique")
 
@@ -166,6 +169,8 @@ ErrorPage = Callable[[Request, int, str, str], Response]
 """Renders the French error page in the pages' layout: (request, status, title, message)."""
 
 PAGE_TITLES = {404: "Introuvable", 403: "Accès refusé", 409: "Action impossible"}
+SESSION_EXPIRED = "expiree"
+"""``?session=expiree`` on the login page: the browser still held a session cookie that no longer works."""
 CSRF_REFUSED = (
     "Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez : "
     "rien n'a été enregistré."
@@ -180,11 +185,16 @@ def page_exception_handlers(
     temporary password not yet replaced, which sends it to ``password_url``."""
 
     def wants_login(request: Request, _: NotAuthorizedException) -> Response:
-        # Back to the page after signing in; a refused POST cannot be replayed, so home instead.
-        target = request.url.path if request.method == "GET" else home_url
-        return Redirect(
-            f"{login_url}?suite={quote(target)}", status_code=303, headers={"Cache-Control": "no-store"}
-        )
+        # Back to the page after signing in. A refused POST cannot be replayed: back to the form
+        # it came from (its Referer, when that is one of our pages), else home.
+        if request.method == "GET":
+            target = local_path(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        else:
+            target = _referring_page(request)
+        query = f"suite={quote(target or home_url, safe='/')}"
+        if request.cookies.get(sessions.COOKIE_NAME):  # a cookie was sent, and no longer works
+            query += f"&session={SESSION_EXPIRED}"
+        return Redirect(f"{login_url}?{query}", status_code=303, headers={"Cache-Control": "no-store"})
 
     def forbidden(request: Request, exc: PermissionDeniedException) -> Response:
         if "CSRF" in str(exc.detail):
@@ -203,6 +213,13 @@ def page_exception_handlers(
     def http_error(request: Request, exc: HTTPException) -> Response:
         if isinstance(exc, NotFoundException):
             return error_page(request, 404, "Page introuvable", "Cette page ou cet élément n'existe pas.")
+        if isinstance(exc, MethodNotAllowedException):
+            return error_page(
+                request,
+                405,
+                "Action non prévue",
+                "Cette adresse ne s'ouvre pas de cette façon : passez par le menu.",
+            )
         return error_page(request, exc.status_code, "Requête refusée", "La requête n'a pas pu être traitée.")
 
     def domain_error(request: Request, exc: DomainError) -> Response:
@@ -230,3 +247,28 @@ def page_exception_handlers(
         HTTPException: http_error,
         Exception: internal_error,
     }
+
+
+def _referring_page(request: Request) -> str | None:
+    """The page a form was posted from, when the browser said so and it is one of ours."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return None
+    return local_path(referer.path + (f"?{referer.query}" if referer.query else ""))
+
+
+def application_exception_handlers(page_handlers: ExceptionHandlersMap) -> ExceptionHandlersMap:
+    """The application's handlers, for what no controller answers (an unknown URL, a method a
+    route does not take): JSON under ``/api/``, the pages' French HTML everywhere else."""
+
+    def by_path(exc_type: type[Exception]) -> Callable[[Request, Exception], Response]:
+        pages = page_handlers[exc_type]
+        # The API's handler of the nearest class it knows (a 401 or 403 is an HTTPException there).
+        api = next(API_EXCEPTION_HANDLERS[c] for c in exc_type.__mro__ if c in API_EXCEPTION_HANDLERS)
+
+        def handler(request: Request, exc: Exception) -> Response:
+            return (api if request.url.path.startswith(API_PREFIX) else pages)(request, exc)  # type: ignore[operator]
+
+        return handler
+
+    return {exc_type: by_path(exc_type) for exc_type in page_handlers}

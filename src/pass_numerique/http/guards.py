@@ -46,6 +46,10 @@ async def even_with_temporary_password(connection: ASGIConnection, _: BaseRouteH
     _require_actor(connection, temporary_password_ok=True)
 
 
+even_with_temporary_password.roles = frozenset(Role)  # type: ignore[attr-defined]
+authenticated.roles = frozenset(Role)  # type: ignore[attr-defined]
+
+
 def requires(*roles: Role) -> Guard:
     """Signed in with one of ``roles``."""
 
@@ -54,7 +58,13 @@ def requires(*roles: Role) -> Guard:
             raise PermissionDeniedException("Vous n'avez pas les droits pour cette action.")
 
     guard.__name__ = "requires_" + "_or_".join(r.value for r in roles)
+    guard.roles = frozenset(roles)  # type: ignore[attr-defined]
     return guard
+
+
+def roles_of(guard: Guard) -> frozenset[Role]:
+    """The roles a guard lets through: what the staff menu shows each role (web/staff/layout.py)."""
+    return getattr(guard, "roles", frozenset())
 
 
 ADMIN = requires(Role.admin)

@@ -20,6 +20,38 @@ def value_lists() -> dict[str, dict[str, str]]:
     return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
 
 
+ADMINISTRATIVE_THEMES = (
+    "aide_aux_demarches_administratives",
+    "papiers_elections_citoyennete",
+    "famille_scolarite",
+    "social_sante",
+    "travail_formation",
+    "logement",
+    "transports_mobilite",
+    "argent_impots",
+    "justice",
+    "etrangers_europe",
+    "loisirs_sports_culture",
+    "associations",
+)
+"""La Coop's « thématiques de démarches administratives » (its ``thematiquesAdministratives``), led
+by their umbrella theme. The other thematiques are digital skills. Both groups are national: a
+look-alike pair (« Santé » and « Social - Santé ») is one skill and one procedure, not a duplicate."""
+
+THEME_GROUPS = (("numerique", "Usages du numérique"), ("demarches", "Démarches administratives"))
+
+
+def theme_groups() -> list[tuple[str, str, dict[str, str]]]:
+    """The thematiques in La Coop's two groups, as (key, French heading, code -> label)."""
+    themes = value_lists()["thematique"]
+    administrative = {code: themes[code] for code in ADMINISTRATIVE_THEMES}
+    digital = {code: text for code, text in themes.items() if code not in administrative}
+    return [
+        (key, heading, group)
+        for (key, heading), group in zip(THEME_GROUPS, (digital, administrative), strict=True)
+    ]
+
+
 def label(list_name: str, code: str) -> str:
     return value_lists()[list_name].get(code, code)
 

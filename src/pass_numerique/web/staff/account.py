@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, password change and the staff home page."""
+"""Sign-in, sign-out, password change and the staff home page (each role's work page)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
-from pass_numerique.domain.actors import Actor, Role
+from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.reimbursement import periods
+from pass_numerique.domain.reports import home_figures
 from pass_numerique.http import guards
-from pass_numerique.http.authentication import actor_of, client_address
-from pass_numerique.http.errors import headers_of, status_of
+from pass_numerique.http.authentication import actor_of, client_address, local_path
+from pass_numerique.http.errors import SESSION_EXPIRED, headers_of, status_of
 from pass_numerique.http.parameters import OptionalSearch
+from pass_numerique.rendering import french_format
 from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import (
     HOME_URL,
@@ -24,6 +27,7 @@ from pass_numerique.web.staff.layout import (
     page,
     see_other,
 )
+from pass_numerique.web.staff.reports import percent
 
 # Where a sign-in may return: the staff pages and the phone scanner (its page and a voucher's URL).
 _RETURN_PREFIXES = ("/staff/", "/scan", "/v/")
@@ -31,10 +35,8 @@ SCANNER_URL = "/scan"
 
 
 def _safe_next(target: str | None) -> str:
-    # Only our own pages: never an open redirect to another site.
-    if target and target.startswith(_RETURN_PREFIXES) and not target.startswith("//") and "\\" not in target:
-        return target
-    return HOME_URL
+    # Only a path of this site: never an open redirect to another one (http/authentication.py).
+    return local_path(target) or HOME_URL
 
 
 def _session_cookie(value: str, max_age: int | None) -> Cookie:
@@ -53,8 +55,12 @@ class AccountPages(StaffController):
     # -- sign-in -------------------------------------------------------------
 
     @get("/login", guards=[guards.public])
-    async def login_form(self, request: Request, suite: OptionalSearch = None) -> Template:
-        return page(request, "login.html", suite=_safe_next(suite), values={})
+    async def login_form(
+        self, request: Request, suite: OptionalSearch = None, session: OptionalSearch = None
+    ) -> Template:
+        return page(
+            request, "login.html", suite=_safe_next(suite), expired=session == SESSION_EXPIRED, values={}
+        )
 
     @post("/login", guards=[guards.public])
     async def login(self, request: Request) -> Response:
@@ -124,7 +130,19 @@ class AccountPages(StaffController):
 
     @get("/", guards=[guards.STAFF])
     async def home(self, request: Request) -> Template:
-        return page(request, "home.html")
+        """A work page: the role's main action, its tasks and its key figures."""
+        actor = actor_of(request)
+        figures = await home_figures.home_figures(actor)
+        to_close = await periods.months_to_close(actor) if actor.role in MANAGERS else []
+        return page(
+            request,
+            "home.html",
+            figures=figures,
+            months_to_close=to_close,
+            sleeping_days=home_figures.SLEEPING_DAYS,
+            number=french_format.number,
+            percent=percent,
+        )
 
 
 class RootPage(Controller):

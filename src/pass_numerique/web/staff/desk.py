@@ -58,7 +58,7 @@ class DeskPages(StaffController):
             age_bands=lists["tranche_age"],
             genders=lists["genre"],
             social_statuses=lists["statut_social"],
-            needs=lists["thematique"],
+            need_groups=value_lists.theme_groups(),
             values=values,
             **context,
         )
@@ -103,10 +103,25 @@ class DeskPages(StaffController):
             "needs",
             "programme_id",
         }
+        issuing = values.get("action") == "issue"
+        # The choices the booklet needs are parsed first, all of them, so the error summary lists
+        # every missing one at once, in the form's order; what they mean is then the domain's to check.
+        wanted = {**({"programme_id": "le programme"} if issuing else {}), "territory_id": "le territoire"}
+        chosen: dict[str, int] = {}
+        missing: dict[str, DomainError] = {}
+        for key, label in wanted.items():
+            try:
+                chosen[key] = form_int(values, key, label)
+            except DomainError as exc:
+                missing[key] = exc
+        if missing:
+            errors = {key: exc.message for key, exc in missing.items()}
+            status = status_of(next(iter(missing.values())))
+            return await self._desk(request, status_code=status, values=values, errors=errors)
         try:
             data = bounds.checked(
                 beneficiaries.BeneficiaryCreate(
-                    territory_id=form_int(values, "territory_id", "le territoire"),
+                    territory_id=chosen["territory_id"],
                     external_ref=str(values.get("external_ref", "")).strip() or None,
                     age_band=values.get("age_band") or "non_communique",
                     gender=values.get("gender") or "non_communique",
@@ -115,13 +130,11 @@ class DeskPages(StaffController):
                     needs=list(values.get("needs", [])),
                 )
             )
-            if values.get("action") == "issue":
+            if issuing:
                 booklet = await lifecycle.issue_booklet(
                     actor,
                     bounds.checked(
-                        lifecycle.IssueRequest(
-                            programme_id=form_int(values, "programme_id", "le programme"), beneficiary=data
-                        )
+                        lifecycle.IssueRequest(programme_id=chosen["programme_id"], beneficiary=data)
                     ),
                 )
                 return see_other(f"/staff/booklets/{booklet.serial}?fait=issued")

@@ -21,9 +21,11 @@ from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import local_zone
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.states import BookletStatus, PrintJobStatus, VoucherStatus
+from pass_numerique.http import guards
 from pass_numerique.http.errors import page_exception_handlers
 from pass_numerique.http.security_headers import STAFF_PAGE_HEADERS
 from pass_numerique.rendering import french_format
+from pass_numerique.settings import get_settings
 
 LOGIN_URL = "/staff/login"
 HOME_URL = "/staff/"
@@ -142,41 +144,108 @@ def fmt_euros(cents: int | None) -> str:
     return french_format.euros(cents)
 
 
-class NavItem(NamedTuple):
+class NavLink(NamedTuple):
+    """A page of the menu, shown to the roles its route's guard lets through."""
+
     url: str
     label: str
-    roles: frozenset[Role]
+    guard: guards.Guard
+    role_labels: Mapping[Role, str] = {}
+    """A role's own wording of the entry (a site agent's dashboard is its site's figures)."""
 
 
-# The header's menu, in order; each entry shows only to the roles that may open its page.
-NAV: list[NavItem] = [
-    NavItem("/staff/", "Accueil", frozenset(Role)),
-    NavItem("/staff/desk", "Guichet de remise", frozenset({Role.admin, Role.coordinator, Role.issuer})),
-    NavItem(
-        "/staff/booklets", "Rechercher un carnet", frozenset({Role.admin, Role.coordinator, Role.issuer})
+class NavGroup(NamedTuple):
+    """A heading of the menu opening a submenu (DSFR ``fr-nav__btn`` + ``fr-menu``, id ``menu-<key>``)."""
+
+    key: str
+    label: str
+    links: tuple[NavLink, ...]
+
+
+# The header's menu, in order. Who sees an entry is read from the guard its route declares
+# (http/guards.py): the roles are written once, there. A group one role sees a single entry of
+# is shown as that entry.
+NAV: list[NavLink | NavGroup] = [
+    NavLink(HOME_URL, "Accueil", guards.STAFF),
+    NavLink("/scan", "Encaisser un chèque", guards.SITE_AGENT),
+    NavGroup(
+        "carnets",
+        "Carnets",
+        (
+            NavLink("/staff/desk", "Guichet de remise", guards.ISSUERS),
+            NavLink("/staff/booklets", "Rechercher un carnet", guards.ISSUERS),
+            NavLink("/staff/print-runs", "Tirages et stock", guards.MANAGERS),
+        ),
     ),
-    NavItem("/staff/print-runs", "Tirages", frozenset({Role.admin, Role.coordinator})),
-    NavItem("/staff/structures", "Structures", frozenset({Role.admin, Role.coordinator})),
-    NavItem("/staff/sites", "Lieux de médiation", frozenset({Role.admin, Role.coordinator})),
-    NavItem("/staff/users", "Comptes", frozenset({Role.admin})),
-    NavItem("/staff/programmes", "Programmes", frozenset({Role.admin})),
-    NavItem("/staff/territories", "Territoires", frozenset({Role.admin})),
-    NavItem("/staff/audit", "Journal", frozenset({Role.admin, Role.coordinator})),
-    NavItem(
-        "/staff/reports",
-        "Tableau de bord",
-        frozenset({Role.admin, Role.coordinator, Role.issuer, Role.viewer}),
+    NavGroup(
+        "partenaires",
+        "Partenaires",
+        (
+            NavLink("/staff/sites", "Lieux de médiation", guards.MANAGERS),
+            NavLink("/staff/structures", "Structures", guards.MANAGERS),
+        ),
     ),
-    NavItem("/staff/statements", "Relevés et remboursements", frozenset({Role.admin, Role.coordinator})),
-    NavItem("/scan", "Encaisser un chèque", frozenset({Role.site_agent})),
-    NavItem("/staff/reports", "Chiffres du lieu", frozenset({Role.site_agent})),
-    NavItem("/staff/statements", "Relevés du lieu", frozenset({Role.site_agent})),
-    NavItem("/staff/password", "Mot de passe", frozenset(Role)),
+    NavGroup(
+        "suivi",
+        "Suivi",
+        (
+            NavLink(
+                "/staff/reports", "Tableau de bord", guards.REPORTS, {Role.site_agent: "Chiffres du lieu"}
+            ),
+            NavLink(
+                "/staff/statements",
+                "Relevés et remboursements",
+                guards.STATEMENTS,
+                {Role.site_agent: "Relevés du lieu"},
+            ),
+            NavLink("/staff/audit", "Journal", guards.MANAGERS),
+        ),
+    ),
+    NavGroup(
+        "administration",
+        "Administration",
+        (
+            NavLink("/staff/users", "Comptes", guards.ADMIN),
+            NavLink("/staff/programmes", "Programmes", guards.ADMIN),
+            NavLink("/staff/territories", "Territoires", guards.ADMIN),
+        ),
+    ),
 ]
 
 
-def _nav(actor: Actor) -> list[tuple[str, str]]:
-    return [(item.url, item.label) for item in NAV if actor.role in item.roles]
+class MenuEntry(NamedTuple):
+    """One entry of a role's menu: a link (``url``) or a group of links (``links``); ``current``
+    when the page shown is the link's, or one of the group's (``aria-current``)."""
+
+    label: str
+    current: bool
+    url: str = ""
+    links: tuple[MenuEntry, ...] = ()
+    key: str = ""
+
+
+def _is_current(url: str, path: str) -> bool:
+    return path == url or (url != HOME_URL and path.startswith(url + "/"))
+
+
+def menu_of(role: Role, path: str = "") -> list[MenuEntry]:
+    """The menu one role sees on the page ``path``: the entries whose guard lets it through,
+    a group of one shown as its entry."""
+    entries: list[MenuEntry] = []
+    for item in NAV:
+        links = item.links if isinstance(item, NavGroup) else (item,)
+        shown = tuple(
+            MenuEntry(link.role_labels.get(role, link.label), _is_current(link.url, path), link.url)
+            for link in links
+            if role in guards.roles_of(link.guard)
+        )
+        if isinstance(item, NavGroup) and len(shown) > 1:
+            entries.append(
+                MenuEntry(item.label, any(link.current for link in shown), links=shown, key=item.key)
+            )
+        else:
+            entries.extend(shown)
+    return entries
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
@@ -185,7 +254,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     base = {
         "user": user if isinstance(user, Actor) else None,
         "role_label": ROLE_LABELS.get(user.role, "") if isinstance(user, Actor) else "",
-        "nav": _nav(user) if isinstance(user, Actor) else [],
+        "nav": menu_of(user.role, request.url.path) if isinstance(user, Actor) else [],
         "current": request.url.path,
         "static": "/static",
         "fmt_datetime": fmt_datetime,
@@ -197,6 +266,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         "plural": french_format.plural,
         "month_label": french_format.month_label,
         "notice": NOTICES.get(request.query_params.get("fait", "")),
+        "accessibility_status": get_settings().accessibility_status,
         "errors": {},
         "values": {},
     }
