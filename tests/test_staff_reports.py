@@ -169,9 +169,7 @@ def test_the_dashboard_figures_add_up_and_say_their_base(client, world: World) -
     funnel = text[text.index("Carnets imprimés sur la période : combien") :]
     funnel = funnel[: funnel.index("</table>")]
     assert '<th scope="row">Imprimés sur la période</th><td>1</td>' in funnel
-    assert (
-        '<th scope="row">… entamés</th><td>1</td><td>100,0\u202f%</td>' in funnel
-    )
+    assert '<th scope="row">… entamés</th><td>1</td><td>100,0\u202f%</td>' in funnel
     login(client, world.admin)
     everything = client.get("/staff/reports").text
     assert "Total, 2 lieux" in everything and 'id="rapprochement"' not in everything
