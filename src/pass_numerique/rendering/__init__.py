@@ -2,7 +2,8 @@
 
 ``booklet_pdf`` (``BookletPrint``, ``VoucherPrint``, ``Branding``), ``pdf_concat`` (a print run's
 chunks in one file), ``statement_pdf`` (``StatementDocument``), ``spreadsheets`` (``Table`` of
-typed cells) and ``charts`` (SVG bar geometry).
+typed cells), ``charts`` (SVG bar geometry) and ``french_format`` (numbers, euros, months and
+plurals written the French way, for every page, PDF and export).
 
 A leaf: it imports nothing of the domain, the tables, the database or the settings, so it can be
 tested and reused alone. The context that owns the data maps it to these inputs and passes
