@@ -43,10 +43,15 @@ def test_static_assets_keep_caching_and_the_scanner_shell_keeps_its_own(client) 
     assert asset.status_code == 200
     assert asset.headers["cache-control"] == "max-age=3600"
     assert asset.headers["x-content-type-options"] == "nosniff"
-    shell = client.get("/v/some-token")
+    shell = client.get("/scan")
     assert shell.headers["cache-control"] == "no-cache"  # holds no data; the API answers carry it
     assert shell.headers["referrer-policy"] == "no-referrer"
     assert shell.headers["x-content-type-options"] == "nosniff"
+    # A voucher's URL answers a site agent and anyone else differently, and names the voucher.
+    voucher = client.get("/v/some-token")
+    assert voucher.headers["cache-control"] == "no-store"
+    assert voucher.headers["referrer-policy"] == "no-referrer"
+    assert voucher.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.fixture

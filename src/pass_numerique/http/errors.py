@@ -257,6 +257,18 @@ def _referring_page(request: Request) -> str | None:
     return local_path(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
+JSON_ERRORS = "json_errors"
+"""A route handler's ``opt`` key: its refusals are JSON even outside ``/api/`` (read by a script)."""
+
+
+def answers_json(request: Request) -> bool:
+    """Whether a refusal of this request is JSON (the API, or a route read by a script) or a page."""
+    route_handler = request.scope.get("route_handler")  # none for an unknown URL
+    return request.url.path.startswith(API_PREFIX) or bool(
+        route_handler and route_handler.opt.get(JSON_ERRORS)
+    )
+
+
 def application_exception_handlers(page_handlers: ExceptionHandlersMap) -> ExceptionHandlersMap:
     """The application's handlers, for what no controller answers (an unknown URL, a method a
     route does not take): JSON under ``/api/``, the pages' French HTML everywhere else."""
@@ -267,7 +279,7 @@ def application_exception_handlers(page_handlers: ExceptionHandlersMap) -> Excep
         api = next(API_EXCEPTION_HANDLERS[c] for c in exc_type.__mro__ if c in API_EXCEPTION_HANDLERS)
 
         def handler(request: Request, exc: Exception) -> Response:
-            return (api if request.url.path.startswith(API_PREFIX) else pages)(request, exc)  # type: ignore[operator]
+            return (api if answers_json(request) else pages)(request, exc)  # type: ignore[operator]
 
         return handler
 

@@ -26,7 +26,7 @@ from pass_numerique.domain.redemption import public_voucher
 from pass_numerique.domain.vouchers import codes
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
-from pass_numerique.http.errors import status_of
+from pass_numerique.http.errors import JSON_ERRORS, status_of
 from pass_numerique.http.parameters import ScannedParameter
 from pass_numerique.http.security_headers import SCANNER_SHELL_HEADERS
 from pass_numerique.web.staff.layout import LOGIN_URL, PAGE_EXCEPTION_HANDLERS, page
@@ -112,6 +112,7 @@ class ScannerSessionExchange(Controller):
         "/scan/session",
         guards=[guards.SITE_AGENT],
         status_code=200,
+        opt={JSON_ERRORS: True},
     )
     async def session_token(self, request: Request) -> ScannerSession:
         """The scanner's 30-day bearer token for the site agent of this staff session."""

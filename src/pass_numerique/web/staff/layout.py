@@ -68,6 +68,7 @@ AUDIT_ACTIONS = {
     "beneficiary.erase": "Données d'un bénéficiaire effacées",
     "print_run.create": "Tirage créé",
     "print_job.start": "Impression d'un tirage lancée",
+    "print_job.fail": "Impression d'un tirage en échec",
     "programme.create": "Programme créé",
     "programme.update": "Programme modifié",
     "programme.extend_validity": "Validité des carnets prolongée",
