@@ -185,6 +185,17 @@ def test_tokens_expire_by_default_and_within_a_maximum(client, world: World) -> 
     longest = {"label": "x", "expires_in_days": settings.token_max_days}
     assert client.post("/api/v1/auth/tokens", json=longest, headers=headers).status_code == 201
     assert all(t["expires_at"] for t in client.get("/api/v1/auth/tokens", headers=headers).json())
+    # A token made before tokens expired by default lives the maximum at most.
+    legacy = run(authentication.create_token(world.agent, "ancien"))
+    created = utcnow() - timedelta(days=settings.token_max_days, minutes=1)
+    run(
+        ApiToken.update({ApiToken.expires_at: None, ApiToken.created_at: created}).where(
+            ApiToken.id == legacy.id
+        )
+    )
+    assert run(authentication.authenticate_token(legacy.token)) is None
+    run(ApiToken.update({ApiToken.created_at: utcnow()}).where(ApiToken.id == legacy.id))
+    assert run(authentication.authenticate_token(legacy.token)) is not None
 
 
 NEW_PASSWORD = "trois-pommes-sur-le-buffet"

@@ -84,7 +84,7 @@ _USER_WITH_SCOPE = (
 # Authentication runs on every API request: one statement, written out once. Built through
 # Piccolo's joins it cost more CPU than the redemption it guards (about 40 % of a request).
 _BEARER_LOOKUP = """
-SELECT t.id, t.expires_at, t.revoked_at, t.last_used_at,
+SELECT t.id, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
        u.id AS user_id, u.email, u.display_name, u.role, u.active, u.site, u.structure,
        u.must_change_password,
        s.territory AS site_territory, d.territory AS structure_territory
@@ -293,14 +293,16 @@ async def authenticate_token(raw: str) -> Actor | None:
     row = rows[0] if rows else None
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return None
-    if row["expires_at"] is not None and row["expires_at"] <= now:
+    # Tokens created before every token had an expiry live PN_TOKEN_MAX_DAYS at most.
+    expires_at = row["expires_at"] or row["created_at"] + timedelta(days=get_settings().token_max_days)
+    if expires_at <= now:
         return None
     # Read again at least every PN_TOKEN_CACHE_SECONDS, so last_used_at keeps its resolution.
     if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_RESOLUTION:
         await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
     row["id"] = row.pop("user_id")
     actor = await _scope_of(row)
-    token_cache.CACHE.remember(key, actor, read_at=now, expires_at=row["expires_at"], generation=generation)
+    token_cache.CACHE.remember(key, actor, read_at=now, expires_at=expires_at, generation=generation)
     return actor
 
 
