@@ -278,8 +278,8 @@ class BookletController(Controller):
     async def stock_expiry(
         self,
         request: Request,
-        print_run_id: FromQuery[int | None] = None,
-        structure_id: FromQuery[int | None] = None,
+        print_run_id: OptionalId = None,
+        structure_id: OptionalId = None,
     ) -> stock.StockExpiry:
         """Unissued booklets of a print run or a structure expired or expiring soon."""
         return await stock.stock_expiry(

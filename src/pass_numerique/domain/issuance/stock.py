@@ -455,9 +455,9 @@ class RevalidateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     or of a structure (optionally only ``serials`` among them)."""
 
     valid_until: date
-    print_run_id: int | None = None
-    structure_id: int | None = None
-    serials: list[str] | None = None
+    print_run_id: bounds.Id | None = None
+    structure_id: bounds.Id | None = None
+    serials: Annotated[list[bounds.Serial], msgspec.Meta(max_length=bounds.MAX_SERIALS)] | None = None
 
 
 class RevalidateResult(msgspec.Struct, kw_only=True):
