@@ -221,3 +221,10 @@ def test_days_out_of_bounds_are_refused_where_a_month_or_a_validity_is_added_to_
     refused(client.post("/api/v1/print-runs", headers=admin, json=body), "valid_from")
     extend = f"/api/v1/programmes/{world.programme.id}/extend-validity"
     refused(client.post(extend, headers=admin, json={"valid_until": day}), "valid_until")
+
+
+def test_a_public_page_with_a_day_out_of_bounds_gets_a_french_page(client, world: World) -> None:
+    response = client.get("/statistiques?end=0001-01-01")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Date hors limites" in response.text

@@ -99,11 +99,12 @@ def checked(value: S) -> S:
 
 
 def field_of(exc: msgspec.ValidationError) -> str | None:
-    """The field msgspec names in its message (``… - at `$.name` ``), without the ``$.``."""
+    """The field msgspec names in its message (``… - at `$.serials[3]` ``), as a form names it
+    (``serials``): without the ``$.`` and the item's index."""
     message = str(exc)
     if " - at `$." not in message:
         return None
-    return message.rsplit(" - at `$.", 1)[1].rstrip("`")
+    return message.rsplit(" - at `$.", 1)[1].rstrip("`").split("[", 1)[0]
 
 
 def check_day(value: date | None, field: str) -> None:
