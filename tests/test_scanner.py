@@ -563,6 +563,13 @@ def test_the_camera_ignores_the_voucher_just_redeemed_still_in_front_of_it(
         expect(page.locator("#view-scan")).to_be_visible()  # not refused as already used
         assert page.evaluate("document.body.dataset.refusal") is None
         assert domain(Redemption.count()) == 1
+        # Held in front of the camera longer than that, it is refused; and that refusal is not
+        # repeated at once either.
+        expect(page.locator("#result-message")).to_contain_text("déjà été utilisé", timeout=20_000)
+        page.get_by_role("button", name="Scanner un autre chèque").click()
+        expect(page.locator("#camera-status")).to_have_text(
+            "Ce chèque vient d'être refusé : présentez le chèque suivant.", timeout=20_000
+        )
     finally:
         context.close()
         write_y4m(camera_file, None)
