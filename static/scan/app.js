@@ -275,7 +275,11 @@
   // ---------------------------------------------------------------- manual entry
   function onCodeInput() {
     const input = $("code");
-    if (RULES.parse(input.value).token || input.value.includes("/")) return; // a pasted QR URL: leave as is
+    // A QR URL, pasted or typed by a wedge scanner one character at a time: left as it is typed
+    // (grouping "https" as a short code would turn it into "HTTP-S").
+    const lower = input.value.toLowerCase();
+    const urlStart = lower !== "" && ("https://".startsWith(lower) || "http://".startsWith(lower));
+    if (urlStart || RULES.parse(input.value).token || input.value.includes("/")) return;
     const raw = RULES.normalise(input.value).slice(0, 12);
     const grouped = group(raw);
     if (grouped !== input.value) {
