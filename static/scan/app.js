@@ -135,7 +135,8 @@
     try { answer = await api("POST", "/scan/session"); } catch (e) {
       showLogin("Pas de réseau : la première connexion demande Internet."); return false;
     }
-    if (answer.status === 401) { location.replace(LOGIN_URL); return false; }
+    // Not signed in (or an answer that is not the token, such as a sign-in page): the staff sign-in.
+    if (answer.status === 401 || (answer.ok && !(answer.data && answer.data.token))) { location.replace(LOGIN_URL); return false; }
     if (!answer.ok) {
       showLogin(answer.status === 403 ? "Cette page est réservée aux agents des lieux de médiation." : "Connexion impossible : réessayez.");
       return false;

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -27,7 +28,7 @@ from pass_numerique.domain.redemption import public_voucher
 from pass_numerique.domain.vouchers import codes
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of
-from pass_numerique.http.errors import status_of
+from pass_numerique.http.errors import API_EXCEPTION_HANDLERS, status_of
 from pass_numerique.web.staff.layout import LOGIN_URL, PAGE_EXCEPTION_HANDLERS, page
 
 STATIC_URL = "/static"
@@ -113,10 +114,21 @@ class ScannerPages(Controller):
         )
 
 
+# The exchange is read by the page's script: its refusals are the API's JSON (401 without a session,
+# 403 for another role or a missing CSRF token), never the pages' redirect to the sign-in. The
+# sign-in wall's classes are named, as the pages' handlers name them: the most specific class wins.
+_JSON_ERRORS = {
+    **API_EXCEPTION_HANDLERS,
+    NotAuthorizedException: API_EXCEPTION_HANDLERS[HTTPException],
+    PermissionDeniedException: API_EXCEPTION_HANDLERS[HTTPException],
+}
+
+
 class ScannerSessionExchange(Controller):
-    """Read by the page's script: errors are the application's JSON ones, never a redirect."""
+    """Read by the page's script: errors are JSON, never a page."""
 
     include_in_schema = False
+    exception_handlers = _JSON_ERRORS
 
     @post(
         "/scan/session",
