@@ -135,12 +135,13 @@
     try { answer = await api("POST", "/scan/session"); } catch (e) {
       showLogin("Pas de réseau : la première connexion demande Internet."); return false;
     }
-    // Not signed in (or an answer that is not the token, such as a sign-in page): the staff sign-in.
-    if (answer.status === 401 || (answer.ok && !(answer.data && answer.data.token))) { location.replace(LOGIN_URL); return false; }
+    if (answer.status === 401) { location.replace(LOGIN_URL); return false; }
     if (!answer.ok) {
       showLogin(answer.status === 403 ? "Cette page est réservée aux agents des lieux de médiation." : "Connexion impossible : réessayez.");
       return false;
     }
+    // An answer that is not the token (a sign-in page on the way): the staff sign-in.
+    if (!(answer.data && answer.data.token)) { location.replace(LOGIN_URL); return false; }
     state.session = { token: answer.data.token.token, tokenId: answer.data.token.id, user: answer.data.user };
     localStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
     return true;
@@ -426,13 +427,13 @@
   }
 
   function showRefusal(message, code) {
-    const refused = state.basket.length ? state.basket.map((v) => v.code) : [state.lastCode].filter(Boolean);
-    rememberHandled(refused, "Ce chèque vient d'être refusé : présentez le chèque suivant.");
     resetSession();
     document.body.dataset.refusal = code || "refused";
     showResult("ko", "Chèque refusé", message, "Ne rendez pas le service au titre du Pass numérique avec ce chèque.");
   }
   function showResult(kind, title, message, detail) {
+    // A refusal: the voucher last read is likely still in front of the camera.
+    if (kind === "ko") rememberHandled([state.lastCode].filter(Boolean), "Ce chèque vient d'être refusé : présentez le chèque suivant.");
     $("result-box").className = `verdict ${kind}`;
     $("result-box").setAttribute("role", kind === "ko" ? "alert" : "status");
     $("result-icon").textContent = kind === "ok" ? "✓" : kind === "ko" ? "✕" : "…";

@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -26,9 +25,9 @@ from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.redemption import public_voucher
 from pass_numerique.domain.vouchers import codes
-from pass_numerique.http import guards
+from pass_numerique.http import errors, guards
 from pass_numerique.http.authentication import actor_of
-from pass_numerique.http.errors import API_EXCEPTION_HANDLERS, status_of
+from pass_numerique.http.errors import status_of
 from pass_numerique.web.staff.layout import LOGIN_URL, PAGE_EXCEPTION_HANDLERS, page
 
 STATIC_URL = "/static"
@@ -115,12 +114,17 @@ class ScannerPages(Controller):
 
 
 # The exchange is read by the page's script: its refusals are the API's JSON (401 without a session,
-# 403 for another role or a missing CSRF token), never the pages' redirect to the sign-in. The
-# sign-in wall's classes are named, as the pages' handlers name them: the most specific class wins.
+# 403 for another role or a missing CSRF token), never the pages' redirect to the sign-in. Every
+# class the pages' handlers name gets the API's handler of its nearest class: the most specific
+# class a handler is declared for wins, whatever the layer.
 _JSON_ERRORS = {
-    **API_EXCEPTION_HANDLERS,
-    NotAuthorizedException: API_EXCEPTION_HANDLERS[HTTPException],
-    PermissionDeniedException: API_EXCEPTION_HANDLERS[HTTPException],
+    **errors.API_EXCEPTION_HANDLERS,
+    **{
+        exc_type: next(
+            errors.API_EXCEPTION_HANDLERS[c] for c in exc_type.__mro__ if c in errors.API_EXCEPTION_HANDLERS
+        )
+        for exc_type in PAGE_EXCEPTION_HANDLERS
+    },
 }
 
 
