@@ -547,7 +547,10 @@ def test_a_full_qr_url_typed_or_wedge_scanned_is_accepted(page: Page, server: st
     log_in(page, server, world)
     printed = f"{LONG_PUBLIC_URL}/v/{codes[0].token}"
     assert len(printed) > 120
-    type_code(page, printed)
+    field = page.get_by_label("Ou saisissez le code du chèque")
+    field.press_sequentially(printed, delay=5)  # as a keyboard-wedge scanner types it
+    expect(field).to_have_value(printed)  # whole, and not grouped as a short code on the way
+    page.get_by_role("button", name="Vérifier le code").click()
     expect(page.locator("#confirm-title")).to_have_text("Chèque valable")
     expect(page.locator("#c-numbers")).to_have_text("n° 1")
 
@@ -654,6 +657,13 @@ def test_the_camera_ignores_the_voucher_just_redeemed_still_in_front_of_it(
         expect(page.locator("#view-scan")).to_be_visible()  # not refused as already used
         assert page.evaluate("document.body.dataset.refusal") is None
         assert domain(Redemption.count()) == 1
+        # Held in front of the camera longer than that, it is refused; and that refusal is not
+        # repeated at once either.
+        expect(page.locator("#result-message")).to_contain_text("déjà été utilisé", timeout=20_000)
+        page.get_by_role("button", name="Scanner un autre chèque").click()
+        expect(page.locator("#camera-status")).to_have_text(
+            "Ce chèque vient d'être refusé : présentez le chèque suivant.", timeout=20_000
+        )
     finally:
         context.close()
         write_y4m(camera_file, None)

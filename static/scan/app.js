@@ -14,8 +14,8 @@
   const BUNDLE_KEY = "pn-scan-bundle";
   const TIMEOUT_MS = 8000;
   const LOGIN_URL = document.body.dataset.login || "/staff/login?suite=/scan";
-  // After a redemption the same voucher is usually still in front of the camera: its code is
-  // ignored this long after the camera reopens, instead of being refused as already used.
+  // After a result the same voucher is usually still in front of the camera: its code is ignored
+  // this long after the camera reopens, instead of being refused at once (as already used).
   const JUST_REDEEMED_MS = 8000;
   const PROBE_MS = 5000;
 
@@ -44,7 +44,8 @@
     adding: false,
     networkDown: false, // a request failed although the browser says it is online
     pendingResult: null, // request id of the queued redemption the result screen shows
-    justRedeemed: { codes: [], until: 0 },
+    justHandled: { codes: [], until: 0, note: "" }, // the last result's codes, for the camera
+    lastCode: null,
   };
 
   function say(text) { const live = $("live"); live.textContent = ""; setTimeout(() => { live.textContent = text; }, 30); }
@@ -146,6 +147,8 @@
       showLogin(answer.status === 403 ? "Cette page est réservée aux agents des lieux de médiation." : "Connexion impossible : réessayez.");
       return false;
     }
+    // An answer that is not the token (a sign-in page on the way): the staff sign-in.
+    if (!(answer.data && answer.data.token)) { location.replace(LOGIN_URL); return false; }
     state.session = { token: answer.data.token.token, tokenId: answer.data.token.id, user: answer.data.user };
     localStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
     return true;
@@ -248,8 +251,8 @@
     if (now - lastTry > 150 && video.readyState >= 2 && video.videoWidth) {
       lastTry = now;
       const text = await decodeFrame(video);
-      if (text && scanning && justRedeemed(text)) {
-        $("camera-status").textContent = "Ce chèque vient d'être encaissé : présentez le chèque suivant.";
+      if (text && scanning && justHandled(text)) {
+        $("camera-status").textContent = state.justHandled.note;
       } else if (text && scanning) {
         scanning = false;
         if (navigator.vibrate) navigator.vibrate(80);
@@ -260,8 +263,8 @@
     requestAnimationFrame(tick);
   }
   function codeOf(text) { const read = RULES.parse(text); return read.token || read.shortCode || RULES.normalise(text); }
-  function justRedeemed(text) {
-    return Date.now() < state.justRedeemed.until && state.justRedeemed.codes.includes(codeOf(text));
+  function justHandled(text) {
+    return Date.now() < state.justHandled.until && state.justHandled.codes.includes(codeOf(text));
   }
   async function decodeFrame(video) {
     if (detector) {
@@ -281,7 +284,11 @@
   // ---------------------------------------------------------------- manual entry
   function onCodeInput() {
     const input = $("code");
-    if (RULES.parse(input.value).token || input.value.includes("/")) return; // a pasted QR URL: leave as is
+    // A QR URL, pasted or typed by a wedge scanner one character at a time: left as it is typed
+    // (grouping "https" as a short code would turn it into "HTTP-S").
+    const lower = input.value.toLowerCase();
+    const urlStart = lower !== "" && ("https://".startsWith(lower) || "http://".startsWith(lower));
+    if (urlStart || RULES.parse(input.value).token || input.value.includes("/")) return;
     const raw = RULES.normalise(input.value).slice(0, 12);
     const grouped = group(raw);
     if (grouped !== input.value) {
@@ -315,6 +322,7 @@
     stopCamera();
     const token = RULES.parse(text).token || null;
     const code = codeOf(text);
+    state.lastCode = code;
     if (state.basket.some((v) => v.code === code)) {
       say("Ce chèque est déjà dans la séance.");
       showConfirm();
@@ -395,7 +403,8 @@
   }
 
   function resetSession() { state.basket = []; state.offline = false; state.unverified = false; state.adding = false; state.pendingResult = null; }
-  function rememberRedeemed(codes) { state.justRedeemed = { codes, until: 0 }; }
+  function rememberHandled(codes, note) { state.justHandled = { codes, until: 0, note }; }
+  const REDEEMED_NOTE = "Ce chèque vient d'être encaissé : présentez le chèque suivant.";
 
   async function redeem(event) {
     event.preventDefault();
@@ -414,7 +423,7 @@
       if (!answer.ok) return showRefusal((answer.data && answer.data.message) || "Encaissement refusé.", answer.data && answer.data.code);
       const r = answer.data;
       resetSession();
-      rememberRedeemed(body.codes);
+      rememberHandled(body.codes, REDEEMED_NOTE);
       showResult("ok", r.redeemed.length > 1 ? `${r.redeemed.length} chèques encaissés` : "Chèque encaissé",
         `${euros(r.total_cents)} · ${themeLabel(r.theme)}`,
         `Carnet ${r.booklet_serial} : ${r.remaining} chèque(s) restant(s), valable jusqu'au ${frDate(r.valid_until)}.`);
@@ -434,6 +443,8 @@
     showResult("ko", "Chèque refusé", message, "Ne rendez pas le service au titre du Pass numérique avec ce chèque.");
   }
   function showResult(kind, title, message, detail) {
+    // A refusal: the voucher last read is likely still in front of the camera.
+    if (kind === "ko") rememberHandled([state.lastCode].filter(Boolean), "Ce chèque vient d'être refusé : présentez le chèque suivant.");
     $("result-box").className = `verdict ${kind}`;
     $("result-box").setAttribute("role", kind === "ko" ? "alert" : "status");
     $("result-icon").textContent = kind === "ok" ? "✓" : kind === "ko" ? "✕" : "…";
@@ -501,7 +512,7 @@
     };
     await queuePut(item);
     resetSession();
-    rememberRedeemed(item.codes);
+    rememberHandled(item.codes, REDEEMED_NOTE);
     state.pendingResult = item.request_id;
     showResult("pending", "En attente d'envoi", `${item.codes.length} chèque(s) · ${themeLabel(item.theme)}`,
       "Enregistré sur ce téléphone. Il sera envoyé automatiquement dès le retour du réseau.");
@@ -650,7 +661,7 @@
     $("confirm-cancel").addEventListener("click", () => { resetSession(); show("view-scan"); });
     $("next").addEventListener("click", () => {
       resetSession();
-      if (state.justRedeemed.codes.length) state.justRedeemed.until = Date.now() + JUST_REDEEMED_MS;
+      if (state.justHandled.codes.length) state.justHandled.until = Date.now() + JUST_REDEEMED_MS;
       show("view-scan");
     });
     const observer = () => { $("basket-banner").hidden = !state.adding; $("basket-cancel").hidden = !state.adding; };

@@ -24,7 +24,7 @@ from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.redemption import public_voucher
 from pass_numerique.domain.vouchers import codes
-from pass_numerique.http import guards
+from pass_numerique.http import errors, guards
 from pass_numerique.http.authentication import actor_of
 from pass_numerique.http.errors import JSON_ERRORS, status_of
 from pass_numerique.http.parameters import ScannedParameter
@@ -103,10 +103,26 @@ class ScannerPages(Controller):
         )
 
 
+# The exchange is read by the page's script: its refusals are the API's JSON (401 without a session,
+# 403 for another role or a missing CSRF token), never the pages' redirect to the sign-in. Every
+# class the pages' handlers name gets the API's handler of its nearest class: the most specific
+# class a handler is declared for wins, whatever the layer.
+_JSON_ERRORS = {
+    **errors.API_EXCEPTION_HANDLERS,
+    **{
+        exc_type: next(
+            errors.API_EXCEPTION_HANDLERS[c] for c in exc_type.__mro__ if c in errors.API_EXCEPTION_HANDLERS
+        )
+        for exc_type in PAGE_EXCEPTION_HANDLERS
+    },
+}
+
+
 class ScannerSessionExchange(Controller):
-    """Read by the page's script: errors are the application's JSON ones, never a redirect."""
+    """Read by the page's script: errors are JSON, never a page."""
 
     include_in_schema = False
+    exception_handlers = _JSON_ERRORS
 
     @post(
         "/scan/session",
