@@ -300,7 +300,7 @@ def test_expiring_stock_is_flagged_and_revalidated_by_a_coordinator(world: World
     fresh = print_run(world, 2)
     flagged = run(stock.stock_expiry(world.coordinator, print_run_id=old.id))
     assert (flagged.expired, flagged.expiring, flagged.warning_days) == (3, 0, 60)
-    assert flagged.booklets[0].serial == old.first_serial
+    assert flagged.booklets[0].serial == old.first_serial and flagged.booklets[0].expired
     assert (run(stock.stock_expiry(world.coordinator, print_run_id=soon.id)).expiring) == 2
     assert run(stock.stock_expiry(world.coordinator, print_run_id=fresh.id)).booklets == []
 

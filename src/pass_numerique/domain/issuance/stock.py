@@ -384,6 +384,7 @@ class StaleBooklet(msgspec.Struct, kw_only=True):
     status: BookletStatus
     structure_id: int | None
     valid_until: date
+    expired: bool
 
 
 class StockExpiry(msgspec.Struct, kw_only=True):
@@ -429,6 +430,7 @@ async def stock_expiry(
                 status=r["status"],
                 structure_id=r["structure"],
                 valid_until=r["valid_until"],
+                expired=r["valid_until"] < today,
             )
             for r in rows
         ],
