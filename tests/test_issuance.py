@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import msgspec
 import pytest
 
 from conftest import World, issue, run
@@ -300,9 +301,17 @@ def test_expiring_stock_is_flagged_and_revalidated_by_a_coordinator(world: World
     fresh = print_run(world, 2)
     flagged = run(stock.stock_expiry(world.coordinator, print_run_id=old.id))
     assert (flagged.expired, flagged.expiring, flagged.warning_days) == (3, 0, 60)
-    assert flagged.booklets[0].serial == old.first_serial
+    assert flagged.booklets[0].serial == old.first_serial and flagged.booklets[0].expired
     assert (run(stock.stock_expiry(world.coordinator, print_run_id=soon.id)).expiring) == 2
     assert run(stock.stock_expiry(world.coordinator, print_run_id=fresh.id)).booklets == []
+    listed = run(stock.stale_stock_by(world.coordinator, "print_run", [old.id, soon.id, fresh.id]))
+    assert listed == {
+        old.id: stock.StaleCounts(expired=3, expiring=0),
+        soon.id: stock.StaleCounts(expired=0, expiring=2),
+    }
+    south_coordinator = msgspec.structs.replace(world.coordinator, territory_ids=frozenset({world.south.id}))
+    south = run(stock.stale_stock_by(south_coordinator, "print_run", [old.id]))
+    assert south == {}  # another territory's coordinator counts nothing of it
 
     new_end = local_date(utcnow()) + timedelta(days=180)
     request = stock.RevalidateRequest(print_run_id=old.id, valid_until=new_end)

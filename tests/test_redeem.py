@@ -361,6 +361,8 @@ def test_a_redemption_dated_before_the_issuance_is_refused_or_moved_to_it(world:
     row = run(Redemption.select(Redemption.redeemed_at, Redemption.day).first())
     assert row["redeemed_at"] == issued_at and row["day"] == local_date(issued_at)
     assert run(Booklet.select(Booklet.first_used_at).first())["first_used_at"] == issued_at
+    event = run(AuditEvent.select(AuditEvent.after).where(AuditEvent.action == "voucher.redeem").first())
+    assert json_value(event["after"])["dated"] == skewed.occurred_at.isoformat()  # what the phone said
 
     before = redeem.RedeemRequest(
         codes=[codes[1].url],

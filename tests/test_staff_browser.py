@@ -273,6 +273,33 @@ def test_site_import_with_one_bad_line_then_fixed(page: Page, server: str, world
     assert serious_violations(page) == [], "site page"
 
 
+def test_expired_stock_is_flagged_and_revalidated_on_the_print_run_page(
+    page: Page, server: str, world: World
+) -> None:
+    from datetime import timedelta
+
+    from pass_numerique.domain.clock import local_date, utcnow
+    from pass_numerique.domain.issuance import stock
+
+    old = domain(
+        stock.create_print_run(
+            world.coordinator,
+            stock.PrintRunCreate(territory_id=world.north.id, programme_id=world.programme.id, quantity=3),
+            now=utcnow() - timedelta(days=370),
+        )
+    )
+    _sign_in(page, server, world.coordinator.email, f"/staff/print-runs/{old.id}")
+    expect(page.get_by_role("heading", name="Carnets non remis bientôt périmés")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"3 carnet(s|\(s\)) non remis ont expiré"))).to_be_visible()
+    assert serious_violations(page) == [], "print run with expired stock"
+    page.locator("#peremption").screenshot(path=DOCS_IMG / "stock-expiry.png")
+    new_end = local_date(utcnow()) + timedelta(days=90)
+    page.get_by_label("Revalider ces carnets jusqu'au").fill(new_end.isoformat())
+    page.get_by_role("button", name="Revalider plutôt que détruire").click()
+    expect(page.get_by_text("Les carnets non remis ont une nouvelle date de fin de validité")).to_be_visible()
+    expect(page.locator("#peremption")).to_have_count(0)
+
+
 def _tab_to(page: Page, selector: str, limit: int = 80) -> None:
     """Press Tab until the element matching ``selector`` has the focus: reachable by keyboard alone."""
     seen = []
@@ -349,3 +376,7 @@ def test_lost_booklet_is_cancelled_and_replaced(page: Page, server: str, world: 
     assert replacement.status == "cancelled" and replacement.replaced_by is not None
     fresh = domain(lifecycle.get_booklet(world.issuer, replacement.replaced_by))
     assert fresh.voucher_count == 7 and fresh.remaining == 7
+    # The replacement names the booklet it replaces and tells its story.
+    expect(page.get_by_role("link", name=f"carnet {booklet.serial}")).to_be_visible()
+    expect(page.get_by_text(f"carnet {booklet.serial} : Carnet annulé")).to_be_visible()
+    assert serious_violations(page) == [], "replacement page"

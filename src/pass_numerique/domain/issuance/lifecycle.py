@@ -325,8 +325,10 @@ async def cancel_booklet(
                 Booklet.cancel_reason: request.reason.strip()[:200],
             }
         ).where((Booklet.id == booklet["id"]) & (Booklet.status == booklet["status"]))
+        if request.replace and not cancelled:  # the last vouchers were redeemed meanwhile
+            raise DomainError("nothing_to_replace")
         replacement_serial = None
-        if request.replace and cancelled:
+        if request.replace:
             programme = await get_programme(booklet["programme"])
             created = await minting.create_booklets(
                 programme,

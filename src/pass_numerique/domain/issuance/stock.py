@@ -387,6 +387,7 @@ class StaleBooklet(msgspec.Struct, kw_only=True):
     status: BookletStatus
     structure_id: int | None
     valid_until: date
+    expired: bool
 
 
 class StockExpiry(msgspec.Struct, kw_only=True):
@@ -432,10 +433,41 @@ async def stock_expiry(
                 status=r["status"],
                 structure_id=r["structure"],
                 valid_until=r["valid_until"],
+                expired=r["valid_until"] < today,
             )
             for r in rows
         ],
     )
+
+
+class StaleCounts(msgspec.Struct, kw_only=True, frozen=True):
+    expired: int
+    expiring: int
+
+
+async def stale_stock_by(
+    actor: Actor, key: str, ids: list[int], *, now: datetime | None = None
+) -> dict[int, StaleCounts]:
+    """``stock_expiry``'s counts for many print runs (``key="print_run"``) or structures
+    (``key="structure"``) at once, for the lists: only those with stale stock, in the actor's
+    territories."""
+    actor.require_role(*MANAGERS)
+    column = {"print_run": Booklet.print_run, "structure": Booklet.structure}[key]
+    today = local_date(now or utcnow())
+    horizon = today + timedelta(days=get_settings().stock_expiry_warning_days)
+    stale = column.is_in(ids or [0]) & Booklet.status.is_in(list(UNISSUED)) & (Booklet.valid_until <= horizon)
+    if (territories := actor.territory_filter()) is not None:
+        stale &= Booklet.territory.is_in(list(territories) or [0])
+
+    async def counted(where: Any) -> dict[int, int]:
+        rows = await Booklet.select(column.as_alias("key"), Count()).where(where).group_by(column)
+        return {r["key"]: r["count"] for r in rows}
+
+    every, expired = await counted(stale), await counted(stale & (Booklet.valid_until < today))
+    return {
+        key_id: StaleCounts(expired=expired.get(key_id, 0), expiring=count - expired.get(key_id, 0))
+        for key_id, count in every.items()
+    }
 
 
 async def _stock_scope(actor: Actor, print_run_id: int | None, structure_id: int | None) -> Any:

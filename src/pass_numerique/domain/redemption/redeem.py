@@ -175,8 +175,9 @@ async def _perform(actor: Actor, request: RedeemRequest, key: _Key, now: datetim
         if (refusal := await voucher_state.refusal(voucher, day)) is not None:
             raise refusal
     # One booklet: its issuance bounds the moment of every voucher of the session.
+    moved_from = None
     if (issued := voucher_state.moment_after_issue(vouchers[0], moment)) != moment:
-        moment, day = issued, local_date(issued)
+        moved_from, moment, day = moment, issued, local_date(issued)
     won = (
         await Voucher.update({Voucher.status: VoucherStatus.redeemed})
         .where(Voucher.id.is_in(ids) & (Voucher.status == VoucherStatus.available))
@@ -229,6 +230,8 @@ async def _perform(actor: Actor, request: RedeemRequest, key: _Key, now: datetim
                 "redemption": item.redemption_id,
                 "period": period,
                 "late": late,
+                # A phone clock running slow: the time it gave, moved to the booklet's issuance.
+                **({"dated": moved_from.isoformat()} if moved_from else {}),
             },
         )
     result = RedeemResult(

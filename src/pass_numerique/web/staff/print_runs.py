@@ -65,6 +65,7 @@ class PrintRunPages(StaffController):
             total=found.total,
             page_number=current,
             pages=page_count(found.total),
+            stale=await stock.stale_stock_by(actor, "print_run", [r.id for r in found.runs]),
             query=list_query({"territoire": territoire}),
             filter_values={"territoire": territoire},
             territory_options=[(t.id, t.name) for t in visible],

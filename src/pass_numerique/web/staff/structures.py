@@ -78,6 +78,7 @@ class StructurePages(StaffController):
             "structures.html",
             status_code=status_code,
             structures=shown,
+            stale=await stock.stale_stock_by(actor, "structure", [s.id for s in shown]),
             count=len(found),
             page_number=current,
             pages=pages,
