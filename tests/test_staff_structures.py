@@ -147,8 +147,8 @@ def test_expiring_stock_is_flagged_and_revalidated_from_the_print_run_and_struct
     )
     login(client, world.coordinator)
     # The lists show which runs and structures hold such stock.
-    assert "4 non remis expiré(s)" in html.unescape(client.get("/staff/print-runs").text)
-    assert "2 non remis expiré(s)" in html.unescape(client.get("/staff/structures").text)
+    assert "4 carnets non remis expirés" in html.unescape(client.get("/staff/print-runs").text)
+    assert "2 carnets non remis expirés" in html.unescape(client.get("/staff/structures").text)
     run_page = html.unescape(client.get(f"/staff/print-runs/{old.id}").text)
     assert "4 carnets non remis ont expiré" in run_page and old.first_serial in run_page
     structure_page = html.unescape(client.get(f"/staff/structures/{world.structure.id}").text)
