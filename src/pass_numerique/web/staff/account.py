@@ -15,7 +15,6 @@ from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of, client_address, local_path
 from pass_numerique.http.errors import SESSION_EXPIRED, headers_of, status_of
 from pass_numerique.http.parameters import OptionalSearch
-from pass_numerique.rendering import french_format
 from pass_numerique.settings import get_settings
 from pass_numerique.web.staff.layout import (
     HOME_URL,
@@ -27,7 +26,6 @@ from pass_numerique.web.staff.layout import (
     page,
     see_other,
 )
-from pass_numerique.web.staff.reports import percent
 
 # Where a sign-in may return: the staff pages and the phone scanner (its page and a voucher's URL).
 _RETURN_PREFIXES = ("/staff/", "/scan", "/v/")
@@ -140,8 +138,6 @@ class AccountPages(StaffController):
             figures=figures,
             months_to_close=to_close,
             sleeping_days=home_figures.SLEEPING_DAYS,
-            number=french_format.number,
-            percent=percent,
         )
 
 
