@@ -451,6 +451,7 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/login", None),
     ("POST", "/staff/logout", EVERYONE),
     ("GET", "/staff/", EVERYONE),
+    ("GET", "/staff/nulle-part", EVERYONE),  # any other /staff/ address: a 404 page with the menu
     ("GET", "/staff/password", EVERYONE),
     ("POST", "/staff/password", EVERYONE),
     ("GET", "/staff/desk", ISSUERS),

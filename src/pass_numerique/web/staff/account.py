@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
@@ -139,6 +140,12 @@ class AccountPages(StaffController):
             months_to_close=to_close,
             sleeping_days=home_figures.SLEEPING_DAYS,
         )
+
+    @get("/{unknown:path}", guards=[guards.STAFF])
+    async def unknown_page(self) -> None:
+        """Any other /staff/ address: signed in, the French 404 page with the person's menu (what no
+        route answers at all gets the same page without it: the sign-in is not read there)."""
+        raise NotFoundException()
 
 
 class RootPage(Controller):
