@@ -151,6 +151,7 @@ def test_an_unknown_page_is_a_french_404_page_and_an_unknown_api_path_json(clien
         page = client.get(path)
         assert page.status_code == 404 and page.headers["content-type"].startswith("text/html"), path
         assert "Page introuvable" in page.text and '<html lang="fr"' in page.text
+        assert "Revenir à l'accueil" not in page.text  # no staff home for a public visitor
     api = client.get("/api/v1/nulle-part")
     assert api.status_code == 404 and api.json()["code"] == "not_found"
 
@@ -160,6 +161,7 @@ def test_an_unknown_staff_page_keeps_the_menu_of_the_signed_in_person(client, wo
     page = client.get("/staff/nulle-part/encore")
     assert page.status_code == 404 and "Page introuvable" in page.text
     assert 'id="navigation"' in page.text and "coordinator · Coordination" in page.text
+    assert 'href="/staff/">Revenir à l\'accueil</a>' in page.text
     # Signed out, the address is not told apart from a real page: sign in first.
     client.cookies.clear()
     wall = client.get("/staff/nulle-part", follow_redirects=False)
