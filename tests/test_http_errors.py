@@ -147,12 +147,25 @@ def test_an_internal_error_logs_the_route_never_the_values_in_its_path(caplog) -
 
 
 def test_an_unknown_page_is_a_french_404_page_and_an_unknown_api_path_json(client) -> None:
-    for path in ("/staff/nulle-part", "/nulle-part", "/lieux/XX/plus-loin"):
+    for path in ("/nulle-part", "/staffs/x", "/lieux/XX/plus-loin"):
         page = client.get(path)
         assert page.status_code == 404 and page.headers["content-type"].startswith("text/html"), path
         assert "Page introuvable" in page.text and '<html lang="fr"' in page.text
+        assert "Revenir à l'accueil" not in page.text  # no staff home for a public visitor
     api = client.get("/api/v1/nulle-part")
     assert api.status_code == 404 and api.json()["code"] == "not_found"
+
+
+def test_an_unknown_staff_page_keeps_the_menu_of_the_signed_in_person(client, world: World) -> None:
+    login(client, world.coordinator)
+    page = client.get("/staff/nulle-part/encore")
+    assert page.status_code == 404 and "Page introuvable" in page.text
+    assert 'id="navigation"' in page.text and "coordinator · Coordination" in page.text
+    assert 'href="/staff/">Revenir à l\'accueil</a>' in page.text
+    # Signed out, the address is not told apart from a real page: sign in first.
+    client.cookies.clear()
+    wall = client.get("/staff/nulle-part", follow_redirects=False)
+    assert wall.status_code == 303 and wall.headers["location"] == "/staff/login?suite=/staff/nulle-part"
 
 
 def test_a_method_a_page_does_not_take_is_a_french_405_page(client) -> None:

@@ -451,6 +451,7 @@ PAGE_MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/staff/login", None),
     ("POST", "/staff/logout", EVERYONE),
     ("GET", "/staff/", EVERYONE),
+    ("GET", "/staff/nulle-part", EVERYONE),  # any other /staff/ address: a 404 page with the menu
     ("GET", "/staff/password", EVERYONE),
     ("POST", "/staff/password", EVERYONE),
     ("GET", "/staff/desk", ISSUERS),
@@ -778,7 +779,11 @@ def test_the_menu_groups_the_admins_pages_under_four_headings(client, world: Wor
 
 
 def test_the_home_page_is_each_roles_work_page(client, world: World) -> None:
-    issue(world)
+    from pass_numerique.domain.redemption import redeem
+
+    booklet, codes = issue(world)
+    request = redeem.RedeemRequest(codes=[codes[0].url], theme="email", request_id="home-page-0001")
+    run(redeem.redeem(world.agent, request))
     pages = {}
     for role in ROLES:
         client.cookies.delete(sessions.COOKIE_NAME)
@@ -790,6 +795,8 @@ def test_the_home_page_is_each_roles_work_page(client, world: World) -> None:
     assert "Attribuer du stock" in pages["coordinator"] and "Attribuer du stock" not in pages["issuer"]
     agent = pages["site_agent"]
     assert 'href="/scan">Encaisser un chèque</a>' in agent and "chèques encaissés aujourd'hui" in agent
+    todays = agent[agent.index('id="encaissements-du-jour"') :]
+    assert booklet.serial in todays and "n° 1" in todays and "E-mail" in todays  # the theme's label
     viewer = pages["viewer"]
     assert "Chiffres clés" in viewer and "carnets remis" in viewer and "À faire" not in viewer
     assert "pas encore disponibles" not in viewer

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
 from pass_numerique.domain.actors import MANAGERS, Actor, Role
 from pass_numerique.domain.errors import DomainError
+from pass_numerique.domain.redemption import undo
 from pass_numerique.domain.reimbursement import periods
 from pass_numerique.domain.reports import home_figures
+from pass_numerique.domain.scheme import value_lists
 from pass_numerique.http import guards
 from pass_numerique.http.authentication import actor_of, client_address, local_path
 from pass_numerique.http.errors import SESSION_EXPIRED, headers_of, status_of
@@ -30,6 +33,8 @@ from pass_numerique.web.staff.layout import (
 # Where a sign-in may return: the staff pages and the phone scanner (its page and a voucher's URL).
 _RETURN_PREFIXES = ("/staff/", "/scan", "/v/")
 SCANNER_URL = "/scan"
+TODAYS_REDEMPTIONS = 20
+"""A site agent's home lists its site's last redemptions of the day (its statements hold them all)."""
 
 
 def _safe_next(target: str | None) -> str:
@@ -132,13 +137,24 @@ class AccountPages(StaffController):
         actor = actor_of(request)
         figures = await home_figures.home_figures(actor)
         to_close = await periods.months_to_close(actor) if actor.role in MANAGERS else []
+        today = []
+        if actor.role == Role.site_agent:
+            today = await undo.list_redemptions(actor, day=figures.today, limit=TODAYS_REDEMPTIONS)
         return page(
             request,
             "home.html",
             figures=figures,
             months_to_close=to_close,
             sleeping_days=home_figures.SLEEPING_DAYS,
+            todays_redemptions=today,
+            theme_label=lambda code: value_lists.label("thematique", code),
         )
+
+    @get("/{unknown:path}", guards=[guards.STAFF])
+    async def unknown_page(self) -> None:
+        """Any other /staff/ address: signed in, the French 404 page with the person's menu (what no
+        route answers at all gets the same page without it: the sign-in is not read there)."""
+        raise NotFoundException()
 
 
 class RootPage(Controller):
