@@ -113,7 +113,9 @@ def _schema() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _empty_database() -> None:
-    """Every test starts from the migrated, empty database."""
+    """Every test starts from the migrated, empty database, and no print files (their names carry
+    the ids, which start again at 1)."""
+    shutil.rmtree(os.environ["PN_PRINT_DIR"], ignore_errors=True)
     if ENGINE == "sqlite":
         for suffix in ("-wal", "-shm"):
             (_TMP / f"test.sqlite3{suffix}").unlink(missing_ok=True)
