@@ -78,4 +78,4 @@ def test_a_dead_print_job_is_shown_failed_and_printed_again(page: Page, server: 
 
     page.get_by_role("button", name="Relancer l'impression").click()
     expect(page.get_by_role("link", name="Télécharger le PDF")).to_be_visible(timeout=90_000)
-    expect(page.locator("#etat-impression")).to_contain_text("Terminée : 3 carnet(s) sur 3")
+    expect(page.locator("#etat-impression")).to_contain_text("Terminée : 3 carnets sur 3, 9 pages")

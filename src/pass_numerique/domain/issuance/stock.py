@@ -282,7 +282,16 @@ async def _explain_shortfall(request: AllocateRequest, territory: int, asked: An
     fresh = await Booklet.count().where(where & (Booklet.valid_until >= today))
     raise DomainError(
         "not_enough_stock",
-        f"Seuls {fresh} carnet(s) en stock sont encore valables : les autres ont expiré. "
+        (
+            f"Seuls {fresh} carnets en stock sont encore valables"
+            if fresh > 1
+            else (
+                "Un seul carnet en stock est encore valable"
+                if fresh == 1
+                else "Aucun carnet en stock n'est encore valable"
+            )
+        )
+        + " : les autres ont expiré. "
         "Revalidez le stock expiré (page du tirage) ou attribuez moins de carnets.",
         available=fresh,
     )
