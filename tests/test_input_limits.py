@@ -90,6 +90,10 @@ def test_integers_past_the_columns_are_refused_in_query_path_and_body(client, wo
         client.post("/api/v1/allocations", headers=admin, json={"structure_id": number, "count": 1}),
         "structure_id",
     )
+    refused(client.get(f"/api/v1/stock/expiry?print_run_id={number}", headers=admin), "print_run_id")
+    refused(client.get(f"/api/v1/stock/expiry?structure_id={number}", headers=admin), "structure_id")
+    revalidate = {"print_run_id": number, "valid_until": "2026-12-31"}
+    refused(client.post("/api/v1/stock/revalidate", headers=admin, json=revalidate), "print_run_id")
 
 
 def test_a_token_living_past_year_9999_is_refused(client, world: World) -> None:
