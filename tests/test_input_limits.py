@@ -152,6 +152,20 @@ def test_a_staff_form_value_longer_than_its_column_is_shown_again_with_the_field
     assert bounds.INVALID_MESSAGE.replace("'", "&#39;") in response.text
 
 
+def test_a_territory_renamed_past_its_column_is_refused_and_keeps_its_name(client, world: World) -> None:
+    login(client, world.admin)
+    response = post(
+        client,
+        f"/staff/territories/{world.north.id}",
+        {"name": "N" * 100_000},
+        form_page="/staff/territories",
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert bounds.INVALID_MESSAGE.replace("'", "&#39;") in response.text
+    assert world.north.name in client.get("/staff/territories").text
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -176,6 +190,9 @@ def test_page_query_parameters_are_bounded(client, world: World) -> None:
         f"/staff/sites?page_number={2**63 + 1}",
         "/staff/audit?objet=a%00b",
         "/staff/sites?recherche=a%00",
+        f"/staff/sites?territoire={2**31}",
+        f"/staff/print-runs?territoire={2**63 + 1}",
+        f"/staff/audit?compte={2**31}",
     ):
         response = client.get(path)
         assert response.status_code == 422, (path, response.text)

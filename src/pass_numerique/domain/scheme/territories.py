@@ -55,6 +55,8 @@ async def rename_territory(actor: Actor, territory_id: int, name: str) -> Territ
     actor.require_role(Role.admin)
     if not name.strip():
         raise DomainError("invalid_input", "Le nom du territoire est obligatoire.", field="name")
+    if len(name.strip()) > bounds.NAME_LENGTH or "\x00" in name:
+        raise DomainError("invalid_input", bounds.INVALID_MESSAGE, field="name")
     row = await Territory.select().where(Territory.id == territory_id).first()
     if row is None:
         raise not_found("Territoire")

@@ -29,6 +29,7 @@ from pass_numerique.web.staff.layout import (
     ROLE_LABELS,
     VOUCHER_STATUS,
     StaffController,
+    filter_id,
     fmt_date,
     fmt_euros,
     list_query,
@@ -220,7 +221,7 @@ class AuditPages(StaffController):
     ) -> Template:
         actor = actor_of(request)
         flt = audit.AuditFilter(
-            actor_id=int(compte) if (compte or "").isdigit() else None,
+            actor_id=filter_id(compte, "compte"),
             object_type=objet or None,
             object_id=(identifiant or "").strip() or None,
             action=(action or "").strip() or None,

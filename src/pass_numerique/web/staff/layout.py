@@ -14,9 +14,11 @@ from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
+import msgspec
 from litestar import Controller, Request, Response
 from litestar.response import Redirect, Template
 
+from pass_numerique.domain import bounds
 from pass_numerique.domain.actors import Actor, Role
 from pass_numerique.domain.clock import local_zone
 from pass_numerique.domain.errors import DomainError
@@ -338,6 +340,17 @@ def form_int(values: Mapping[str, Any], key: str, label: str) -> int:
         return int(str(values.get(key, "")).strip())
     except ValueError:
         raise DomainError("invalid_input", f"Indiquez {label}.", field=key) from None
+
+
+def filter_id(value: str | None, field: str) -> int | None:
+    """The id a list's filter names (a select whose « Tous » is blank): None when blank, else an
+    id within ``bounds.Id``; anything else is refused with ``invalid_input`` before any query."""
+    if not (value or "").strip():
+        return None
+    try:
+        return msgspec.convert(int(str(value).strip()), bounds.Id)
+    except (ValueError, msgspec.ValidationError):
+        raise DomainError("invalid_input", bounds.INVALID_MESSAGE, field=field) from None
 
 
 def form_date(values: Mapping[str, Any], key: str) -> date:

@@ -24,6 +24,7 @@ from pass_numerique.web.staff.layout import (
     JOB_STATUS,
     PAGE_SIZE,
     StaffController,
+    filter_id,
     form_date,
     form_errors,
     form_int,
@@ -53,7 +54,7 @@ class PrintRunPages(StaffController):
         current = max(page_number, 1)
         found = await stock.list_print_runs(
             actor,
-            territory_id=int(territoire) if territoire.isdigit() else None,
+            territory_id=filter_id(territoire, "territoire"),
             limit=PAGE_SIZE,
             offset=(current - 1) * PAGE_SIZE,
         )

@@ -27,6 +27,7 @@ from pass_numerique.http.errors import STATUS_BY_CODE, status_of
 from pass_numerique.http.parameters import IdParameter, OptionalSearch, OptionalValue, PageNumber
 from pass_numerique.web.staff.layout import (
     StaffController,
+    filter_id,
     form_errors,
     form_int,
     form_of,
@@ -97,7 +98,7 @@ class SitePages(StaffController):
         page_number: PageNumber = 1,
     ) -> Template:
         actor = actor_of(request)
-        found = await sites.list_sites(actor, int(territoire) if (territoire or "").isdigit() else None)
+        found = await sites.list_sites(actor, filter_id(territoire, "territoire"))
         if statut in {s.value for s in AccreditationStatus}:
             found = [s for s in found if s.accreditation_status == statut]
         needle = (recherche or "").strip().lower()
