@@ -256,3 +256,16 @@ def test_the_return_after_signing_in_is_a_local_path_only(client, world: World, 
         follow_redirects=False,
     )
     assert response.headers["location"] == "/staff/"
+
+
+def test_a_json_body_nested_too_deep_to_decode_is_an_unreadable_body_not_a_500(client, world: World) -> None:
+    """``[[[[…]]]]`` 100,000 deep made msgspec raise RecursionError through Litestar: 500 before."""
+    nested = b"[" * 100_000 + b"]" * 100_000
+    json_body = {"content-type": "application/json"}
+    response = client.post("/api/v1/auth/login", content=nested, headers=json_body)
+    assert response.status_code == STATUS_BY_CODE["invalid_input"], response.text
+    assert response.json()["code"] == "invalid_input"
+    headers = {**bearer(client, world.admin), **json_body}
+    response = client.post("/api/v1/sites", content=b'{"name": ' + nested + b"}", headers=headers)
+    assert response.status_code == STATUS_BY_CODE["invalid_input"], response.text
+    assert response.json()["code"] == "invalid_input"

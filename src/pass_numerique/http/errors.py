@@ -142,6 +142,12 @@ def _http_error(_: Request, exc: HTTPException) -> Response:
     return _answer(status, code, message)
 
 
+def _too_deep(request: Request, _: RecursionError) -> Response:
+    # A JSON body nested deeper than Python's recursion limit ("[[[[…") makes msgspec raise
+    # RecursionError, which Litestar lets through: an unreadable body, refused like any other.
+    return _http_error(request, ClientException())
+
+
 def _internal_error(request: Request, exc: Exception) -> Response:
     _log_internal_error(request)
     return _answer(500, "internal_error", "Erreur interne : réessayez ou contactez le support.")
@@ -157,6 +163,7 @@ API_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    RecursionError: _too_deep,
     Exception: _internal_error,
 }
 """The application's handlers: the JSON API's, and any request no page controller answers."""
@@ -201,7 +208,7 @@ def page_exception_handlers(
             return error_page(request, 403, "Formulaire refusé", CSRF_REFUSED)
         return error_page(request, 403, "Accès refusé", "Vous n'avez pas les droits pour cette page.")
 
-    def invalid(request: Request, _: ValidationException) -> Response:
+    def invalid(request: Request, _: ValidationException | RecursionError) -> Response:
         return error_page(
             request,
             STATUS_BY_CODE["invalid_input"],
@@ -245,6 +252,7 @@ def page_exception_handlers(
         DomainError: domain_error,
         ValidationException: invalid,
         HTTPException: http_error,
+        RecursionError: invalid,  # a body nested too deep to decode, as _too_deep
         Exception: internal_error,
     }
 
