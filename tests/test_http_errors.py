@@ -269,3 +269,16 @@ def test_a_json_body_nested_too_deep_to_decode_is_an_unreadable_body_not_a_500(c
     response = client.post("/api/v1/sites", content=b'{"name": ' + nested + b"}", headers=headers)
     assert response.status_code == STATUS_BY_CODE["invalid_input"], response.text
     assert response.json()["code"] == "invalid_input"
+
+
+def test_a_method_the_api_does_not_take_and_a_body_too_large_answer_coded_french_refusals(client) -> None:
+    """Litestar's own 405 and 413 came out as ``http_error`` with its English words."""
+    response = client.put("/api/v1/sites")
+    assert response.status_code == 405, response.text
+    assert response.json()["code"] == "method_not_allowed"
+    assert "méthode" in response.json()["message"]
+    huge = b'{"email": "' + b"x" * 11_000_000 + b'"}'
+    response = client.post("/api/v1/auth/login", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "body_too_large"
+    assert "volumineuse" in response.json()["message"]

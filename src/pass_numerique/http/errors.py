@@ -25,6 +25,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
@@ -67,6 +68,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "beneficiary_has_valid_booklet": 409,
     "redeemed_before_issue": 409,
     "wrong_territory": 409,
+    "method_not_allowed": 405,
+    "body_too_large": 413,
 }
 DEFAULT_STATUS = 400
 
@@ -132,13 +135,25 @@ _HTTP_CODES = {
     NotAuthorizedException: ("not_authenticated", "Connexion requise."),
     PermissionDeniedException: ("forbidden", "Vous n'avez pas les droits pour cette action."),
     NotFoundException: ("not_found", "Page ou élément introuvable."),
+    MethodNotAllowedException: (
+        "method_not_allowed",
+        "Cette adresse ne prend pas cette méthode : voyez la documentation de l'API (/schema/swagger).",
+    ),
+    RequestEntityTooLarge: (
+        "body_too_large",
+        "Requête trop volumineuse : envoyez moins de données à la fois.",
+    ),
 }
 
 
 def _http_error(_: Request, exc: HTTPException) -> Response:
     code, message = _HTTP_CODES.get(type(exc), ("http_error", str(exc.detail)))
     # An unreadable body is invalid input too: one code, one status.
-    status = STATUS_BY_CODE[code] if code == "invalid_input" else exc.status_code
+    status = (
+        STATUS_BY_CODE[code]
+        if code in ("invalid_input", "method_not_allowed", "body_too_large")
+        else exc.status_code
+    )
     return _answer(status, code, message)
 
 
