@@ -123,3 +123,20 @@ def test_the_site_list_paginates_and_keeps_its_filters(client, world: World) -> 
     # A search with a space and an accent is encoded in the links, so page 2 keeps the same search.
     spaced = client.get("/staff/sites?recherche=point numérique")
     assert "page_number=2&amp;recherche=point+num%C3%A9rique" in spaced.text
+
+
+def test_an_import_for_a_territory_id_past_the_column_is_refused_on_the_form(client, world: World) -> None:
+    """The form's territory went to the database unbounded: 500 on PostgreSQL before."""
+    login(client, world.coordinator)
+    response = client.post(
+        "/staff/sites/import",
+        data={
+            "_csrf_token": csrf(client, "/staff/sites/import"),
+            "territory_id": str(2**31),
+            "action": "check",
+        },
+        files={"file": ("lieux.csv", as_csv(three_sites()), "text/csv")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 422, response.text[-2000:]
+    assert response.headers["content-type"].startswith("text/html")

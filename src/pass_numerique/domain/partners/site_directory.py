@@ -107,7 +107,12 @@ def _csv_rows(text: str, warnings: list[ImportIssue]) -> list[list[str]]:
                 line=1, column=None, message="Colonnes séparées par « ; » au lieu de « , » : lu quand même."
             )
         )
-    return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    try:
+        return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    except csv.Error:  # a cell past the csv module's 128 KiB limit, a stray NUL: not a CSV we can read
+        raise DomainError(
+            "invalid_input", "Le fichier CSV est illisible (une cellule trop longue ?).", field="file"
+        ) from None
 
 
 def _json_rows(text: str) -> list[list[str]]:

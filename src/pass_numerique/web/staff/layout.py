@@ -336,10 +336,16 @@ async def form_of(request: Request) -> dict[str, Any]:
 
 
 def form_int(values: Mapping[str, Any], key: str, label: str) -> int:
+    """A whole-number field (an id or a count), within ``bounds.Count``: not every caller holds it
+    to a struct afterwards, and past 2**31 the database refuses the query."""
     try:
-        return int(str(values.get(key, "")).strip())
+        number = int(str(values.get(key, "")).strip())
     except ValueError:
         raise DomainError("invalid_input", f"Indiquez {label}.", field=key) from None
+    try:
+        return msgspec.convert(number, bounds.Count)
+    except msgspec.ValidationError:
+        raise DomainError("invalid_input", bounds.INVALID_MESSAGE, field=key) from None
 
 
 def filter_id(value: str | None, field: str) -> int | None:
