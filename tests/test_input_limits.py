@@ -249,3 +249,12 @@ def test_a_public_page_with_a_day_out_of_bounds_gets_a_french_page(client, world
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("text/html")
     assert "Date hors limites" in response.text
+
+
+@pytest.mark.parametrize("month", ["0000-01", "0001-01", "9999-12"])
+def test_months_out_of_bounds_are_refused_by_statements_and_periods(client, world: World, month: str) -> None:
+    """Year 1 closed a reimbursement period (200) and year 0 read a statement before."""
+    admin = bearer(client, world.admin)
+    refused(client.post(f"/api/v1/periods/{month}/close", headers=admin), "month")
+    refused(client.get(f"/api/v1/statements/{world.site.id}/{month}", headers=admin), "month")
+    refused(client.get(f"/api/v1/statements?month={month}", headers=admin), "month")

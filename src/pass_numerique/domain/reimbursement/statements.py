@@ -11,7 +11,7 @@ once, with a payment reference. Every change is audited in its transaction.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 import msgspec
@@ -140,6 +140,8 @@ def last_month(now: datetime | None = None) -> str:
 def require_month(month: str) -> str:
     if not _MONTH.match(month):
         raise DomainError("invalid_input", "Mois attendu au format AAAA-MM.", field="month")
+    # The days a filter may name: year 0001 or 9999 closed a period, 0000 read a statement.
+    bounds.check_day(date(int(month[:4]) or 1, int(month[5:]), 1), "month")
     return month
 
 
