@@ -310,3 +310,24 @@ def test_common_passwords_are_refused_wherever_a_password_is_set(client, world: 
     )
     assert refused.status_code == 422 and refused.json()["details"]["field"] == "new_password"
     users.check_new_password(NEW_PASSWORD)  # a passphrase is fine
+
+
+def test_a_password_longer_than_the_api_takes_cannot_be_set_from_the_pages(client, world: World) -> None:
+    """The API decodes at most bounds.PASSWORD_LENGTH characters; the page took 100,000 (303)."""
+    login(client, world.agent)
+    huge = "x" * 100_000
+    response = client.post(
+        "/staff/password",
+        data={
+            "old_password": PASSWORD,
+            "new_password": huge,
+            "confirm_password": huge,
+            "_csrf_token": csrf(client, "/staff/password"),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 422, response.text[-2000:]
+    assert "au plus" in response.text
+    # The old password still signs in.
+    ok = client.post("/api/v1/auth/login", json={"email": world.agent.email, "password": PASSWORD})
+    assert ok.status_code == 200

@@ -84,6 +84,12 @@ def check_new_password(password: str, *, field: str = "password") -> None:
             f"Le mot de passe doit contenir au moins {passwords.MIN_LENGTH} caractères.",
             field=field,
         )
+    if len(password) > bounds.PASSWORD_LENGTH:  # the API decodes no longer one: nor may a page set it
+        raise DomainError(
+            "invalid_input",
+            f"Le mot de passe doit contenir au plus {bounds.PASSWORD_LENGTH} caractères.",
+            field=field,
+        )
     if password.strip().lower() in _common_passwords():
         raise DomainError(
             "invalid_input",
