@@ -72,3 +72,12 @@ def test_production_sends_strict_transport_security(production: Any) -> None:
     with TestClient(app=create_app()) as client:
         for path in ("/api/v1/sites", "/staff/login", "/static/scan/app.js", "/scan"):
             assert client.get(path).headers["strict-transport-security"] == "max-age=31536000", path
+
+
+def test_a_static_path_with_a_nul_is_a_french_404_not_a_500(client) -> None:
+    """``os.stat`` raised ValueError on the NUL, which Litestar's static router let through."""
+    for path in ("/static/%00", "/static/scan/app.js%00", "/schema/assets/%00.css"):
+        response = client.get(path)
+        assert response.status_code == 404, (path, response.status_code)
+        assert response.headers["content-type"].startswith("text/html")
+    assert client.get("/static/scan/app.js").status_code == 200

@@ -34,6 +34,7 @@ from pass_numerique.http.background_jobs import recover_print_jobs
 from pass_numerique.http.errors import application_exception_handlers
 from pass_numerique.http.openapi import document_errors
 from pass_numerique.http.security_headers import security_headers_hook
+from pass_numerique.http.static_files import StaticFileSystem
 from pass_numerique.security import signing_keys, token_cache
 from pass_numerique.settings import get_settings
 from pass_numerique.web import api_docs, public, scanner, staff
@@ -146,6 +147,7 @@ def create_app() -> Litestar:
             create_static_files_router(
                 path=scanner.STATIC_URL,
                 directories=[STATIC_DIR],
+                file_system=StaticFileSystem(),
                 guards=[guards.public],
                 include_in_schema=False,
                 cache_control=CacheControlHeader(max_age=3600),

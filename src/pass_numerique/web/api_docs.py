@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from pass_numerique.http import guards
+from pass_numerique.http.static_files import StaticFileSystem
 
 ASSETS_URL = "/schema/assets"
 _SWAGGER_UI_DIST = Path(str(resources.files("swagger_ui") / "static"))
@@ -38,6 +39,7 @@ RENDER_PLUGINS: list[OpenAPIRenderPlugin] = [
 ASSETS: ControllerRouterHandler = create_static_files_router(
     path=ASSETS_URL,
     directories=[_SWAGGER_UI_DIST],
+    file_system=StaticFileSystem(),
     guards=[guards.public],
     include_in_schema=False,
     cache_control=CacheControlHeader(max_age=86400),
