@@ -420,7 +420,13 @@ def test_one_hundred_concurrent_redeems_of_one_voucher_succeed_exactly_once(
         assert outcomes == ["ok"] * 100  # every repeat gets the first answer
     else:
         assert outcomes.count("ok") == 1
-        assert outcomes.count("already_redeemed") == 99
+        # Each refusal is a failed attempt of this agent: past the attempt limit (30 in the
+        # window) the refusal is too_many_attempts instead; never a second success.
+        assert sorted(set(outcomes) - {"ok"}) in (
+            ["already_redeemed"],
+            ["already_redeemed", "too_many_attempts"],
+        )
+        assert outcomes.count("already_redeemed") >= 29
     assert written()["audit"] == 1
 
 
