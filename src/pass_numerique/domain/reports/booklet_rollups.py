@@ -301,7 +301,7 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=local_zone()).astimezone(UTC)
 
 
-def _within(sql: BoundSql, column: str, spans: list[tuple[date, date]]) -> str:
+def within_days(sql: BoundSql, column: str, spans: list[tuple[date, date]]) -> str:
     """``b.column`` falls on one of the local days of ``spans`` (each both included)."""
     parts = [
         f"(b.{column} >= {sql.bind(_midnight(low))} "
@@ -313,7 +313,7 @@ def _within(sql: BoundSql, column: str, spans: list[tuple[date, date]]) -> str:
 
 # Booklets issued to replace a cancelled one are left out of printed and issued: their vouchers
 # were counted with the original. Few booklets are replaced: a hash join on their ids.
-_REPLACEMENTS = (
+REPLACEMENTS_JOIN = (
     "LEFT JOIN (SELECT DISTINCT replaced_by AS id FROM booklet WHERE replaced_by IS NOT NULL) x "
     "ON x.id = b.id"
 )
@@ -329,7 +329,7 @@ def _raw_stages_sql(
     """
 
     def within(column: str) -> str:
-        return _within(sql, column, spans)
+        return within_days(sql, column, spans)
 
     def issued() -> str:
         return f"{within('issued_at')} AND x.id IS NULL"
@@ -363,7 +363,8 @@ def _raw_stages_sql(
         dates = ("created_at", "allocated_at", "issued_at", "cancelled_at")
         conditions.append("(" + " OR ".join(within(column) for column in dates) + ")")
     return (
-        f"SELECT b.territory AS territory, b.structure AS structure, {sums} FROM booklet b {_REPLACEMENTS} "
+        f"SELECT b.territory AS territory, b.structure AS structure, {sums} "
+        f"FROM booklet b {REPLACEMENTS_JOIN} "
         f"WHERE {' AND '.join([*conditions, *scope_conditions(sql, sel)])} GROUP BY b.territory, b.structure"
     )
 
@@ -375,14 +376,14 @@ async def _expired_since(sel: BookletSelection, whole: tuple[date, date], since:
         "b.status = 'issued'",  # the partial index booklet_issued_valid_until
         f"b.valid_until >= {sql.bind(since)}",
         f"b.valid_until < {sql.bind(sel.today)}",
-        _within(sql, "issued_at", [whole]),
+        within_days(sql, "issued_at", [whole]),
         "x.id IS NULL",
         *scope_conditions(sql, sel),
     ]
     return await Booklet.raw(
         "SELECT b.territory AS territory, b.structure AS structure, "
         "SUM(b.voucher_count - b.used_count) AS vouchers_expired "
-        f"FROM booklet b{dialect.indexed_by('booklet_issued_valid_until')} {_REPLACEMENTS} "
+        f"FROM booklet b{dialect.indexed_by('booklet_issued_valid_until')} {REPLACEMENTS_JOIN} "
         f"WHERE {' AND '.join(conditions)} GROUP BY b.territory, b.structure",
         *sql.params,
     )
@@ -393,7 +394,7 @@ async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) 
         return {}
     sql = BoundSql()
     conditions = [
-        _within(sql, "issued_at", spans),
+        within_days(sql, "issued_at", spans),
         "b.first_used_at IS NOT NULL",
         "x.id IS NULL",
         *scope_conditions(sql, sel),
@@ -403,7 +404,7 @@ async def _raw_first_use(sel: BookletSelection, spans: list[tuple[date, date]]) 
     days = f"CASE WHEN {elapsed} < 0 THEN 0 ELSE {elapsed} END"
     rows = await Booklet.raw(
         f"SELECT {days} AS days, COUNT(*) AS booklets "
-        f"FROM booklet b {_REPLACEMENTS} WHERE {' AND '.join(conditions)} GROUP BY 1",
+        f"FROM booklet b {REPLACEMENTS_JOIN} WHERE {' AND '.join(conditions)} GROUP BY 1",
         *sql.params,
     )
     return {int(r["days"]): int(r["booklets"]) for r in rows}
