@@ -161,7 +161,21 @@ async def build_world() -> World:
     north = await territories.create_territory(SYSTEM, territories.TerritoryCreate(code="TAS-N", name="Nord"))
     south = await territories.create_territory(SYSTEM, territories.TerritoryCreate(code="TAS-S", name="Sud"))
     programme = await programmes.create_programme(
-        SYSTEM, programmes.ProgrammeCreate(name="Pass test", funders=["Département"])
+        SYSTEM,
+        programmes.ProgrammeCreate(
+            name="Pass test",
+            funders=["Département"],
+            # Narrower than the national list a programme offers by default: tests of a theme the
+            # programme does not allow use « sante ».
+            themes=[
+                "aide_aux_demarches_administratives",
+                "prendre_en_main_du_materiel",
+                "email",
+                "navigation_sur_internet",
+                "insertion_professionnelle",
+                "securite_numerique",
+            ],
+        ),
     )
     accredited = sites.Accreditation(status=AccreditationStatus.accredited, accredited_from=date(2020, 1, 1))
     site = await sites.create_site(SYSTEM, sites.SiteCreate(name="Médiathèque Nord", territory_id=north.id))

@@ -320,3 +320,17 @@ def test_booklet_edge_rules_over_the_api(client, world: World) -> None:
         f"/api/v1/booklets/{lapsed.serial}/cancel", headers=issuer, json={"reason": "perdu", "replace": True}
     )
     assert nothing.status_code == 409 and nothing.json()["code"] == "nothing_to_replace"
+
+
+def test_a_new_programme_offers_every_national_theme_unless_it_narrows_them(client, world: World) -> None:
+    from pass_numerique.domain.scheme import value_lists
+
+    headers = bearer(client, world.admin)
+    created = client.post("/api/v1/programmes", json={"name": "Pass 2027"}, headers=headers)
+    assert created.status_code == 201, created.text
+    national = list(value_lists.value_lists()["thematique"])
+    assert created.json()["themes"] == national and len(national) == 30
+    narrowed = client.post(
+        "/api/v1/programmes", json={"name": "Pass seniors", "themes": ["email", "sante"]}, headers=headers
+    )
+    assert narrowed.json()["themes"] == ["email", "sante"]

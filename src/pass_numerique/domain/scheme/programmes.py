@@ -15,14 +15,11 @@ from pass_numerique.domain.errors import DomainError, not_found
 from pass_numerique.domain.scheme import value_lists
 from pass_numerique.domain.tables import Programme
 
-DEFAULT_THEMES = [
-    "aide_aux_demarches_administratives",
-    "prendre_en_main_du_materiel",
-    "email",
-    "navigation_sur_internet",
-    "insertion_professionnelle",
-    "securite_numerique",
-]
+
+def default_themes() -> list[str]:
+    """Every theme of the national list (La Coop de la médiation numérique): a programme offers
+    them all unless it narrows them."""
+    return list(value_lists.value_lists()["thematique"])
 
 
 class ProgrammeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -31,7 +28,7 @@ class ProgrammeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     vouchers_per_booklet: bounds.Count = 10
     face_value_cents: bounds.Count = 1000
     validity_months: bounds.Count = 12
-    themes: bounds.Values = msgspec.field(default_factory=lambda: list(DEFAULT_THEMES))
+    themes: bounds.Values = msgspec.field(default_factory=default_themes)
 
 
 class ProgrammeOut(msgspec.Struct, kw_only=True):

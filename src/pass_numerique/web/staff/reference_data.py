@@ -75,7 +75,7 @@ class ReferenceDataPages(StaffController):
             "vouchers_per_booklet": "10",
             "face_value": "10,00",
             "validity_months": "12",
-            "themes": list(programmes.DEFAULT_THEMES),
+            "themes": programmes.default_themes(),
         }
         return page(
             request,
