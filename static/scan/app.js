@@ -155,7 +155,7 @@
   }
   async function showLogin(message) {
     const pending = (await queueAll()).filter((i) => i.status === "pending").length;
-    $("login-error").textContent = [message, pending ? `${pending} encaissement(s) en attente : reconnectez-vous pour les envoyer.` : ""].filter(Boolean).join(" ");
+    $("login-error").textContent = [message, pending ? `${pending} encaissement${pending > 1 ? "s" : ""} en attente : reconnectez-vous pour les envoyer.` : ""].filter(Boolean).join(" ");
     show("view-login");
   }
   async function forgetSession() {
@@ -172,7 +172,8 @@
     // The staff session too: one sign-in, one sign-out.
     try { await fetch("/staff/logout", { method: "POST", headers: { "X-CSRFToken": csrfToken() }, redirect: "manual" }); } catch (e) { /* offline */ }
     await forgetSession();
-    showLogin("");
+    // One sign-in, one sign-out: back to the staff sign-in (which returns here), unless offline.
+    if (isOnline()) location.replace(LOGIN_URL); else showLogin("");
   }
 
   async function refreshContext() {

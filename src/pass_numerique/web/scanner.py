@@ -34,7 +34,7 @@ from pass_numerique.web.staff.layout import LOGIN_URL, PAGE_EXCEPTION_HANDLERS, 
 STATIC_URL = "/static"
 SCAN_URL = "/scan"
 # Bump when a file in static/scan changes: it names the service worker's cache.
-ASSET_VERSION = "5"
+ASSET_VERSION = "6"
 
 # /v/{token} answers differently to a signed-in site agent and to anyone else: never stored.
 _VOUCHER_URL_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
