@@ -16,7 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from pass_numerique.domain.accounts import authentication, sessions
-from pass_numerique.domain.actors import Actor
+from pass_numerique.domain.actors import Actor, Role
 
 API_PREFIX = "/api/"
 
@@ -41,6 +41,12 @@ def local_path(target: str | None) -> str | None:
 def actor_of(request: Request) -> Actor:
     """The authenticated actor of a request (its route's guard has already required one)."""
     return request.scope["user"]
+
+
+def is_site_agent(request: Request) -> bool:
+    """Whether the request is signed in as a site agent (on a public route, anyone may be)."""
+    actor = request.scope.get("user")
+    return isinstance(actor, Actor) and actor.role == Role.site_agent
 
 
 def client_address(connection: ASGIConnection) -> str:

@@ -46,6 +46,10 @@ SCANNER_SHELL_HEADERS = {
 }
 """The phone scanner's page shell at ``/scan`` and ``/v/{token}``."""
 
+VOUCHER_URL_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+"""Over those, at ``/v/{token}``: it answers a signed-in site agent and anyone else differently
+(the scanner, the voucher's public page) and names the voucher, so it is never stored."""
+
 
 def security_headers_hook(*, production: bool) -> BeforeMessageSendHookHandler:
     """The ``before_send`` hook adding the headers every response carries."""

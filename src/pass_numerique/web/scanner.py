@@ -20,24 +20,21 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
 from pass_numerique.domain.accounts import authentication
-from pass_numerique.domain.actors import Actor, Role
+from pass_numerique.domain.actors import Actor
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.redemption import public_voucher
 from pass_numerique.domain.vouchers import codes
 from pass_numerique.http import errors, guards
-from pass_numerique.http.authentication import actor_of
+from pass_numerique.http.authentication import actor_of, is_site_agent
 from pass_numerique.http.errors import JSON_ERRORS, status_of
 from pass_numerique.http.parameters import ScannedParameter
-from pass_numerique.http.security_headers import SCANNER_SHELL_HEADERS
+from pass_numerique.http.security_headers import SCANNER_SHELL_HEADERS, VOUCHER_URL_HEADERS
 from pass_numerique.web.staff.layout import LOGIN_URL, PAGE_EXCEPTION_HANDLERS, page
 
 STATIC_URL = "/static"
 SCAN_URL = "/scan"
 # Bump when a file in static/scan changes: it names the service worker's cache.
 ASSET_VERSION = "6"
-
-# /v/{token} answers differently to a signed-in site agent and to anyone else: never stored.
-_VOUCHER_URL_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 class ScannerSession(msgspec.Struct, kw_only=True):
@@ -48,7 +45,7 @@ class ScannerSession(msgspec.Struct, kw_only=True):
 
 
 def _shell(request: Request, *, no_store: bool = False) -> Template:
-    headers = {**SCANNER_SHELL_HEADERS, **(_VOUCHER_URL_HEADERS if no_store else {})}
+    headers = {**SCANNER_SHELL_HEADERS, **(VOUCHER_URL_HEADERS if no_store else {})}
     actor = request.scope.get("user")
     return Template(
         template_name="scan/index.html",
@@ -59,16 +56,11 @@ def _shell(request: Request, *, no_store: bool = False) -> Template:
             "max_code_length": codes.MAX_INPUT,
             "login_url": f"{LOGIN_URL}?suite={quote(SCAN_URL)}",
             # Who signed in on the staff pages: a phone keeping another agent's token drops it.
-            "staff_user": actor.user_id if _is_site_agent(request) else "",
+            "staff_user": actor.user_id if is_site_agent(request) else "",
         },
         headers=headers,
         media_type="text/html",
     )
-
-
-def _is_site_agent(request: Request) -> bool:
-    actor = request.scope.get("user")
-    return isinstance(actor, Actor) and actor.role == Role.site_agent
 
 
 class ScannerPages(Controller):
@@ -82,7 +74,7 @@ class ScannerPages(Controller):
     @get("/v/{token:str}", guards=[guards.public])
     async def voucher(self, request: Request, token: ScannedParameter) -> Template:
         """A site agent's scanner with this code filled; for anyone else, the voucher's public page."""
-        if _is_site_agent(request):
+        if is_site_agent(request):
             return _shell(request, no_store=True)
         try:
             facts = await public_voucher.public_voucher(token)
@@ -90,7 +82,7 @@ class ScannerPages(Controller):
             response = page(request, "voucher_unknown.html", status_code=status_of(exc))
         else:
             response = page(request, "public_voucher.html", voucher=facts, token=token)
-        response.headers.update(_VOUCHER_URL_HEADERS)
+        response.headers.update(VOUCHER_URL_HEADERS)
         return response
 
     @get("/scan-sw.js", guards=[guards.public])

@@ -8,14 +8,14 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from pass_numerique.domain.accounts import authentication, sessions
-from pass_numerique.domain.actors import MANAGERS, Actor, Role
+from pass_numerique.domain.actors import MANAGERS, Role
 from pass_numerique.domain.errors import DomainError
 from pass_numerique.domain.redemption import undo
 from pass_numerique.domain.reimbursement import periods
 from pass_numerique.domain.reports import home_figures
 from pass_numerique.domain.scheme import value_lists
 from pass_numerique.http import guards
-from pass_numerique.http.authentication import actor_of, client_address, local_path
+from pass_numerique.http.authentication import actor_of, client_address, is_site_agent, local_path
 from pass_numerique.http.errors import SESSION_EXPIRED, headers_of, status_of
 from pass_numerique.http.parameters import OptionalSearch
 from pass_numerique.settings import get_settings
@@ -163,7 +163,6 @@ class RootPage(Controller):
     @get("/", guards=[guards.public])
     async def root(self, request: Request) -> Redirect:
         """The address printed on every coupon: a signed-in site agent's home is the scanner."""
-        user = request.scope.get("user")
-        if isinstance(user, Actor) and user.role == Role.site_agent:
+        if is_site_agent(request):
             return see_other(SCANNER_URL)
         return see_other(HOME_URL)
